@@ -1,0 +1,273 @@
+//! `vault-ci assume`: validate everything, then identity → hops → sinks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tracing::{info, warn};
+
+use crate::arn::RoleArn;
+use crate::cli::AssumeArgs;
+use crate::error::{Error, Result};
+use crate::hop::{Hop, HopOptions, Sts};
+use crate::identity::token::{human_duration, now_unix};
+use crate::identity::{Context, Source};
+use crate::net::NetConfig;
+use crate::secret::Secret;
+use crate::sink::{Output, Sinks};
+use crate::validate;
+
+const DEFAULT_STS_REGION: &str = "us-east-1";
+
+pub fn run(args: AssumeArgs) -> Result<ExitCode> {
+    let in_github_actions = env_nonempty("GITHUB_ACTIONS").as_deref() == Some("true");
+    let sinks = Sinks::new(
+        args.github_env,
+        args.bash_env,
+        args.env_file.clone(),
+        args.format,
+        args.command.clone(),
+        in_github_actions,
+    )?;
+    let source = Source::select(args.provider, args.token_file.clone())?;
+    let hops = resolve_hops(args.role_arn.clone(), &args.chain, source.default_role())?;
+    let from_keys = matches!(source, Source::Static(_));
+    let options = hop_options(&args, &source, &hops, from_keys)?;
+
+    let region = args
+        .region
+        .clone()
+        .or_else(|| env_nonempty("AWS_REGION"))
+        .or_else(|| env_nonempty("AWS_DEFAULT_REGION"));
+    if let Some(region) = &region {
+        validate::region(region)?;
+    }
+    let endpoint = sts_endpoint(args.sts_endpoint.as_deref())?;
+    let ca_bundle = args
+        .ca_bundle
+        .clone()
+        .or_else(|| env_nonempty("AWS_CA_BUNDLE").map(PathBuf::from));
+    let net = NetConfig::new(ca_bundle.as_deref(), args.http_proxy.as_deref())?;
+    let sts = Sts {
+        region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
+        endpoint,
+        http: net.sts_http_client(),
+    };
+    let ctx = Context {
+        audience: &args.audience,
+        net: &net,
+        mask_on_stdout: in_github_actions && !sinks.uses_stdout(),
+    };
+
+    info!("identity: {}", source.describe());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::sts(format!("cannot start the async runtime: {e}")))?;
+    let session = runtime.block_on(async {
+        let identity = source.identity(&ctx).await?;
+        sts.run_chain(identity, &hops, &options).await
+    })?;
+    // The connection pool and its tasks go before the command runs.
+    drop(runtime);
+
+    let out = Output {
+        account_id: crate::arn::account_of(&session.assumed_role_arn).map(str::to_string),
+        assumed_role_arn: session.assumed_role_arn,
+        credentials: session.credentials,
+        region,
+    };
+    match out.expiration() {
+        Some(at) => {
+            let left = out
+                .credentials
+                .expiration
+                .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+                .map(|d| human_duration(d.as_secs()))
+                .unwrap_or_else(|| "0s".into());
+            info!(
+                "credentials for {} expire at {at} (in {left})",
+                out.assumed_role_arn
+            )
+        }
+        None => info!("credentials for {}", out.assumed_role_arn),
+    }
+    sinks.deliver(&out)
+}
+
+/// `--role-arn` first, then `--chain` in order; a name in the chain is read
+/// from `VAULT_CI_ROLE_<NAME>`.
+fn resolve_hops(
+    role_arn: Option<String>,
+    chain: &[String],
+    default_role: Option<String>,
+) -> Result<Vec<Hop>> {
+    let mut hops = Vec::new();
+    if let Some(raw) = role_arn {
+        let role = raw
+            .parse::<RoleArn>()
+            .map_err(|e| Error::usage(format!("--role-arn: {e}")))?;
+        hops.push(Hop {
+            label: role.to_string(),
+            role,
+        });
+    }
+    if let Some(index) = chain.iter().position(|entry| entry.trim().is_empty()) {
+        return Err(Error::usage(format!(
+            "--chain has an empty entry at position {}: write names or ARNs separated by single commas",
+            index + 1
+        )));
+    }
+    for entry in chain {
+        let entry = entry.trim();
+        let role = if entry.starts_with("arn:") {
+            entry
+                .parse::<RoleArn>()
+                .map_err(|e| Error::usage(format!("--chain: {e}")))?
+        } else {
+            resolve_name(entry)?
+        };
+        hops.push(Hop {
+            role,
+            label: entry.to_string(),
+        });
+    }
+    if hops.is_empty()
+        && let Some(raw) = default_role
+    {
+        let role = raw
+            .parse::<RoleArn>()
+            .map_err(|e| Error::usage(format!("AWS_ROLE_ARN: {e}")))?;
+        hops.push(Hop {
+            label: role.to_string(),
+            role,
+        });
+    }
+    if hops.is_empty() {
+        return Err(Error::usage(
+            "no role to assume: pass --role-arn ARN, or --chain NAME,... with VAULT_CI_ROLE_<NAME> set",
+        ));
+    }
+    Ok(hops)
+}
+
+fn resolve_name(name: &str) -> Result<RoleArn> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::usage(format!(
+            "--chain entry `{name}` is neither a role ARN nor a name of letters, digits, `-` and `_`"
+        )));
+    }
+    let var = format!(
+        "VAULT_CI_ROLE_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
+    let raw = env_nonempty(&var).ok_or_else(|| {
+        Error::usage(format!(
+            "--chain {name}: {var} is not set; set it to the role's ARN (e.g. as a CI variable) or put the ARN in --chain"
+        ))
+    })?;
+    raw.parse::<RoleArn>()
+        .map_err(|e| Error::usage(format!("--chain {name}: {var} holds {e}")))
+}
+
+fn hop_options(
+    args: &AssumeArgs,
+    source: &Source,
+    hops: &[Hop],
+    from_keys: bool,
+) -> Result<HopOptions> {
+    // Role chaining: any hop signed by a role session, including a first hop
+    // signed by static keys that are themselves a session.
+    let keys_are_session = match source {
+        Source::Static(keys) => keys.credentials().map(|c| c.is_session()).unwrap_or(false),
+        _ => false,
+    };
+    let chained = hops.len() > 1 || keys_are_session;
+    let duration = validate::duration(args.duration, chained)?;
+
+    let raw_name = args
+        .session_name
+        .clone()
+        .or_else(|| source.default_session_name())
+        .unwrap_or_else(|| format!("vault-ci-{}", now_unix()));
+    let session_name = validate::sanitize_session_name(&raw_name);
+    if session_name != raw_name {
+        warn!("session name `{raw_name}` is not accepted by STS as is; using `{session_name}`");
+    }
+
+    if let Some(id) = &args.external_id {
+        validate::external_id(id)?;
+    }
+    if let Some(id) = &args.source_identity {
+        validate::source_identity(id)?;
+    }
+    let tags = validate::tags(&args.tags)?;
+    let assume_role_hops = if from_keys {
+        hops.len()
+    } else {
+        hops.len() - 1
+    };
+    if !tags.is_empty() && assume_role_hops == 0 {
+        return Err(Error::usage(
+            "--tag applies to AssumeRole hops, and this run has only a web-identity hop: \
+             put session tags in the token's https://aws.amazon.com/tags claim, or chain a role after it",
+        ));
+    }
+    if args.external_id.is_some() && assume_role_hops == 0 {
+        return Err(Error::usage(
+            "--external-id applies to AssumeRole hops, and this run has only a web-identity hop",
+        ));
+    }
+    let session_policy = args
+        .session_policy
+        .as_deref()
+        .map(validate::session_policy)
+        .transpose()?;
+    validate::managed_policies(&args.managed_policies)?;
+    let mfa = match (&args.mfa_serial, &args.mfa_code) {
+        (Some(serial), Some(code)) => {
+            if !from_keys {
+                return Err(Error::usage(
+                    "--mfa-serial applies to AssumeRole from static keys (a person's IAM user); \
+                     an OIDC token carries no MFA",
+                ));
+            }
+            validate::mfa(serial, code)?;
+            Some((serial.clone(), Secret::new(code.clone())))
+        }
+        _ => None,
+    };
+    Ok(HopOptions {
+        session_name,
+        duration,
+        external_id: args.external_id.clone(),
+        session_policy,
+        managed_policies: args.managed_policies.clone(),
+        tags,
+        source_identity: args.source_identity.clone(),
+        mfa,
+    })
+}
+
+/// `--sts-endpoint`, then the SDK conventions `AWS_ENDPOINT_URL_STS` and
+/// `AWS_ENDPOINT_URL` (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true).
+fn sts_endpoint(flag: Option<&str>) -> Result<Option<String>> {
+    if let Some(url) = flag {
+        return validate::endpoint(url, "--sts-endpoint").map(Some);
+    }
+    if env_nonempty("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").as_deref() == Some("true") {
+        return Ok(None);
+    }
+    for var in ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"] {
+        if let Some(url) = env_nonempty(var) {
+            return validate::endpoint(&url, var).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

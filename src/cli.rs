@@ -1,0 +1,287 @@
+//! The command line. Every option is documented where it is defined, and every
+//! option can also come from the environment as `VAULT_CI_<OPTION>`; a flag on
+//! the command line wins over the environment.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vault-ci",
+    version,
+    about = "Short-lived, scoped AWS credentials for CI jobs.",
+    long_about = "Short-lived, scoped AWS credentials for CI jobs.\n\n\
+        vault-ci reads the CI provider's OIDC token (or an AssumeRole-only deploy user's keys), \
+        walks a chain of STS roles, and hands the final credentials to a child command, \
+        $GITHUB_ENV, $BASH_ENV, an env file or stdout. Intermediate credentials are never written anywhere.",
+    after_help = "Examples:\n  \
+        vault-ci assume --role-arn arn:aws:iam::123456789012:role/gha-deploy --github-env\n  \
+        vault-ci assume --chain deploy,cfn -- aws cloudformation deploy --template-file t.yaml --stack-name app\n  \
+        vault-ci assume --role-arn \"$AWS_DEPLOY_IAM_ROLE_ARN\" --env-file aws-env.sh"
+)]
+pub struct Cli {
+    /// More log output on stderr: -v for debug, -vv for trace. VAULT_CI_LOG or RUST_LOG
+    /// take a full tracing filter instead. Secrets are never logged at any level.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors and warnings on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exchange the CI identity for role credentials and deliver them.
+    ///
+    /// Hop 1 uses the CI's OIDC token (AssumeRoleWithWebIdentity) or the static keys in
+    /// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (AssumeRole); every later hop is AssumeRole
+    /// signed with the previous hop's session. With no destination given, the credentials
+    /// are printed to stdout as `export` lines.
+    Assume(Box<AssumeArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderChoice {
+    /// Detect the running CI; fall back to a token file, then to static keys.
+    Auto,
+    /// GitHub Actions' OIDC endpoint (needs `permissions: id-token: write`).
+    Github,
+    /// A file holding the OIDC token (--token-file or AWS_WEB_IDENTITY_TOKEN_FILE).
+    TokenFile,
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) from the environment.
+    Static,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `export NAME='value'` lines for a POSIX shell (`eval "$(vault-ci assume …)"`).
+    Env,
+    /// `NAME=value` lines for docker --env-file, dotenv libraries and Compose.
+    Dotenv,
+    /// One JSON object with the credentials, expiry, role ARN, account and region.
+    Json,
+    /// The `Version: 1` document the AWS CLI and SDKs read from `credential_process`.
+    CredentialProcess,
+}
+
+#[derive(Debug, Args)]
+pub struct AssumeArgs {
+    // ── identity ────────────────────────────────────────────────────────────
+    /// Where the identity comes from.
+    #[arg(long, value_enum, default_value_t = ProviderChoice::Auto, env = "VAULT_CI_PROVIDER", help_heading = "Identity")]
+    pub provider: ProviderChoice,
+
+    /// Audience (`aud`) to request in the OIDC token; must match the IAM OIDC provider.
+    #[arg(
+        long,
+        default_value = "sts.amazonaws.com",
+        env = "VAULT_CI_AUDIENCE",
+        help_heading = "Identity"
+    )]
+    pub audience: String,
+
+    /// Read the OIDC token from this file (EKS, Jenkins, anything that writes one).
+    /// AWS_WEB_IDENTITY_TOKEN_FILE is used when no CI is detected.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "VAULT_CI_TOKEN_FILE",
+        help_heading = "Identity"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    // ── hops ────────────────────────────────────────────────────────────────
+    /// The role to assume first. With a token file and no --role-arn or --chain,
+    /// AWS_ROLE_ARN is used.
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "VAULT_CI_ROLE_ARN",
+        help_heading = "Roles"
+    )]
+    pub role_arn: Option<String>,
+
+    /// Roles to assume in order after --role-arn, comma-separated. Each is an ARN or a
+    /// name resolved from VAULT_CI_ROLE_<NAME> (upper-cased, `-` becomes `_`), so CI
+    /// variables hold the ARNs and the command line stays readable.
+    #[arg(
+        long,
+        value_name = "NAME_OR_ARN,...",
+        value_delimiter = ',',
+        env = "VAULT_CI_CHAIN",
+        help_heading = "Roles"
+    )]
+    pub chain: Vec<String>,
+
+    /// Lifetime of the final credentials in seconds (STS allows 900-43200, and at most
+    /// 3600 for a chained hop). Intermediate hops always ask for 900: they are used once.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 900,
+        env = "VAULT_CI_DURATION",
+        help_heading = "Roles"
+    )]
+    pub duration: u32,
+
+    /// Role session name for every hop (default: from the CI run, e.g. github-<run id>-<attempt>);
+    /// characters STS rejects become `-`.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "VAULT_CI_SESSION_NAME",
+        help_heading = "Roles"
+    )]
+    pub session_name: Option<String>,
+
+    /// External ID for the AssumeRole hops (third-party trust policies ask for one).
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "VAULT_CI_EXTERNAL_ID",
+        help_heading = "Roles"
+    )]
+    pub external_id: Option<String>,
+
+    /// Inline session policy for the final hop: JSON, or @FILE to read it from a file.
+    /// It can only narrow what the role allows.
+    #[arg(
+        long,
+        value_name = "JSON|@FILE",
+        env = "VAULT_CI_SESSION_POLICY",
+        help_heading = "Roles"
+    )]
+    pub session_policy: Option<String>,
+
+    /// Managed policy ARN to scope the final hop's session (repeatable, at most 10).
+    #[arg(
+        long = "managed-policy",
+        value_name = "ARN",
+        env = "VAULT_CI_MANAGED_POLICY",
+        value_delimiter = ',',
+        help_heading = "Roles"
+    )]
+    pub managed_policies: Vec<String>,
+
+    /// Session tag KEY=VALUE for the AssumeRole hops (repeatable; the role's trust
+    /// policy must allow sts:TagSession).
+    #[arg(
+        long = "tag",
+        value_name = "KEY=VALUE",
+        env = "VAULT_CI_TAG",
+        value_delimiter = ',',
+        help_heading = "Roles"
+    )]
+    pub tags: Vec<String>,
+
+    /// Source identity for the AssumeRole hops; it stays with the session through the chain.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "VAULT_CI_SOURCE_IDENTITY",
+        help_heading = "Roles"
+    )]
+    pub source_identity: Option<String>,
+
+    /// MFA device ARN (or serial) for the first AssumeRole from static keys, for people
+    /// running vault-ci by hand.
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "VAULT_CI_MFA_SERIAL",
+        requires = "mfa_code",
+        help_heading = "Roles"
+    )]
+    pub mfa_serial: Option<String>,
+
+    /// The current 6-digit code of --mfa-serial.
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "VAULT_CI_MFA_CODE",
+        hide_env_values = true,
+        requires = "mfa_serial",
+        help_heading = "Roles"
+    )]
+    pub mfa_code: Option<String>,
+
+    // ── where STS is ────────────────────────────────────────────────────────
+    /// AWS region for STS (regional endpoint) and for the exported AWS_REGION.
+    /// Default: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1 for STS only.
+    #[arg(
+        long,
+        value_name = "REGION",
+        env = "VAULT_CI_REGION",
+        help_heading = "Network"
+    )]
+    pub region: Option<String>,
+
+    /// STS endpoint URL. Default: AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, then the
+    /// region's endpoint.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VAULT_CI_STS_ENDPOINT",
+        help_heading = "Network"
+    )]
+    pub sts_endpoint: Option<String>,
+
+    /// Extra PEM certificate(s) to trust besides the system's, e.g. a corporate proxy's CA.
+    /// Default: AWS_CA_BUNDLE.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "VAULT_CI_CA_BUNDLE",
+        help_heading = "Network"
+    )]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Proxy for STS and the token endpoint. Default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VAULT_CI_HTTP_PROXY",
+        help_heading = "Network"
+    )]
+    pub http_proxy: Option<String>,
+
+    // ── sinks ───────────────────────────────────────────────────────────────
+    /// Append the credentials to $GITHUB_ENV for later steps (masked in the log first),
+    /// and aws-account-id / aws-expiration to $GITHUB_OUTPUT.
+    #[arg(long, env = "VAULT_CI_GITHUB_ENV", help_heading = "Destinations")]
+    pub github_env: bool,
+
+    /// Append `export` lines to $BASH_ENV for later steps (CircleCI).
+    #[arg(long, env = "VAULT_CI_BASH_ENV", help_heading = "Destinations")]
+    pub bash_env: bool,
+
+    /// Write `export` lines to this file (mode 0600, replaced atomically), like the
+    /// aws-env.sh of a hand-written assume_role.sh.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "VAULT_CI_ENV_FILE",
+        help_heading = "Destinations"
+    )]
+    pub env_file: Option<PathBuf>,
+
+    /// Print the credentials to stdout in this format.
+    #[arg(
+        long,
+        value_enum,
+        env = "VAULT_CI_FORMAT",
+        help_heading = "Destinations"
+    )]
+    pub format: Option<Format>,
+
+    /// Run this command with the credentials in its environment (stale AWS_PROFILE and
+    /// keys removed); its exit status becomes vault-ci's.
+    #[arg(last = true, value_name = "COMMAND", help_heading = "Destinations")]
+    pub command: Vec<OsString>,
+}

@@ -1,0 +1,102 @@
+//! GitHub Actions: the runner hands each job an endpoint that mints OIDC tokens
+//! for any audience, but only when the workflow grants `id-token: write`.
+
+use serde::Deserialize;
+
+use super::Context;
+use super::token::Token;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// What the runner puts in a step's environment.
+#[derive(Debug, Default, Deserialize)]
+pub struct GithubEnv {
+    #[serde(default)]
+    github_actions: Option<String>,
+    actions_id_token_request_url: Option<String>,
+    actions_id_token_request_token: Option<Secret>,
+    github_run_id: Option<String>,
+    github_run_attempt: Option<String>,
+}
+
+impl GithubEnv {
+    pub fn from_env() -> Self {
+        super::env_struct()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.github_actions.as_deref() == Some("true")
+    }
+
+    pub fn has_token_endpoint(&self) -> bool {
+        self.actions_id_token_request_url.is_some() && self.actions_id_token_request_token.is_some()
+    }
+
+    /// `github-<run id>-<attempt>`: unique per run and re-run, and it shows up in
+    /// CloudTrail next to the role, so an auditor can find the workflow run.
+    pub fn session_name(&self) -> Option<String> {
+        let run = self.github_run_id.as_deref()?;
+        let attempt = self.github_run_attempt.as_deref().unwrap_or("1");
+        Some(format!("github-{run}-{attempt}"))
+    }
+}
+
+pub const MISSING_PERMISSION_HINT: &str = "hint: the job needs permission to request an OIDC token; add to the workflow or job:\n\
+    permissions:\n  id-token: write\n  contents: read";
+
+pub async fn fetch_token(env: &GithubEnv, ctx: &Context<'_>) -> Result<Token> {
+    let (Some(request_url), Some(request_token)) = (
+        env.actions_id_token_request_url.as_deref(),
+        env.actions_id_token_request_token.as_ref(),
+    ) else {
+        return Err(super::no_github_endpoint(env));
+    };
+    let mut url = url::Url::parse(request_url)
+        .map_err(|e| Error::identity(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL ({e})")))?;
+    url.query_pairs_mut().append_pair("audience", ctx.audience);
+
+    let client = ctx.net.token_http_client()?;
+    let response = client
+        .get(url)
+        .header(
+            reqwest::header::AUTHORIZATION,
+            format!("bearer {}", request_token.expose()),
+        )
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| {
+            Error::identity(format!(
+                "cannot reach GitHub's OIDC token endpoint: {}",
+                crate::hop::error_chain(&e.without_url())
+            ))
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        let hint = match status.as_u16() {
+            401 | 403 => {
+                "the request token was refused: it belongs to another job or has expired; \
+                          request the token in the same job that uses it"
+            }
+            _ => "GitHub's token service failed; re-run the job",
+        };
+        return Err(Error::identity(format!(
+            "GitHub's OIDC token endpoint answered HTTP {status}: {hint}"
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Reply {
+        value: String,
+    }
+    let reply: Reply = response.json().await.map_err(|e| {
+        Error::identity(format!(
+            "GitHub's OIDC token endpoint sent an unexpected reply ({}); expected {{\"value\": \"<jwt>\"}}",
+            crate::hop::error_chain(&e.without_url())
+        ))
+    })?;
+    if ctx.mask_on_stdout {
+        // The runner hides a value in all later log output once it has seen this.
+        println!("::add-mask::{}", reply.value);
+    }
+    Token::parse(&reply.value, "GitHub Actions")
+}

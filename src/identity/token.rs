@@ -1,0 +1,163 @@
+//! OIDC tokens: decoded locally (never verified — STS does that) so that a bad
+//! or expired token fails before a request, and so that a denial can show the
+//! claims STS judged: iss, aud, sub.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl std::fmt::Display for Audience {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Audience::One(a) => f.write_str(a),
+            Audience::Many(all) => f.write_str(&all.join(",")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Claims {
+    pub iss: Option<String>,
+    pub sub: Option<String>,
+    pub aud: Option<Audience>,
+    pub exp: Option<i64>,
+}
+
+impl Claims {
+    /// `iss=… aud=… sub=…`, the three claims a trust policy conditions on.
+    pub fn summary(&self) -> String {
+        let or_none = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
+        format!(
+            "iss={} aud={} sub={}",
+            or_none(self.iss.clone()),
+            or_none(self.aud.as_ref().map(|a| a.to_string())),
+            or_none(self.sub.clone())
+        )
+    }
+
+    /// The issuer as IAM names its OIDC provider: host and path, no scheme.
+    pub fn issuer_host(&self) -> Option<&str> {
+        let iss = self.iss.as_deref()?;
+        Some(
+            iss.strip_prefix("https://")
+                .unwrap_or(iss)
+                .trim_end_matches('/'),
+        )
+    }
+}
+
+/// A token with its decoded claims; `origin` says where it came from, for messages.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub jwt: Secret,
+    pub claims: Claims,
+    pub origin: String,
+}
+
+impl Token {
+    pub fn parse(raw: &str, origin: impl Into<String>) -> Result<Token> {
+        let origin = origin.into();
+        let jwt = raw.trim();
+        if jwt.is_empty() {
+            return Err(Error::identity(format!(
+                "the OIDC token from {origin} is empty"
+            )));
+        }
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(jwt)
+            .map_err(|e| {
+                Error::identity(format!(
+                    "the OIDC token from {origin} is not a JWT ({e}); \
+                     expected three base64url parts separated by dots"
+                ))
+            })?
+            .claims;
+        if let Some(exp) = claims.exp {
+            let now = now_unix();
+            if exp <= now {
+                return Err(Error::identity(format!(
+                    "the OIDC token from {origin} expired {} ago ({}); fetch a fresh token",
+                    human_duration((now - exp) as u64),
+                    claims.summary()
+                )));
+            }
+        }
+        Ok(Token {
+            jwt: Secret::new(jwt),
+            claims,
+            origin,
+        })
+    }
+}
+
+pub fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.c2ln",
+            part(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+            part(claims)
+        )
+    }
+
+    #[test]
+    fn decodes_the_claims_a_trust_policy_uses() {
+        let raw = jwt(serde_json::json!({
+            "iss": "https://token.actions.githubusercontent.com",
+            "aud": "sts.amazonaws.com",
+            "sub": "repo:octo/app:ref:refs/heads/main",
+            "exp": now_unix() + 300,
+        }));
+        let token = Token::parse(&raw, "test").unwrap();
+        assert_eq!(
+            token.claims.issuer_host(),
+            Some("token.actions.githubusercontent.com")
+        );
+        assert_eq!(
+            token.claims.summary(),
+            "iss=https://token.actions.githubusercontent.com aud=sts.amazonaws.com sub=repo:octo/app:ref:refs/heads/main"
+        );
+    }
+
+    #[test]
+    fn rejects_expired_and_malformed_tokens_without_echoing_them() {
+        let raw = jwt(serde_json::json!({"sub": "x", "aud": ["a", "b"], "exp": now_unix() - 90}));
+        let err = Token::parse(&raw, "the file t").unwrap_err();
+        assert!(err.message().contains("expired 90s ago"), "{err}");
+        assert!(err.message().contains("aud=a,b"), "{err}");
+        assert!(!err.message().contains(&raw));
+
+        let err = Token::parse("not-a-jwt", "the file t").unwrap_err();
+        assert!(err.message().contains("not a JWT"), "{err}");
+        assert!(Token::parse("  \n", "x").is_err());
+    }
+}

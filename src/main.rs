@@ -1,0 +1,62 @@
+//! vault-ci: short-lived, scoped AWS credentials for CI jobs.
+//!
+//! identity (CI OIDC token or static keys) → hops (STS) → sinks. `main` parses
+//! the command line, runs the command and maps its error to an exit code:
+//! 0 ok, the child's status under `--`, 1 runtime failure, 2 bad usage.
+
+mod arn;
+mod assume;
+mod cli;
+mod error;
+mod hop;
+mod identity;
+mod net;
+mod secret;
+mod sink;
+mod validate;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Assume(args) => assume::run(*args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("vault-ci: {err}");
+            err.exit_code()
+        }
+    }
+}
+
+/// Logs go to stderr. `VAULT_CI_LOG` or `RUST_LOG` take a full filter; otherwise
+/// -v / -vv raise vault-ci's level, and -vv also shows the SDK's debug lines.
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "warn,vault_ci=info",
+        (false, 1) => "warn,vault_ci=debug",
+        (false, _) => "debug,vault_ci=trace",
+    };
+    let filter = ["VAULT_CI_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,70 @@
+//! Runs the command after `--` with the credentials in its environment, like
+//! `aws-vault exec`. On Unix vault-ci replaces itself with the command (execvp),
+//! so signals reach it directly and its exit status is the job's; on Windows
+//! it runs the command as a child and passes its exit code on.
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+
+use super::Output;
+use crate::error::{Error, Kind, Result};
+
+/// Variables that would make the child use other credentials than ours, or
+/// re-run an identity exchange of its own.
+const STALE: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
+pub fn run(argv: &[OsString], out: &Output) -> Result<ExitCode> {
+    let (program, args) = argv.split_first().expect("sinks hold a non-empty command");
+    let mut command = Command::new(program);
+    command.args(args);
+    for name in STALE {
+        command.env_remove(name);
+    }
+    command.envs(out.reveal_variables());
+    tracing::debug!("running {}", program.to_string_lossy());
+    run_command(command, &program.to_string_lossy())
+}
+
+#[cfg(unix)]
+fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    // exec only returns on failure.
+    let err = command.exec();
+    Err(start_error(shown, err))
+}
+
+#[cfg(not(unix))]
+fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
+    let status = command.status().map_err(|e| start_error(shown, e))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+fn start_error(shown: &str, err: std::io::Error) -> Error {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => Error::new(
+            Kind::Exec(127),
+            format!("cannot run `{shown}`: command not found; is it installed and on PATH?"),
+        ),
+        std::io::ErrorKind::PermissionDenied => Error::new(
+            Kind::Exec(126),
+            format!("cannot run `{shown}`: permission denied; is it executable?"),
+        ),
+        _ => Error::new(Kind::Exec(126), format!("cannot run `{shown}`: {err}")),
+    }
+}

@@ -1,0 +1,287 @@
+//! Everything that can be checked before a request is checked here, with one
+//! line per problem naming the option, what is wrong and what would be right.
+//! STS (and moto, in the tests) would often accept or mangle these silently.
+
+use std::path::Path;
+
+use crate::arn::is_iam_name_char;
+use crate::error::{Error, Result};
+
+pub const MIN_DURATION: u32 = 900;
+pub const MAX_DURATION: u32 = 43_200;
+pub const MAX_CHAINED_DURATION: u32 = 3_600;
+
+pub fn duration(seconds: u32, chained: bool) -> Result<u32> {
+    if !(MIN_DURATION..=MAX_DURATION).contains(&seconds) {
+        return Err(Error::usage(format!(
+            "--duration {seconds} is out of range: STS accepts {MIN_DURATION} to {MAX_DURATION} seconds"
+        )));
+    }
+    if chained && seconds > MAX_CHAINED_DURATION {
+        return Err(Error::usage(format!(
+            "--duration {seconds} is too long for a chained role: STS caps role chaining at \
+             {MAX_CHAINED_DURATION} seconds; use --duration {MAX_CHAINED_DURATION} or less"
+        )));
+    }
+    Ok(seconds)
+}
+
+/// Turns anything into a name STS accepts (`[\w+=,.@-]{2,64}`).
+pub fn sanitize_session_name(raw: &str) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| if is_iam_name_char(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    while name.len() < 2 {
+        name.push('-');
+    }
+    name
+}
+
+pub fn external_id(id: &str) -> Result<()> {
+    let ok = (2..=1224).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| is_iam_name_char(c) || c == ':' || c == '/');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            "--external-id must be 2-1224 characters of letters, digits and +=,.@:/_-",
+        ))
+    }
+}
+
+pub fn source_identity(id: &str) -> Result<()> {
+    let ok = (2..=64).contains(&id.len())
+        && id.chars().all(is_iam_name_char)
+        && !id.to_ascii_lowercase().starts_with("aws:");
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--source-identity `{id}` must be 2-64 characters of letters, digits and +=,.@_- (not starting with aws:)"
+        )))
+    }
+}
+
+pub fn tag(raw: &str) -> Result<(String, String)> {
+    let Some((key, value)) = raw.split_once('=') else {
+        return Err(Error::usage(format!(
+            "--tag `{raw}` has no `=`: write it as KEY=VALUE, e.g. --tag team=payments"
+        )));
+    };
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if key.is_empty() || key.chars().count() > 128 || !key.chars().all(allowed) {
+        return Err(Error::usage(format!(
+            "--tag key `{key}` must be 1-128 letters, digits, spaces or _.:/=+-@"
+        )));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(Error::usage(format!(
+            "--tag key `{key}` starts with `aws:`, which is reserved for AWS"
+        )));
+    }
+    if value.chars().count() > 256 || !value.chars().all(allowed) {
+        return Err(Error::usage(format!(
+            "--tag {key}: the value must be at most 256 letters, digits, spaces or _.:/=+-@"
+        )));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+pub fn tags(raw: &[String]) -> Result<Vec<(String, String)>> {
+    if raw.len() > 50 {
+        return Err(Error::usage(format!(
+            "{} --tag options given: STS accepts at most 50 session tags",
+            raw.len()
+        )));
+    }
+    let tags = raw.iter().map(|t| tag(t)).collect::<Result<Vec<_>>>()?;
+    for (i, (key, _)) in tags.iter().enumerate() {
+        if tags[..i].iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            return Err(Error::usage(format!(
+                "--tag {key} is given twice (tag keys are case-insensitive): keep one"
+            )));
+        }
+    }
+    Ok(tags)
+}
+
+/// Reads `JSON` or `@FILE`, checks it is a JSON object and returns it minified,
+/// since STS counts the characters of the policy text (2048 at most).
+pub fn session_policy(raw: &str) -> Result<String> {
+    let (text, origin) = match raw.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::usage(format!(
+                    "--session-policy @{path}: cannot read the file: {e}"
+                ))
+            })?,
+            format!("@{path}"),
+        ),
+        None => (raw.to_string(), "JSON".to_string()),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::usage(format!(
+            "--session-policy {origin} is not valid JSON ({e}); pass a policy document or @FILE"
+        ))
+    })?;
+    if !value.is_object() || value.get("Statement").is_none() {
+        return Err(Error::usage(format!(
+            "--session-policy {origin} is not an IAM policy: it needs a JSON object with a \"Statement\""
+        )));
+    }
+    let minified = value.to_string();
+    if minified.len() > 2048 {
+        return Err(Error::usage(format!(
+            "--session-policy is {} characters after removing whitespace; STS accepts 2048: \
+             trim statements or use --managed-policy",
+            minified.len()
+        )));
+    }
+    Ok(minified)
+}
+
+pub fn managed_policies(arns: &[String]) -> Result<()> {
+    if arns.len() > 10 {
+        return Err(Error::usage(format!(
+            "{} --managed-policy options given: STS accepts at most 10",
+            arns.len()
+        )));
+    }
+    for arn in arns {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let ok = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "iam"
+            && parts[3].is_empty()
+            && (parts[4] == "aws"
+                || (parts[4].len() == 12 && parts[4].bytes().all(|b| b.is_ascii_digit())))
+            && parts[5].starts_with("policy/")
+            && parts[5].len() > "policy/".len();
+        if !ok {
+            return Err(Error::usage(format!(
+                "--managed-policy `{arn}` is not a managed policy ARN (expected e.g. \
+                 arn:aws:iam::aws:policy/ReadOnlyAccess or arn:aws:iam::123456789012:policy/deploy)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn region(region: &str) -> Result<()> {
+    let ok = !region.is_empty()
+        && region.len() <= 50
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "region `{region}` is not an AWS region name (expected e.g. us-east-1, eu-central-1)"
+        )))
+    }
+}
+
+pub fn mfa(serial: &str, code: &str) -> Result<()> {
+    if serial.len() < 9 || serial.len() > 256 || serial.contains(char::is_whitespace) {
+        return Err(Error::usage(format!(
+            "--mfa-serial `{serial}` is not an MFA device (expected e.g. arn:aws:iam::123456789012:mfa/alice)"
+        )));
+    }
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::usage(
+            "--mfa-code must be the 6 digits your MFA device shows now",
+        ));
+    }
+    Ok(())
+}
+
+pub fn endpoint(raw: &str, origin: &str) -> Result<String> {
+    let url = url::Url::parse(raw).map_err(|e| {
+        Error::usage(format!(
+            "{origin} `{raw}` is not a URL ({e}); expected e.g. https://sts.eu-west-1.amazonaws.com"
+        ))
+    })?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(Error::usage(format!(
+            "{origin} `{raw}` must be an http:// or https:// URL with a host"
+        )));
+    }
+    Ok(raw.trim_end_matches('/').to_string())
+}
+
+/// Checks a file destination before anything is fetched, so a typo in a path
+/// fails before a token is spent.
+pub fn writable_parent(path: &Path, option: &str) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::usage(format!(
+            "{option} {}: the directory {} does not exist; create it first",
+            path.display(),
+            parent.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::usage(format!(
+            "{option} {} is a directory; give a file path",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_follow_sts_bounds_and_the_chaining_cap() {
+        assert!(duration(900, false).is_ok());
+        assert!(duration(43_200, false).is_ok());
+        assert!(duration(899, false).is_err());
+        assert!(duration(43_201, false).is_err());
+        assert!(duration(3_600, true).is_ok());
+        let err = duration(3_601, true).unwrap_err();
+        assert!(err.message().contains("role chaining"), "{err}");
+    }
+
+    #[test]
+    fn session_names_become_what_sts_accepts() {
+        assert_eq!(sanitize_session_name("github-123-1"), "github-123-1");
+        assert_eq!(sanitize_session_name("feat/new thing!"), "feat-new-thing-");
+        assert_eq!(sanitize_session_name("x"), "x-");
+        assert_eq!(sanitize_session_name(&"a".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn tags_are_key_value_pairs_with_sts_rules() {
+        assert_eq!(
+            tag("team=pay=ments").unwrap(),
+            ("team".into(), "pay=ments".into())
+        );
+        assert!(tag("team").is_err());
+        assert!(tag("=x").is_err());
+        assert!(tag("aws:foo=x").is_err());
+        assert!(tags(&["a=1".into(), "A=2".into()]).is_err());
+    }
+
+    #[test]
+    fn session_policies_are_minified_json_documents() {
+        let p = session_policy(r#"{ "Version": "2012-10-17", "Statement": [] }"#).unwrap();
+        assert_eq!(p, r#"{"Version":"2012-10-17","Statement":[]}"#);
+        assert!(session_policy("{not json").is_err());
+        assert!(session_policy("[1]").is_err());
+        let big = format!(r#"{{"Statement":[],"Pad":"{}"}}"#, "x".repeat(2100));
+        assert!(session_policy(&big).unwrap_err().message().contains("2048"));
+    }
+}

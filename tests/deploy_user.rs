@@ -1,0 +1,107 @@
+//! The field notes' scenario: an IAM user that can only call sts:AssumeRole,
+//! chained into a deploy role and then the CloudFormation role.
+
+use crate::harness::*;
+
+fn deploy_user_env() -> Env {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto)
+        .deploy_user(moto)
+        .set("VAULT_CI_ROLE_DEPLOY", moto.role("deploy"))
+        .set("VAULT_CI_ROLE_CFN", moto.role("cfn"));
+    env
+}
+
+#[test]
+fn the_deploy_user_chains_into_deploy_then_cfn_and_runs_a_command() {
+    let env = deploy_user_env();
+    let out = env.vault_ci([
+        "assume",
+        "--chain",
+        "deploy,cfn",
+        "--session-name",
+        "release-42",
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+    ]);
+    assert_eq!(out.json()["Arn"], assumed_role("cfn", "release-42"));
+}
+
+#[test]
+fn the_deploy_user_alone_cannot_do_anything_but_assume_the_deploy_role() {
+    let env = deploy_user_env();
+    // Skipping the deploy role: the user's policy does not allow it.
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("cfn"),
+        "--format",
+        "json",
+    ]);
+    out.failure(1, &["AssumeRole", &moto_auth().role("cfn"), "AccessDenied"]);
+    assert!(
+        out.stderr.contains("sts:AssumeRole"),
+        "hint missing:\n{out}"
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn wrong_deploy_user_keys_fail_with_a_hint_about_rotation() {
+    let mut env = deploy_user_env();
+    env.set(
+        "AWS_SECRET_ACCESS_KEY",
+        "wrongwrongwrongwrongwrongwrongwrongwrong",
+    );
+    let out = env.vault_ci(["assume", "--chain", "deploy"]);
+    out.failure(1, &["STS refused AssumeRole"]);
+    assert!(out.stderr.contains("rotated"), "{out}");
+    assert!(!out.stderr.contains("wrongwrongwrong"), "{out}");
+}
+
+#[test]
+fn a_cloudformation_deploy_runs_through_the_deploy_role_with_the_cfn_service_role() {
+    let env = deploy_user_env();
+    let template = env.write(
+        "template.yaml",
+        "Resources:\n  Param:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Name: /app/version\n      Type: String\n      Value: '42'\n",
+    );
+    let cfn = moto_auth().role("cfn");
+    let stack = format!("app-{}", std::process::id());
+    env.vault_ci([
+        "assume",
+        "--chain",
+        "deploy",
+        "--",
+        "aws",
+        "cloudformation",
+        "deploy",
+        "--template-file",
+        template.to_str().unwrap(),
+        "--stack-name",
+        &stack,
+        "--role-arn",
+        &cfn,
+    ])
+    .success();
+
+    let described = env.vault_ci([
+        "assume",
+        "--chain",
+        "deploy",
+        "--",
+        "aws",
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        &stack,
+        "--output",
+        "json",
+    ]);
+    let stack_info = &described.json()["Stacks"][0];
+    assert_eq!(stack_info["StackStatus"], "CREATE_COMPLETE", "{stack_info}");
+    assert_eq!(stack_info["RoleARN"], cfn.as_str(), "{stack_info}");
+}

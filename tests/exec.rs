@@ -1,0 +1,91 @@
+//! `vault-ci assume … -- COMMAND`: the command runs with the credentials.
+
+use crate::harness::*;
+
+fn token_env() -> (Env, Vec<String>) {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let args = vec![
+        "assume".to_string(),
+        "--token-file".into(),
+        token.display().to_string(),
+        "--role-arn".into(),
+        moto.role("gha-deploy"),
+        "--session-name".into(),
+        "exec".into(),
+        "--".into(),
+    ];
+    (env, args)
+}
+
+#[test]
+fn the_command_gets_fresh_credentials_and_stale_ones_are_removed() {
+    let (mut env, mut args) = token_env();
+    env.set("AWS_PROFILE", "someone-elses")
+        .set("AWS_SESSION_TOKEN", "stale-token");
+    args.extend(["sh", "-c", "env | grep '^AWS_' | sort"].map(String::from));
+    let out = env.vault_ci(args);
+    out.success();
+    assert!(!out.stdout.contains("AWS_PROFILE"), "{out}");
+    assert!(!out.stdout.contains("stale-token"), "{out}");
+    for name in [
+        "AWS_ACCESS_KEY_ID=ASIA",
+        "AWS_SECRET_ACCESS_KEY=",
+        "AWS_SESSION_TOKEN=",
+        "AWS_REGION=us-east-1",
+        "AWS_DEFAULT_REGION=us-east-1",
+        "AWS_CREDENTIAL_EXPIRATION=",
+    ] {
+        assert!(out.stdout.contains(name), "{name} missing:\n{out}");
+    }
+}
+
+#[test]
+fn the_commands_exit_status_is_vault_cis() {
+    let (env, mut args) = token_env();
+    args.extend(["sh", "-c", "exit 7"].map(String::from));
+    assert_eq!(env.vault_ci(args).code, Some(7));
+}
+
+#[test]
+fn a_missing_command_is_named() {
+    let (env, mut args) = token_env();
+    args.push("no-such-tool-xyz".into());
+    env.vault_ci(args)
+        .failure(127, &["no-such-tool-xyz", "not found", "PATH"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn signals_reach_the_command() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let (env, mut args) = token_env();
+    args.extend(
+        [
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+        ]
+        .map(String::from),
+    );
+    let mut child = env
+        .command(env!("CARGO_BIN_EXE_vault-ci"), &args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(42));
+}

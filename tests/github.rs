@@ -1,0 +1,121 @@
+//! A GitHub Actions job with `permissions: id-token: write`.
+
+use crate::harness::*;
+
+#[test]
+fn a_github_job_with_id_token_permission_gets_credentials_for_the_role_in_github_env() {
+    let moto = moto();
+    let github = github_endpoint();
+    let mut env = Env::new();
+    env.sts(moto).github_actions_with(&github);
+    let role = moto.role("gha-deploy");
+
+    let out = env.vault_ci(["assume", "--role-arn", &role, "--github-env"]);
+    out.success();
+
+    // Later steps see the variables exactly as the runner parses the file.
+    let vars = parse_github_file(&env.read("github_env"));
+    let session = "github-4242-2";
+    assert_eq!(env.caller_arn(&vars), assumed_role("gha-deploy", session));
+    assert_eq!(vars["AWS_REGION"], "us-east-1");
+    assert!(vars["AWS_CREDENTIAL_EXPIRATION"].ends_with('Z'));
+
+    // Every secret is masked on stdout, and nothing but masks is printed there.
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        let mask = format!("::add-mask::{}", vars[name]);
+        assert!(
+            out.stdout.lines().any(|l| l == mask),
+            "{name} not masked:\n{out}"
+        );
+    }
+    assert!(
+        out.stdout.lines().all(|l| l.starts_with("::add-mask::")),
+        "{out}"
+    );
+    assert!(!out.stderr.contains(&vars["AWS_SECRET_ACCESS_KEY"]));
+
+    let outputs = parse_github_file(&env.read("github_output"));
+    assert_eq!(outputs["aws-account-id"], ACCOUNT);
+    assert_eq!(outputs["aws-expiration"], vars["AWS_CREDENTIAL_EXPIRATION"]);
+
+    // The token was asked for the STS audience, with the runner's bearer token.
+    let log = github.log();
+    assert_eq!(log.len(), 1, "one token request expected: {log:?}");
+    let request = &log[0];
+    assert_eq!(request["authorized"], true, "{request}");
+    assert_eq!(
+        request["query"]["audience"][0], "sts.amazonaws.com",
+        "{request}"
+    );
+    assert_eq!(request["query"]["api-version"][0], "2.0", "{request}");
+}
+
+#[test]
+fn a_custom_audience_is_requested_from_github() {
+    let moto = moto();
+    let github = github_endpoint();
+    let mut env = Env::new();
+    env.sts(moto).github_actions_with(&github);
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto.role("gha-deploy"),
+        "--audience",
+        "https://github.com/octo-org",
+        "--github-env",
+    ])
+    .success();
+    let log = github.log();
+    assert_eq!(
+        log[0]["query"]["audience"][0], "https://github.com/octo-org",
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_workflow_without_id_token_permission_is_told_what_to_add() {
+    let mut env = Env::new();
+    env.sts(moto()).github_actions();
+    env.remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+    ]);
+    out.failure(
+        1,
+        &["no OIDC token endpoint", "ACTIONS_ID_TOKEN_REQUEST_URL"],
+    );
+    assert!(out.stderr.contains("id-token: write"), "{out}");
+    assert_eq!(env.read("github_env"), "", "GITHUB_ENV must stay untouched");
+}
+
+#[test]
+fn a_stale_request_token_is_reported_as_refused() {
+    let mut env = Env::new();
+    env.sts(moto()).github_actions();
+    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runners-token");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+    ]);
+    out.failure(1, &["HTTP 401", "request token was refused"]);
+    assert!(!out.stderr.contains("not-the-runners-token"), "{out}");
+    assert_eq!(env.read("github_env"), "");
+}
+
+#[test]
+fn printing_keys_to_the_job_log_is_refused() {
+    let mut env = Env::new();
+    env.sts(moto()).github_actions();
+    env.vault_ci(["assume", "--role-arn", &moto().role("gha-deploy")])
+        .failure(2, &["no destination", "--github-env"]);
+}

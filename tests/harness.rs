@@ -1,0 +1,393 @@
+//! The test harness: real peers on 127.0.0.1 (moto's STS, a GitHub-shaped token
+//! endpoint, an HTTP proxy — see tests/peers/) and a builder that runs the real
+//! vault-ci binary in a clean environment, so each test reads as a user's story.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// A peer process. It exits when its stdin closes, i.e. when this test binary
+/// exits, however it exits: no server outlives the tests.
+pub struct Peer {
+    pub info: Value,
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+impl Peer {
+    fn start(args: &[&str]) -> Peer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/peer.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start peer {args:?}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let info: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("peer {args:?} did not start ({e}): {line:?}"));
+        let stdin = child.stdin.take().unwrap();
+        Peer {
+            info,
+            _stdin: Mutex::new(stdin),
+            _child: Mutex::new(child),
+        }
+    }
+
+    pub fn str(&self, pointer: &str) -> String {
+        self.info
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("peer info has no {pointer}: {}", self.info))
+            .to_string()
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.str("/endpoint")
+    }
+
+    pub fn role(&self, name: &str) -> String {
+        self.str(&format!("/roles/{name}"))
+    }
+
+    /// What the peer recorded (token endpoint and proxy serve `/_log`).
+    pub fn log(&self) -> Vec<Value> {
+        let url = self.str("/log");
+        let body = Command::new(python())
+            .args([
+                "-c",
+                "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&body.stdout).unwrap()
+    }
+}
+
+fn python() -> &'static str {
+    "python3"
+}
+
+/// moto without authentication: web-identity exchanges (moto answers those
+/// with HTTP 500 when its IAM enforcement is on).
+pub fn moto() -> &'static Peer {
+    static PEER: OnceLock<Peer> = OnceLock::new();
+    PEER.get_or_init(|| Peer::start(&["moto"]))
+}
+
+/// moto enforcing SigV4 and IAM policies: the deploy user can do nothing but
+/// sts:AssumeRole on the deploy role.
+pub fn moto_auth() -> &'static Peer {
+    static PEER: OnceLock<Peer> = OnceLock::new();
+    PEER.get_or_init(|| Peer::start(&["moto", "--auth"]))
+}
+
+/// moto over HTTPS with a throwaway CA (`/ca_bundle`).
+pub fn moto_tls() -> &'static Peer {
+    static PEER: OnceLock<(Peer, TempDir)> = OnceLock::new();
+    &PEER
+        .get_or_init(|| {
+            let dir = TempDir::new().unwrap();
+            let peer = Peer::start(&["moto", "--tls", dir.path().to_str().unwrap()]);
+            (peer, dir)
+        })
+        .0
+}
+
+/// An endpoint shaped like GitHub Actions' runner OIDC endpoint.
+pub fn github() -> &'static Peer {
+    static PEER: OnceLock<Peer> = OnceLock::new();
+    PEER.get_or_init(github_endpoint)
+}
+
+/// A token endpoint for one test; it stops when the returned peer is dropped.
+pub fn github_endpoint() -> Peer {
+    Peer::start(&["github-token"])
+}
+
+pub fn proxy() -> &'static Peer {
+    static PEER: OnceLock<Peer> = OnceLock::new();
+    PEER.get_or_init(|| Peer::start(&["proxy"]))
+}
+
+/// A GitHub-shaped RS256 token, e.g. `mint_token(&["--exp-in", "-60"])`.
+pub fn mint_token(args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/peer.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg("mint-token")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn assumed_role(role: &str, session: &str) -> String {
+    format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}")
+}
+
+/// A clean working directory and environment: only PATH (for sh, aws, python)
+/// and what the test sets, so nothing on this machine leaks into a test.
+pub struct Env {
+    pub dir: TempDir,
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = TempDir::new().unwrap();
+        let mut vars = BTreeMap::new();
+        for keep in ["PATH", "PYENV_ROOT", "SYSTEMROOT", "LANG"] {
+            if let Ok(value) = std::env::var(keep) {
+                vars.insert(keep.to_string(), value);
+            }
+        }
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        vars.insert("HOME".into(), home.display().to_string());
+        vars.insert(
+            "AWS_CONFIG_FILE".into(),
+            home.join("aws-config").display().to_string(),
+        );
+        vars.insert(
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            home.join("aws-credentials").display().to_string(),
+        );
+        Env { dir, vars }
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.vars.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn remove(&mut self, name: &str) -> &mut Self {
+        self.vars.remove(name);
+        self
+    }
+
+    /// Points vault-ci and every AWS tool run under it at this STS peer.
+    pub fn sts(&mut self, peer: &Peer) -> &mut Self {
+        self.set("AWS_ENDPOINT_URL", peer.endpoint())
+            .set("AWS_REGION", "us-east-1")
+            .set("AWS_DEFAULT_REGION", "us-east-1")
+    }
+
+    /// The AssumeRole-only deploy user's keys, as a CI secret would provide them.
+    pub fn deploy_user(&mut self, peer: &Peer) -> &mut Self {
+        self.set("AWS_ACCESS_KEY_ID", peer.str("/deploy_user/access_key_id"))
+            .set(
+                "AWS_SECRET_ACCESS_KEY",
+                peer.str("/deploy_user/secret_access_key"),
+            )
+    }
+
+    /// A GitHub Actions step with `permissions: id-token: write`.
+    pub fn github_actions(&mut self) -> &mut Self {
+        self.github_actions_with(github())
+    }
+
+    /// The same, with a token endpoint of the test's own, whose log only it sees.
+    pub fn github_actions_with(&mut self, gh: &Peer) -> &mut Self {
+        let env_file = self.path("github_env");
+        let output_file = self.path("github_output");
+        std::fs::write(&env_file, "").unwrap();
+        std::fs::write(&output_file, "").unwrap();
+        self.set("GITHUB_ACTIONS", "true")
+            .set("CI", "true")
+            .set("GITHUB_RUN_ID", "4242")
+            .set("GITHUB_RUN_ATTEMPT", "2")
+            .set("GITHUB_REPOSITORY", "octo-org/octo-repo")
+            .set("ACTIONS_ID_TOKEN_REQUEST_URL", gh.str("/url"))
+            .set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", gh.str("/request_token"))
+            .set("GITHUB_ENV", env_file.display().to_string())
+            .set("GITHUB_OUTPUT", output_file.display().to_string())
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    /// Runs vault-ci with these arguments in this environment.
+    pub fn vault_ci<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.run(env!("CARGO_BIN_EXE_vault-ci"), args)
+    }
+
+    /// Runs any program (the aws CLI, sh, python) in this environment.
+    pub fn run<I, S>(&self, program: &str, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(program, args).output().into()
+    }
+
+    pub fn command<I, S>(&self, program: &str, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .envs(&self.vars)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// `aws sts get-caller-identity` with extra variables (e.g. from a sink),
+    /// returning the caller ARN.
+    pub fn caller_arn(&self, extra: &BTreeMap<String, String>) -> String {
+        let mut command = self.command("aws", ["sts", "get-caller-identity", "--output", "json"]);
+        command.envs(extra);
+        let outcome: Outcome = command.output().into();
+        outcome.json()["Arn"].as_str().unwrap().to_string()
+    }
+}
+
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<std::io::Result<std::process::Output>> for Outcome {
+    fn from(output: std::io::Result<std::process::Output>) -> Self {
+        let output = output.expect("the program could not be started");
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Outcome {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "expected success:\n{self}");
+        self
+    }
+
+    /// A failure with this exit code, reported in one `vault-ci: …` line that
+    /// contains every expected fragment.
+    #[track_caller]
+    pub fn failure(&self, code: i32, fragments: &[&str]) -> &Self {
+        assert_eq!(self.code, Some(code), "expected exit {code}:\n{self}");
+        let error = self
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("vault-ci: "))
+            .unwrap_or_else(|| panic!("no `vault-ci: ` error line:\n{self}"));
+        for fragment in fragments {
+            assert!(
+                error.contains(fragment),
+                "error line lacks {fragment:?}:\n{error}"
+            );
+        }
+        assert!(!self.stderr.contains("panicked"), "panic:\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        self.success();
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self}"))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Reads a GITHUB_ENV / GITHUB_OUTPUT file by the runner's rules: `NAME=value`
+/// lines, or `NAME<<DELIMITER` followed by lines up to a line equal to DELIMITER.
+pub fn parse_github_file(text: &str) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    let mut lines = text.split('\n');
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let equals = line.find('=');
+        let heredoc = line.find("<<");
+        match (equals, heredoc) {
+            (Some(e), h) if h.is_none_or(|h| e < h) => {
+                vars.insert(line[..e].to_string(), line[e + 1..].to_string());
+            }
+            (_, Some(h)) => {
+                let (name, delimiter) = (&line[..h], &line[h + 2..]);
+                let mut value = Vec::new();
+                loop {
+                    let next = lines
+                        .next()
+                        .unwrap_or_else(|| panic!("{name}: no closing delimiter {delimiter}"));
+                    if next == delimiter {
+                        break;
+                    }
+                    value.push(next);
+                }
+                vars.insert(name.to_string(), value.join("\n"));
+            }
+            _ => panic!("the runner would reject the line {line:?}"),
+        }
+    }
+    vars
+}
+
+/// Reads `export NAME='value'` lines the way a shell does: by sourcing them.
+pub fn source_exports(env: &Env, file: &Path) -> BTreeMap<String, String> {
+    let script = format!(
+        ". '{}' && env | grep '^AWS_'",
+        file.display().to_string().replace('\'', r"'\''")
+    );
+    let out = env.run("sh", ["-c", &script]);
+    out.success();
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,0 +1,666 @@
+#!/usr/bin/env python3
+"""Loopback peers for vault-ci's integration tests and demo.
+
+Subcommands (see README.md next to this file):
+  moto          moto's AWS emulator, seeded with the deploy-user / role scenario
+  github-token  a GitHub Actions runner OIDC token endpoint
+  proxy         an HTTP proxy (CONNECT + absolute-URI forwarding) for 127.0.0.1 only
+  mint-token    print one GitHub-shaped RS256 JWT and exit
+
+Long-running subcommands bind 127.0.0.1 on a free port, print exactly one JSON
+line on stdout once they serve, and run until stdin reaches EOF (the parent
+closed the pipe or died) or SIGTERM/SIGINT, then exit 0. Logs go to stderr and
+are quiet unless -v is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import hashlib
+import http.client
+import http.server
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+LOOPBACK = "127.0.0.1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+DEFAULT_REPOSITORY = "octo-org/octo-repo"
+
+log = logging.getLogger("peer")
+
+
+# --------------------------------------------------------------------------
+# Life cycle shared by the long-running subcommands
+# --------------------------------------------------------------------------
+
+
+def serve_in_background(server) -> None:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def announce_and_wait(ready: dict) -> int:
+    """Print the ready line, then block until stdin reaches EOF.
+
+    All server and connection threads are daemons, so returning ends the
+    process at once; there is no state worth a graceful shutdown.
+    """
+    print(json.dumps(ready), file=sys.__stdout__, flush=True)
+    if sys.stdin is not None:
+        while sys.stdin.buffer.read1(65536):
+            pass
+    return 0
+
+
+def exit_on_signal(_signum, _frame) -> None:
+    # Raising in the main thread interrupts the blocking stdin read.
+    raise SystemExit(0)
+
+
+class LoopbackServer(http.server.ThreadingHTTPServer):
+    """Threaded server on 127.0.0.1, port chosen by the kernel."""
+
+    def __init__(self, handler) -> None:
+        super().__init__((LOOPBACK, 0), handler)
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients hanging up mid-request are routine in tests; keep the
+        # traceback for -v instead of printing it unconditionally.
+        log.info("error serving %s", client_address, exc_info=True)
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """Base handler: HTTP/1.1 keep-alive, access log via `logging` (stderr)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 (stdlib name)
+        log.info("%s %s", self.address_string(), format % args)
+
+    def send_body(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status: int, value) -> None:
+        self.send_body(status, json.dumps(value).encode(), "application/json; charset=utf-8")
+
+
+# --------------------------------------------------------------------------
+# GitHub-shaped OIDC tokens
+# --------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenSigner:
+    """RS256 signer with a throwaway RSA-2048 key."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # GitHub's kid is the upper-case hex SHA-1 thumbprint of its signing
+        # certificate and x5t the same digest in base64url. There is no
+        # certificate here, so the digest is taken over the public key.
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        thumbprint = hashlib.sha1(der).digest()
+        self.header = {"typ": "JWT", "alg": "RS256", "x5t": b64url(thumbprint), "kid": thumbprint.hex().upper()}
+
+    def sign(self, claims: dict) -> str:
+        signing_input = ".".join(
+            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (self.header, claims)
+        )
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{b64url(signature)}"
+
+
+def github_claims(
+    *,
+    aud: str | None = None,
+    sub: str | None = None,
+    repository: str = DEFAULT_REPOSITORY,
+    iss: str = GITHUB_ISSUER,
+    exp_in: int = 300,
+) -> dict:
+    """Claims as GitHub Actions issues them for a push to main (no environment).
+
+    All values are strings except the timestamps, as in GitHub's tokens.
+
+    Timing follows GitHub's documented example: exp = iat + 300 and
+    nbf = iat - 600. For tokens that expire in the past (exp_in < 300) iat is
+    moved back so the claims stay self-consistent.
+    """
+    now = int(time.time())
+    exp = now + exp_in
+    iat = min(now, exp - 300)
+    owner = repository.split("/", 1)[0]
+    workflow_ref = f"{repository}/.github/workflows/deploy.yml@refs/heads/main"
+    sha = secrets.token_hex(20)
+    return {
+        "jti": str(uuid.uuid4()),
+        "sub": sub or f"repo:{repository}:ref:refs/heads/main",
+        "aud": aud or f"https://github.com/{owner}",
+        "ref": "refs/heads/main",
+        "sha": sha,
+        "repository": repository,
+        "repository_owner": owner,
+        "repository_owner_id": "65",
+        "run_id": str(secrets.randbelow(10**10)),
+        "run_number": "10",
+        "run_attempt": "1",
+        "repository_visibility": "private",
+        "repository_id": "74",
+        "actor_id": "12",
+        "actor": "octocat",
+        "workflow": "deploy",
+        "head_ref": "",
+        "base_ref": "",
+        "event_name": "push",
+        "ref_protected": "false",
+        "ref_type": "branch",
+        "workflow_ref": workflow_ref,
+        "workflow_sha": sha,
+        "job_workflow_ref": workflow_ref,
+        "job_workflow_sha": sha,
+        "runner_environment": "github-hosted",
+        "iss": iss,
+        "nbf": iat - 600,
+        "exp": exp,
+        "iat": iat,
+    }
+
+
+def cmd_mint_token(args) -> int:
+    claims = github_claims(aud=args.aud, sub=args.sub, iss=args.iss, exp_in=args.exp_in)
+    claims.update(json.loads(args.claims))
+    print(TokenSigner().sign(claims), file=sys.__stdout__, flush=True)
+    return 0
+
+
+def cmd_github_token(args) -> int:
+    signer = TokenSigner()
+    request_token = secrets.token_urlsafe(32)
+    # Same shape as ACTIONS_ID_TOKEN_REQUEST_URL on a hosted runner.
+    token_path = (
+        f"/{uuid.uuid4()}/00000000-0000-0000-0000-000000000000/_apis/distributedtask"
+        f"/hubs/Actions/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/idtoken"
+    )
+    requests_seen: list[dict] = []
+    lock = threading.Lock()
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/_log":
+                with lock:
+                    seen = list(requests_seen)
+                self.send_json(200, seen)
+                return
+            scheme, _, bearer = self.headers.get("Authorization", "").partition(" ")
+            authorized = scheme.lower() == "bearer" and secrets.compare_digest(bearer.strip(), request_token)
+            query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+            with lock:
+                requests_seen.append({"path": url.path, "query": query, "authorized": authorized})
+            if url.path != token_path:
+                self.send_body(404, b"Not Found", "text/plain; charset=utf-8")
+            elif not authorized:
+                # The Azure DevOps-style error body the runner service returns.
+                self.send_json(401, {
+                    "$id": "1",
+                    "innerException": None,
+                    "message": "TF400813: The user '' is not authorized to access this resource.",
+                    "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, "
+                    "Microsoft.TeamFoundation.Framework.Server",
+                    "typeKey": "UnauthorizedRequestException",
+                    "errorCode": 0,
+                    "eventId": 3000,
+                })
+            else:
+                audience = query.get("audience", [None])[-1]
+                jwt = signer.sign(github_claims(aud=audience, sub=args.sub, repository=args.repository))
+                self.send_json(200, {"count": len(jwt), "value": jwt})
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({
+        "url": f"{base}{token_path}?api-version=2.0",
+        "request_token": request_token,
+        "log": f"{base}/_log",
+    })
+
+
+# --------------------------------------------------------------------------
+# HTTP proxy, loopback targets only
+# --------------------------------------------------------------------------
+
+ALLOWED_PROXY_HOSTS = {"127.0.0.1", "localhost"}
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+}
+
+
+def cmd_proxy(_args) -> int:
+    targets: list[str] = []
+    lock = threading.Lock()
+
+    class Handler(QuietHandler):
+        def record(self, target: str) -> None:
+            with lock:
+                targets.append(target)
+
+        def do_CONNECT(self) -> None:
+            self.record(f"CONNECT {self.path}")
+            # Whatever happens below, this connection carries no further requests.
+            self.close_connection = True
+            host, _, port = self.path.rpartition(":")
+            if host not in ALLOWED_PROXY_HOSTS or not port.isdigit():
+                self.send_body(403, b"only 127.0.0.1/localhost targets\n", "text/plain")
+                return
+            try:
+                # Always dial IPv4 loopback: "localhost" may resolve to ::1.
+                upstream = socket.create_connection((LOOPBACK, int(port)))
+            except OSError as e:
+                self.send_body(502, f"{e}\n".encode(), "text/plain")
+                return
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            with upstream:
+                pump = threading.Thread(target=self.pump_to_client, args=(upstream,), daemon=True)
+                pump.start()
+                try:
+                    # Read through rfile, not the raw socket: it may already
+                    # hold bytes the client sent right after the CONNECT head.
+                    while chunk := self.rfile.read1(65536):
+                        upstream.sendall(chunk)
+                    upstream.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass  # either side went away; the pump notices too
+                pump.join()
+
+        def pump_to_client(self, upstream: socket.socket) -> None:
+            try:
+                while chunk := upstream.recv(65536):
+                    self.wfile.write(chunk)
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass  # the client went away; the other direction ends too
+
+        def forward(self) -> None:
+            if self.path.startswith("/"):
+                # Origin-form: a request to the proxy itself.
+                if self.command == "GET" and self.path == "/_log":
+                    with lock:
+                        seen = list(targets)
+                    self.send_json(200, seen)
+                else:
+                    self.send_body(400, b"absolute-URI required\n", "text/plain")
+                return
+            self.record(f"{self.command} {self.path}")
+            url = urllib.parse.urlsplit(self.path)
+            if url.scheme != "http" or url.hostname not in ALLOWED_PROXY_HOSTS:
+                self.send_body(403, b"only http://127.0.0.1/localhost targets\n", "text/plain")
+                return
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self.send_body(411, b"chunked request bodies are not supported\n", "text/plain")
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            upstream = http.client.HTTPConnection(LOOPBACK, url.port or 80, timeout=60)
+            try:
+                # Relay the client's Host header untouched: SigV4 signs it.
+                upstream.putrequest(
+                    self.command, urllib.parse.urlunsplit(("", "", url.path or "/", url.query, "")),
+                    skip_host=True, skip_accept_encoding=True,
+                )
+                for name, value in self.headers.items():
+                    if name.lower() not in HOP_BY_HOP:
+                        upstream.putheader(name, value)
+                upstream.endheaders(body)
+                response = upstream.getresponse()
+                payload = response.read()
+            except OSError as e:
+                self.send_body(502, f"{e}\n".encode(), "text/plain")
+                return
+            finally:
+                upstream.close()
+            self.send_response_only(response.status, response.reason)
+            for name, value in response.getheaders():
+                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = forward
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({"url": base, "log": f"{base}/_log"})
+
+
+# --------------------------------------------------------------------------
+# moto, seeded with the deploy scenario
+# --------------------------------------------------------------------------
+
+
+def write_tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """Throwaway CA plus a server certificate for 127.0.0.1 and localhost.
+
+    ECDSA P-256 keys: generated in milliseconds, accepted by rustls/webpki
+    and OpenSSL alike.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    # Backdated a little so a slightly skewed clock does not reject it.
+    not_before, not_after = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vault-ci test CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(LOOPBACK)), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca_path, cert_path, key_path
+
+
+def isolate_from_caller_environment() -> None:
+    """Keep the parent's AWS and proxy settings away from our own boto3 calls.
+
+    Tests spawn this peer with the environment they give vault-ci (profiles,
+    AWS_ENDPOINT_URL, HTTPS_PROXY pointing at the proxy peer, ...); the seeding
+    calls below must talk straight to this server with dummy credentials.
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}:
+            del os.environ[name]
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def policy(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action, resource="*") -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def seed_scenario(endpoint: str, ca_bundle: str | None) -> dict:
+    """Create the deploy-user, the deploy/cfn/gha-deploy roles and GitHub's OIDC provider.
+
+    Trust policies are shaped around how moto evaluates them in auth mode
+    (moto/iam/access_control.py):
+      * the caller is matched literally against Principal.AWS: a role session
+        arrives as arn:aws:sts::…:assumed-role/<role>/<session>, which never
+        equals the role ARN AWS itself would accept, and only the bare string
+        "*" acts as a wildcard (not "*" inside a list);
+      * any statement whose Principal.AWS does not match returns an explicit
+        deny, so a second, broader statement cannot rescue a chained caller;
+      * a statement with a Principal but no "AWS" key crashes the check
+        (HTTP 500), so Service principals must share a statement with AWS.
+    Hence Principal.AWS is "*" on the roles that are entered by a role chain;
+    who may actually assume what is decided by the callers' identity policies
+    (moto requires both to allow).
+    """
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="seed", aws_secret_access_key="seed", region_name=REGION)
+    iam = session.client("iam", endpoint_url=endpoint, verify=ca_bundle or True)
+    role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{{}}".format
+    oidc_provider = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
+
+    user = iam.create_user(UserName="deploy-user")["User"]
+    key = iam.create_access_key(UserName="deploy-user")["AccessKey"]
+    iam.put_user_policy(
+        UserName="deploy-user",
+        PolicyName="assume-deploy-only",
+        PolicyDocument=policy(allow("sts:AssumeRole", role_arn("deploy"))),
+    )
+
+    iam.create_open_id_connect_provider(
+        Url=GITHUB_ISSUER,
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"],
+    )
+
+    roles = {
+        "deploy": (
+            # Admits deploy-user and role sessions chaining into it.
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"},
+            [
+                allow("sts:AssumeRole", role_arn("cfn")),
+                allow("cloudformation:*"),
+                allow("iam:PassRole", role_arn("cfn")),
+                allow("sts:GetCallerIdentity"),
+            ],
+        ),
+        "cfn": (
+            # Admits deploy (and gha-deploy) sessions, and CloudFormation itself.
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*", "Service": "cloudformation.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
+            [allow("*")],
+        ),
+        "gha-deploy": (
+            # moto does not evaluate web-identity trust, but keep it real.
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc_provider},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                    "StringLike": {"token.actions.githubusercontent.com:sub": f"repo:{DEFAULT_REPOSITORY}:*"},
+                },
+            },
+            [allow("sts:AssumeRole", role_arn("cfn")), allow("sts:GetCallerIdentity")],
+        ),
+    }
+    arns = {}
+    for name, (trust, permissions) in roles.items():
+        arns[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=policy(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-permissions", PolicyDocument=policy(*permissions))
+
+    return {
+        "account_id": ACCOUNT_ID,
+        "deploy_user": {
+            "arn": user["Arn"],
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+        },
+        "roles": arns,
+    }
+
+
+def enable_moto_auth(endpoint: str, ca_bundle: str | None) -> None:
+    """Enforce SigV4 + IAM policies from the next request on.
+
+    The body is the number of requests moto still lets through unchecked;
+    POSTing "inf" would switch enforcement off again.
+    """
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=b"0",
+        headers={"Content-Type": "text/plain"},
+        method="POST",
+    )
+    context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else None
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        response.read()
+
+
+def real_sts_error_shape(app):
+    """moto's IAM-enforcement errors come as <ErrorResponse><Errors><Error>…, the
+    EC2 shape; real STS (an awsQuery service) sends <ErrorResponse><Error>…, and
+    that is the shape the Rust SDK parses. Rewrite the wrapper, nothing else."""
+
+    def middleware(environ, start_response):
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        body = b"".join(app(environ, capture))
+        if body.startswith(b"<?xml") and b"<ErrorResponse><Errors><Error>" in body:
+            body = body.replace(b"<ErrorResponse><Errors><Error>", b"<ErrorResponse><Error>")
+            body = body.replace(b"</Error></Errors></ErrorResponse>", b"</Error></ErrorResponse>")
+            captured["headers"] = [
+                (k, str(len(body)) if k.lower() == "content-length" else v) for k, v in captured["headers"]
+            ]
+        start_response(captured["status"], captured["headers"])
+        return [body]
+
+    return middleware
+
+
+def cmd_moto(args) -> int:
+    isolate_from_caller_environment()
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    ssl_context, ca_bundle = None, None
+    if args.tls:
+        ca_path, cert_path, key_path = write_tls_files(Path(args.tls).resolve())
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(cert_path, key_path)
+        ca_bundle = str(ca_path)
+
+    app = real_sts_error_shape(DomainDispatcherApplication(create_backend_app))
+    server = make_server(LOOPBACK, 0, app, threaded=True, ssl_context=ssl_context)
+    serve_in_background(server)
+    endpoint = f"{'https' if ssl_context else 'http'}://{LOOPBACK}:{server.server_port}"
+
+    scenario = seed_scenario(endpoint, ca_bundle)
+    if args.auth:
+        enable_moto_auth(endpoint, ca_bundle)
+    return announce_and_wait({"endpoint": endpoint, "ca_bundle": ca_bundle, **scenario})
+
+
+# --------------------------------------------------------------------------
+
+
+def main() -> int:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("moto", parents=[common], help="moto AWS emulator with the deploy scenario")
+    p.add_argument("--auth", action="store_true", help="enforce SigV4 and IAM policies after seeding")
+    p.add_argument("--tls", metavar="DIR", help="serve HTTPS; write ca.pem, server.pem, server-key.pem to DIR")
+    p.set_defaults(run=cmd_moto)
+
+    p = commands.add_parser("github-token", parents=[common], help="GitHub Actions runner OIDC endpoint")
+    p.add_argument("--sub", help="sub claim (default: repo:<repository>:ref:refs/heads/main)")
+    p.add_argument("--repository", default=DEFAULT_REPOSITORY, help="owner/name")
+    p.set_defaults(run=cmd_github_token)
+
+    p = commands.add_parser("proxy", parents=[common], help="HTTP proxy for 127.0.0.1/localhost targets")
+    p.set_defaults(run=cmd_proxy)
+
+    p = commands.add_parser("mint-token", help="print one GitHub-shaped JWT")
+    p.add_argument("--aud", help="audience (default: https://github.com/<owner>)")
+    p.add_argument("--sub", help="subject (default: repo:octo-org/octo-repo:ref:refs/heads/main)")
+    p.add_argument("--iss", default=GITHUB_ISSUER)
+    p.add_argument("--exp-in", type=int, default=300, metavar="SECONDS", help="exp - now; negative = expired")
+    p.add_argument("--claims", default="{}", metavar="JSON", help="claims to add or override")
+    p.set_defaults(run=cmd_mint_token)
+
+    args = parser.parse_args()
+    # Our output goes to sys.__stdout__ explicitly; anything else printing
+    # (moto, boto3, werkzeug) lands on stderr and cannot corrupt the one line
+    # the parent parses.
+    sys.stdout = sys.stderr
+    level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(name)s: %(message)s",
+    )
+    # werkzeug raises its own logger to INFO unless it already has a level.
+    logging.getLogger("werkzeug").setLevel(level)
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGINT, exit_on_signal)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

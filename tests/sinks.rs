@@ -1,0 +1,209 @@
+//! Every destination, consumed by the real aws CLI or boto3.
+
+use std::collections::BTreeMap;
+
+use crate::harness::*;
+
+fn deploy_user_env() -> Env {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    env
+}
+
+#[test]
+fn an_env_file_replaces_the_hand_written_assume_role_script() {
+    let mut env = deploy_user_env();
+    env.set("AWS_DEPLOY_IAM_ROLE_ARN", moto_auth().role("deploy"))
+        .set("ROLE_SESSION_NAME", "deploy-test");
+    let out = env.run(
+        "sh",
+        [
+            "-c",
+            "$VAULT_CI assume --role-arn \"$AWS_DEPLOY_IAM_ROLE_ARN\" --session-name \"$ROLE_SESSION_NAME\" --env-file aws-env.sh",
+        ]
+        .iter()
+        .map(|a| a.replace("$VAULT_CI", env!("CARGO_BIN_EXE_vault-ci"))),
+    );
+    out.success();
+    assert_eq!(out.stdout, "", "the env file is the only output");
+
+    let file = env.path("aws-env.sh");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the env file must be private");
+    }
+    let vars = source_exports(&env, &file);
+    assert_eq!(vars["AWS_ACCESS_KEY_ID"].len(), 20);
+    assert_eq!(env.caller_arn(&vars), assumed_role("deploy", "deploy-test"));
+}
+
+#[test]
+fn an_env_file_is_replaced_whole_and_stays_private() {
+    let env = deploy_user_env();
+    let file = env.write("aws-env.sh", "export OLD=1\n");
+    env.vault_ci([
+        "assume",
+        "--chain",
+        &moto_auth().role("deploy"),
+        "--env-file",
+        "aws-env.sh",
+    ])
+    .success();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("OLD"), "{text}");
+    assert!(text.lines().all(|l| l.starts_with("export AWS_")), "{text}");
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".vault-ci-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}
+
+#[test]
+fn a_circleci_job_gets_credentials_through_bash_env() {
+    let mut env = deploy_user_env();
+    let bash_env = env.write("bash_env", "export EARLIER_STEP=kept\n");
+    env.set("CIRCLECI", "true")
+        .set("BASH_ENV", bash_env.display().to_string());
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--session-name",
+        "circle-7",
+        "--bash-env",
+    ])
+    .success();
+
+    let vars = source_exports(&env, &bash_env);
+    assert_eq!(env.caller_arn(&vars), assumed_role("deploy", "circle-7"));
+    assert!(
+        env.read("bash_env")
+            .starts_with("export EARLIER_STEP=kept\n")
+    );
+}
+
+#[test]
+fn the_aws_cli_reads_credential_process_output() {
+    // Web identity, so the aws CLI's own environment holds no keys that would win.
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let config = format!(
+        "[profile ci]\nregion = us-east-1\ncredential_process = {} assume --token-file {} --role-arn {} --chain {} --session-name cp --format credential-process\n",
+        env!("CARGO_BIN_EXE_vault-ci"),
+        token.display(),
+        moto.role("gha-deploy"),
+        moto.role("cfn"),
+    );
+    let config_file = env.write("aws-config", &config);
+    env.set("AWS_CONFIG_FILE", config_file.display().to_string());
+    let out = env.run(
+        "aws",
+        [
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "ci",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.json()["Arn"], assumed_role("cfn", "cp"));
+}
+
+#[test]
+fn json_and_dotenv_on_stdout_carry_the_same_working_credentials() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let args = |format: &str| {
+        vec![
+            "assume".to_string(),
+            "--token-file".into(),
+            token.display().to_string(),
+            "--role-arn".into(),
+            moto.role("gha-deploy"),
+            "--session-name".into(),
+            format!("fmt-{format}"),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+
+    let doc = env.vault_ci(args("json")).json();
+    assert_eq!(doc["RoleArn"], assumed_role("gha-deploy", "fmt-json"));
+    assert_eq!(doc["AccountId"], ACCOUNT);
+    let vars: BTreeMap<String, String> = [
+        ("AWS_ACCESS_KEY_ID", "AccessKeyId"),
+        ("AWS_SECRET_ACCESS_KEY", "SecretAccessKey"),
+        ("AWS_SESSION_TOKEN", "SessionToken"),
+    ]
+    .iter()
+    .map(|(var, key)| (var.to_string(), doc[key].as_str().unwrap().to_string()))
+    .collect();
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "fmt-json")
+    );
+
+    let dotenv = env.vault_ci(args("dotenv"));
+    dotenv.success();
+    let vars: BTreeMap<String, String> = dotenv
+        .stdout
+        .lines()
+        .map(|l| l.split_once('=').expect("NAME=value"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(vars["AWS_REGION"], "us-east-1");
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "fmt-dotenv")
+    );
+}
+
+#[test]
+fn with_no_destination_export_lines_go_to_stdout_for_eval() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let script = format!(
+        "eval \"$('{}' assume --token-file '{}' --role-arn '{}' --session-name evald)\" && aws sts get-caller-identity --output json",
+        env!("CARGO_BIN_EXE_vault-ci"),
+        token.display(),
+        moto.role("gha-deploy")
+    );
+    let out = env.run("sh", ["-c", &script]);
+    assert_eq!(out.json()["Arn"], assumed_role("gha-deploy", "evald"));
+}
+
+#[test]
+fn options_come_from_vault_ci_variables_and_flags_win() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    env.set("VAULT_CI_TOKEN_FILE", token.display().to_string())
+        .set("VAULT_CI_ROLE_ARN", moto.role("gha-deploy"))
+        .set("VAULT_CI_SESSION_NAME", "from-env")
+        .set("VAULT_CI_FORMAT", "env")
+        .set("VAULT_CI_ENV_FILE", "creds.sh");
+    env.vault_ci(["assume"]).success();
+    let vars = source_exports(&env, &env.path("creds.sh"));
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "from-env")
+    );
+
+    let doc = env
+        .vault_ci(["assume", "--session-name", "from-flag", "--format", "json"])
+        .json();
+    assert_eq!(doc["RoleArn"], assumed_role("gha-deploy", "from-flag"));
+}
