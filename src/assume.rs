@@ -42,6 +42,14 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         validate::region(region)?;
     }
     let endpoint = sts_endpoint(args.sts_endpoint.as_deref())?;
+    let partition = hops[0].role.partition();
+    if region.is_none() && endpoint.is_none() && partition != "aws" {
+        return Err(Error::usage(format!(
+            "{} is in the {partition} partition, which the default STS region (us-east-1) cannot \
+             reach: pass --region (e.g. cn-north-1 or us-gov-west-1)",
+            hops[0].role
+        )));
+    }
     let ca_bundle = args
         .ca_bundle
         .clone()

@@ -71,8 +71,8 @@ fn a_circleci_job_gets_credentials_through_bash_env() {
         .set("BASH_ENV", bash_env.display().to_string());
     env.vault_ci([
         "assume",
-        "--role-arn",
-        &moto_auth().role("deploy"),
+        "--chain",
+        &format!("{},{}", moto_auth().role("deploy"), moto_auth().role("cfn")),
         "--session-name",
         "circle-7",
         "--bash-env",
@@ -80,7 +80,7 @@ fn a_circleci_job_gets_credentials_through_bash_env() {
     .success();
 
     let vars = source_exports(&env, &bash_env);
-    assert_eq!(env.caller_arn(&vars), assumed_role("deploy", "circle-7"));
+    assert_eq!(env.caller_arn(&vars), assumed_role("cfn", "circle-7"));
     assert!(
         env.read("bash_env")
             .starts_with("export EARLIER_STEP=kept\n")

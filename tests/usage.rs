@@ -240,8 +240,9 @@ fn secrets_stay_out_of_the_most_verbose_logs() {
     env.sts(moto);
     let jwt = mint_token(&[]);
     let token = env.write("t.jwt", &jwt);
+    // The widest filter a user can set: every crate, including the SDK, at trace.
+    env.set("RUST_LOG", "trace");
     let out = env.vault_ci([
-        "-vv",
         "assume",
         "--token-file",
         token.to_str().unwrap(),
@@ -261,4 +262,16 @@ fn secrets_stay_out_of_the_most_verbose_logs() {
             .contains(doc["SecretAccessKey"].as_str().unwrap())
     );
     assert!(!out.stderr.contains(doc["SessionToken"].as_str().unwrap()));
+}
+
+#[test]
+fn a_role_in_another_partition_needs_a_region_of_that_partition() {
+    let mut env = env_with_keys();
+    env.remove("AWS_ENDPOINT_URL");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        "arn:aws-cn:iam::123456789012:role/deploy",
+    ])
+    .failure(2, &["aws-cn partition", "--region"]);
 }
