@@ -44,6 +44,19 @@ pub enum Command {
     /// signed with the previous hop's session. With no destination given, the credentials
     /// are printed to stdout as `export` lines.
     Assume(Box<AssumeArgs>),
+
+    /// Fetch the OIDC token exactly as `assume` would and show its header and claims.
+    ///
+    /// The token itself is not printed unless --raw is given. With --trust-policy FILE,
+    /// the role's trust policy is checked against the claims and the failing condition
+    /// named; the exit status is then 1 when the policy would not admit the token.
+    Token(TokenArgs),
+
+    /// Print the IAM trust policy that admits exactly the given repository and ref.
+    ///
+    /// The policy names the provider's issuer, the `aud` condition and the `sub`
+    /// pattern for that CI; paste it as the role's trust relationship.
+    TrustPolicy(Box<TrustPolicyArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,10 +65,52 @@ pub enum ProviderChoice {
     Auto,
     /// GitHub Actions' OIDC endpoint (needs `permissions: id-token: write`).
     Github,
+    /// CircleCI's CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN (jobs with a context).
+    Circleci,
+    /// GitLab CI's `id_tokens:` variable (--token-env, or VAULT_CI_ID_TOKEN, GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN).
+    Gitlab,
+    /// Buildkite's `buildkite-agent oidc request-token`.
+    Buildkite,
+    /// Bitbucket Pipelines' BITBUCKET_STEP_OIDC_TOKEN (steps with `oidc: true`).
+    Bitbucket,
     /// A file holding the OIDC token (--token-file or AWS_WEB_IDENTITY_TOKEN_FILE).
     TokenFile,
     /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) from the environment.
     Static,
+}
+
+impl ProviderChoice {
+    /// The name on the command line, which is also the provider's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderChoice::Auto => "auto",
+            ProviderChoice::Github => "github",
+            ProviderChoice::Circleci => "circleci",
+            ProviderChoice::Gitlab => "gitlab",
+            ProviderChoice::Buildkite => "buildkite",
+            ProviderChoice::Bitbucket => "bitbucket",
+            ProviderChoice::TokenFile => "token-file",
+            ProviderChoice::Static => "static",
+        }
+    }
+}
+
+/// The CI systems `trust-policy` writes policies for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiChoice {
+    Github,
+    Circleci,
+    Gitlab,
+    Buildkite,
+    Bitbucket,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenFormat {
+    /// Aligned, for people.
+    Text,
+    /// One JSON object: provider, header, claims, expiry.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,29 +127,8 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct AssumeArgs {
-    // ── identity ────────────────────────────────────────────────────────────
-    /// Where the identity comes from.
-    #[arg(long, value_enum, default_value_t = ProviderChoice::Auto, env = "VAULT_CI_PROVIDER", help_heading = "Identity")]
-    pub provider: ProviderChoice,
-
-    /// Audience (`aud`) to request in the OIDC token; must match the IAM OIDC provider.
-    #[arg(
-        long,
-        default_value = "sts.amazonaws.com",
-        env = "VAULT_CI_AUDIENCE",
-        help_heading = "Identity"
-    )]
-    pub audience: String,
-
-    /// Read the OIDC token from this file (EKS, Jenkins, anything that writes one).
-    /// AWS_WEB_IDENTITY_TOKEN_FILE is used when no CI is detected.
-    #[arg(
-        long,
-        value_name = "PATH",
-        env = "VAULT_CI_TOKEN_FILE",
-        help_heading = "Identity"
-    )]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 
     // ── hops ────────────────────────────────────────────────────────────────
     /// The role to assume first. With a token file and no --role-arn or --chain,
@@ -211,45 +245,22 @@ pub struct AssumeArgs {
     )]
     pub mfa_code: Option<String>,
 
-    // ── where STS is ────────────────────────────────────────────────────────
-    /// AWS region for STS (regional endpoint) and for the exported AWS_REGION.
-    /// Default: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1 for STS only.
-    #[arg(
-        long,
-        value_name = "REGION",
-        env = "VAULT_CI_REGION",
-        help_heading = "Network"
-    )]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub sts: StsArgs,
 
-    /// STS endpoint URL. Default: AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, then the
-    /// region's endpoint.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "VAULT_CI_STS_ENDPOINT",
-        help_heading = "Network"
-    )]
-    pub sts_endpoint: Option<String>,
+    #[command(flatten)]
+    pub net: NetArgs,
 
-    /// Extra PEM certificate(s) to trust besides the system's, e.g. a corporate proxy's CA.
-    /// Default: AWS_CA_BUNDLE.
+    /// A copy of the first role's trust policy (JSON). When STS denies the token,
+    /// vault-ci checks this policy's conditions against the token's claims and names
+    /// the one that fails.
     #[arg(
         long,
-        value_name = "PEM",
-        env = "VAULT_CI_CA_BUNDLE",
-        help_heading = "Network"
+        value_name = "FILE",
+        env = "VAULT_CI_TRUST_POLICY",
+        help_heading = "Identity"
     )]
-    pub ca_bundle: Option<PathBuf>,
-
-    /// Proxy for STS and the token endpoint. Default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "VAULT_CI_HTTP_PROXY",
-        help_heading = "Network"
-    )]
-    pub http_proxy: Option<String>,
+    pub trust_policy: Option<PathBuf>,
 
     // ── sinks ───────────────────────────────────────────────────────────────
     /// Append the credentials to $GITHUB_ENV for later steps (masked in the log first),
@@ -284,4 +295,193 @@ pub struct AssumeArgs {
     /// keys removed); its exit status becomes vault-ci's.
     #[arg(last = true, value_name = "COMMAND", help_heading = "Destinations")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    /// Where the identity comes from.
+    #[arg(long, value_enum, default_value_t = ProviderChoice::Auto, env = "VAULT_CI_PROVIDER", help_heading = "Identity")]
+    pub provider: ProviderChoice,
+
+    /// Audience (`aud`) of the OIDC token; must match the IAM OIDC provider's client ID.
+    /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite);
+    /// elsewhere the token's own, which the job definition chooses.
+    #[arg(long, env = "VAULT_CI_AUDIENCE", help_heading = "Identity")]
+    pub audience: Option<String>,
+
+    /// Read the OIDC token from this file (EKS, Jenkins, anything that writes one).
+    /// AWS_WEB_IDENTITY_TOKEN_FILE is used when no CI is detected.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "VAULT_CI_TOKEN_FILE",
+        help_heading = "Identity"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// GitLab: the variable that `id_tokens:` fills (default: VAULT_CI_ID_TOKEN,
+    /// GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN, the first one set).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "VAULT_CI_TOKEN_ENV",
+        help_heading = "Identity"
+    )]
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StsArgs {
+    /// AWS region for STS (regional endpoint) and for the exported AWS_REGION.
+    /// Default: AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1 for STS only.
+    #[arg(
+        long,
+        value_name = "REGION",
+        env = "VAULT_CI_REGION",
+        help_heading = "Network"
+    )]
+    pub region: Option<String>,
+
+    /// STS endpoint URL. Default: AWS_ENDPOINT_URL_STS, then AWS_ENDPOINT_URL, then the
+    /// region's endpoint.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VAULT_CI_STS_ENDPOINT",
+        help_heading = "Network"
+    )]
+    pub sts_endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Extra PEM certificate(s) to trust besides the system's, e.g. a corporate proxy's CA.
+    /// Default: AWS_CA_BUNDLE.
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "VAULT_CI_CA_BUNDLE",
+        help_heading = "Network"
+    )]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Proxy for STS and the token endpoint. Default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "VAULT_CI_HTTP_PROXY",
+        help_heading = "Network"
+    )]
+    pub http_proxy: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub net: NetArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TokenFormat::Text)]
+    pub format: TokenFormat,
+
+    /// Also print the token itself (it is a credential: keep it out of logs).
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Check this trust policy (JSON, e.g. from `aws iam get-role`) against the token.
+    #[arg(long, value_name = "FILE")]
+    pub trust_policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("ref_kind").args(["branch", "environment", "tag", "pull_request"])))]
+pub struct TrustPolicyArgs {
+    /// The CI whose tokens the role should admit.
+    #[arg(long, value_enum)]
+    pub provider: CiChoice,
+
+    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*).
+    #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]
+    pub repo: Option<String>,
+
+    /// GitHub: the owner's numeric ID, for the immutable `repo:OWNER@ID/REPO@ID:…` subject.
+    #[arg(long, value_name = "ID", requires = "repo_id", help_heading = "GitHub")]
+    pub owner_id: Option<String>,
+
+    /// GitHub: the repository's numeric ID (with --owner-id).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "owner_id",
+        help_heading = "GitHub"
+    )]
+    pub repo_id: Option<String>,
+
+    /// GitLab: GROUP/PROJECT (`*` allowed).
+    #[arg(long, value_name = "GROUP/PROJECT", help_heading = "GitLab")]
+    pub project_path: Option<String>,
+
+    /// CircleCI: the organization ID (it is also the token's audience).
+    #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
+    pub org_id: Option<String>,
+
+    /// CircleCI: the project ID (default: any project of the organization).
+    #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
+    pub project_id: Option<String>,
+
+    /// Buildkite: the organization slug.
+    #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
+    pub organization: Option<String>,
+
+    /// Buildkite: the pipeline slug (default: any pipeline).
+    #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
+    pub pipeline: Option<String>,
+
+    /// Bitbucket: the workspace name (part of the issuer).
+    #[arg(long, value_name = "NAME", help_heading = "Bitbucket")]
+    pub workspace: Option<String>,
+
+    /// Bitbucket: the workspace UUID (the token's audience).
+    #[arg(long, value_name = "UUID", help_heading = "Bitbucket")]
+    pub workspace_uuid: Option<String>,
+
+    /// Bitbucket: the repository UUID (default: any repository).
+    #[arg(long, value_name = "UUID", help_heading = "Bitbucket")]
+    pub repo_uuid: Option<String>,
+
+    /// Only jobs on this branch.
+    #[arg(long, value_name = "BRANCH", help_heading = "Which jobs")]
+    pub branch: Option<String>,
+
+    /// Only jobs that deploy to this environment (GitHub; Bitbucket: the environment UUID).
+    #[arg(long, value_name = "NAME", help_heading = "Which jobs")]
+    pub environment: Option<String>,
+
+    /// Only jobs for this tag (`*` allowed, e.g. v*).
+    #[arg(long, value_name = "TAG", help_heading = "Which jobs")]
+    pub tag: Option<String>,
+
+    /// Only pull-request jobs (GitHub).
+    #[arg(long, help_heading = "Which jobs")]
+    pub pull_request: bool,
+
+    /// The AWS account that holds the role and the IAM OIDC provider.
+    #[arg(long, value_name = "ID", default_value = "ACCOUNT_ID")]
+    pub account_id: String,
+
+    /// The AWS partition (aws, aws-cn, aws-us-gov).
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
+
+    /// The token audience the IAM OIDC provider expects (default per provider:
+    /// sts.amazonaws.com; CircleCI: the organization ID; Bitbucket: its workspace ARI).
+    #[arg(long)]
+    pub audience: Option<String>,
+
+    /// The issuer URL, for self-hosted GitLab or GitHub Enterprise Server.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
 }

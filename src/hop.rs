@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::identity::token::Token;
 use crate::secret::{Credentials, Secret};
+use crate::trust;
 use crate::validate::MIN_DURATION;
 
 /// One role to assume. `label` is the name the user gave it (`deploy` in
@@ -40,6 +41,8 @@ pub struct HopOptions {
     pub tags: Vec<(String, String)>,
     pub source_identity: Option<String>,
     pub mfa: Option<(String, Secret)>,
+    /// A copy of the first role's trust policy, to explain a denial.
+    pub trust_policy: Option<serde_json::Value>,
 }
 
 /// A hop's result: the role session and who it is.
@@ -146,10 +149,14 @@ impl Sts {
                 .set_policy(options.session_policy.clone())
                 .set_policy_arns(policy_arns(&options.managed_policies));
         }
-        let output = request
-            .send()
-            .await
-            .map_err(|e| self.sts_error("AssumeRoleWithWebIdentity", hop, e, Some(token)))?;
+        let output = request.send().await.map_err(|e| {
+            self.sts_error(
+                "AssumeRoleWithWebIdentity",
+                hop,
+                e,
+                Some((token, options.trust_policy.as_ref())),
+            )
+        })?;
         session_from(
             output.credentials(),
             output.assumed_role_user().map(|u| u.arn()),
@@ -213,7 +220,7 @@ impl Sts {
         operation: &str,
         hop: &Hop,
         err: SdkError<E, HttpResponse>,
-        token: Option<&Token>,
+        token: Option<(&Token, Option<&serde_json::Value>)>,
     ) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -236,9 +243,10 @@ impl Sts {
                     "STS refused {operation} on {role}: {code}: {message}"
                 ));
                 match (code, token) {
-                    ("AccessDenied" | "InvalidIdentityToken" | "IDPRejectedClaim", Some(token)) => {
-                        error.with_hint(trust_policy_hint(role, token))
-                    }
+                    (
+                        "AccessDenied" | "InvalidIdentityToken" | "IDPRejectedClaim",
+                        Some((token, policy)),
+                    ) => error.with_hint(trust_policy_hint(role, token, policy)),
                     ("AccessDenied", None) => error.with_hint(format!(
                         "hint: the caller needs `sts:AssumeRole` on {role} in its own policy, and \
                          the trust policy of {} must name the caller as Principal",
@@ -311,30 +319,36 @@ fn session_from(
     })
 }
 
-/// What a denied web-identity exchange most often needs: the claims STS saw and
-/// the trust-policy statement that would admit exactly this token.
-fn trust_policy_hint(role: &RoleArn, token: &Token) -> String {
-    let claims = &token.claims;
-    let issuer = claims.issuer_host().unwrap_or("ISSUER");
-    let aud = claims
-        .aud
-        .as_ref()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "AUDIENCE".into());
-    let sub = claims.sub.as_deref().unwrap_or("SUBJECT");
-    format!(
+/// What a denied web-identity exchange most often needs: the claims STS saw,
+/// the trust-policy statement that would admit exactly this token (the text
+/// `vault-ci trust-policy` prints), and, given a copy of the role's policy,
+/// the condition in it that fails.
+fn trust_policy_hint(role: &RoleArn, token: &Token, policy: Option<&serde_json::Value>) -> String {
+    let subject = trust::Subject::of_token(token);
+    let statement = trust::render(&subject.statement(role.partition(), role.account()));
+    let mut hint = format!(
         "hint: STS judged the token from {origin}: {summary}\n\
-         the trust policy of {name} must admit it, for example:\n\
-         {{\n  \"Effect\": \"Allow\",\n  \"Principal\": {{\"Federated\": \"arn:{partition}:iam::{account}:oidc-provider/{issuer}\"}},\n  \
-         \"Action\": \"sts:AssumeRoleWithWebIdentity\",\n  \"Condition\": {{\n    \
-         \"StringEquals\": {{\"{issuer}:aud\": \"{aud}\"}},\n    \"StringLike\": {{\"{issuer}:sub\": \"{sub}\"}}\n  }}\n}}\n\
+         the trust policy of {name} must admit it, for example with this statement:\n\
+         {statement}\n\
          and the account needs an IAM OIDC provider for {issuer} with client ID {aud}",
         origin = token.origin,
-        summary = claims.summary(),
+        summary = token.claims.summary(),
         name = role.name(),
-        partition = role.partition(),
-        account = role.account(),
-    )
+        issuer = subject.issuer,
+        aud = subject.audience,
+    );
+    if let Some(policy) = policy {
+        match trust::evaluate::evaluate(policy, token) {
+            Ok(verdict) => {
+                hint.push_str("\nchecked against --trust-policy:");
+                for reason in verdict.reasons {
+                    hint.push_str(&format!("\n  {reason}"));
+                }
+            }
+            Err(why) => hint.push_str(&format!("\n--trust-policy could not be checked: {why}")),
+        }
+    }
+    hint
 }
 
 /// An error and its causes on one line: "dispatch failure: io error: connection refused".

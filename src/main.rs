@@ -5,14 +5,15 @@
 //! 0 ok, the child's status under `--`, 1 runtime failure, 2 bad usage.
 
 mod arn;
-mod assume;
 mod cli;
+mod cmd;
 mod error;
 mod hop;
 mod identity;
 mod net;
 mod secret;
 mod sink;
+mod trust;
 mod validate;
 
 use std::io::IsTerminal;
@@ -27,7 +28,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::Assume(args) => assume::run(*args),
+        Command::Assume(args) => cmd::assume::run(*args),
+        Command::Token(args) => cmd::token::run(args),
+        Command::TrustPolicy(args) => cmd::trust_policy::run(*args),
     };
     match result {
         Ok(code) => code,

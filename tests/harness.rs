@@ -118,6 +118,13 @@ pub fn github_endpoint() -> Peer {
     Peer::start(&["github-token"])
 }
 
+/// An STS that answers with scripted errors first (see tests/peers/README.md).
+pub fn faulty_sts(args: &[&str]) -> Peer {
+    let mut all = vec!["faulty-sts"];
+    all.extend_from_slice(args);
+    Peer::start(&all)
+}
+
 pub fn proxy() -> &'static Peer {
     static PEER: OnceLock<Peer> = OnceLock::new();
     PEER.get_or_init(|| Peer::start(&["proxy"]))
@@ -220,6 +227,40 @@ impl Env {
             .set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", gh.str("/request_token"))
             .set("GITHUB_ENV", env_file.display().to_string())
             .set("GITHUB_OUTPUT", output_file.display().to_string())
+    }
+
+    /// Puts a stand-in for a CI's own CLI (`buildkite-agent`, `circleci`) first on
+    /// PATH: it records its arguments in `<name>.args` and prints `token`.
+    #[cfg(unix)]
+    pub fn fake_cli(&mut self, name: &str, token: &str) -> &mut Self {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = self.path("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = bin.join(name);
+        let args_file = self.path(&format!("{name}.args"));
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\nprintf '%s\\n' '{token}'\n",
+                args_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            self.vars.get("PATH").cloned().unwrap_or_default()
+        );
+        self.set("PATH", path)
+    }
+
+    /// The arguments a fake CLI was called with, one per line.
+    pub fn fake_cli_args(&self, name: &str) -> Vec<String> {
+        self.read(&format!("{name}.args"))
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -3,9 +3,11 @@
 mod harness;
 
 mod deploy_user;
+mod diagnostics;
 mod exec;
 mod github;
 mod network;
+mod providers;
 mod sinks;
 mod token_file;
 mod usage;

@@ -3,14 +3,14 @@
 
 use serde::Deserialize;
 
-use super::Context;
 use super::token::Token;
+use super::{Context, Provider, TokenFuture};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 /// What the runner puts in a step's environment.
 #[derive(Debug, Default, Deserialize)]
-pub struct GithubEnv {
+pub struct Github {
     #[serde(default)]
     github_actions: Option<String>,
     actions_id_token_request_url: Option<String>,
@@ -19,41 +19,72 @@ pub struct GithubEnv {
     github_run_attempt: Option<String>,
 }
 
-impl GithubEnv {
+impl Github {
     pub fn from_env() -> Self {
         super::env_struct()
     }
+}
 
-    pub fn is_running(&self) -> bool {
+impl Provider for Github {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn title(&self) -> &'static str {
+        "GitHub Actions"
+    }
+
+    fn marker(&self) -> &'static str {
+        "GITHUB_ACTIONS=true"
+    }
+
+    fn detected(&self) -> bool {
         self.github_actions.as_deref() == Some("true")
     }
 
-    pub fn has_token_endpoint(&self) -> bool {
+    fn has_token(&self) -> bool {
         self.actions_id_token_request_url.is_some() && self.actions_id_token_request_token.is_some()
+    }
+
+    fn missing_token(&self) -> Error {
+        let context = if self.detected() {
+            "this GitHub Actions step has no OIDC token endpoint"
+        } else {
+            "--provider github needs GitHub Actions' OIDC token endpoint"
+        };
+        Error::identity(format!(
+            "{context} (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set)"
+        ))
+        .with_hint(MISSING_PERMISSION_HINT)
     }
 
     /// `github-<run id>-<attempt>`: unique per run and re-run, and it shows up in
     /// CloudTrail next to the role, so an auditor can find the workflow run.
-    pub fn session_name(&self) -> Option<String> {
+    fn session_name(&self) -> Option<String> {
         let run = self.github_run_id.as_deref()?;
         let attempt = self.github_run_attempt.as_deref().unwrap_or("1");
         Some(format!("github-{run}-{attempt}"))
     }
+
+    fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
+        Box::pin(fetch_token(self, ctx))
+    }
 }
 
-pub const MISSING_PERMISSION_HINT: &str = "hint: the job needs permission to request an OIDC token; add to the workflow or job:\n\
+const MISSING_PERMISSION_HINT: &str = "hint: the job needs permission to request an OIDC token; add to the workflow or job:\n\
     permissions:\n  id-token: write\n  contents: read";
 
-pub async fn fetch_token(env: &GithubEnv, ctx: &Context<'_>) -> Result<Token> {
+async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
     let (Some(request_url), Some(request_token)) = (
         env.actions_id_token_request_url.as_deref(),
         env.actions_id_token_request_token.as_ref(),
     ) else {
-        return Err(super::no_github_endpoint(env));
+        return Err(env.missing_token());
     };
     let mut url = url::Url::parse(request_url)
         .map_err(|e| Error::identity(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL ({e})")))?;
-    url.query_pairs_mut().append_pair("audience", ctx.audience);
+    url.query_pairs_mut()
+        .append_pair("audience", ctx.audience_or_default());
 
     let client = ctx.net.token_http_client()?;
     let response = client

@@ -34,6 +34,14 @@ pub struct Claims {
 }
 
 impl Claims {
+    pub fn has_audience(&self, wanted: &str) -> bool {
+        match &self.aud {
+            Some(Audience::One(a)) => a == wanted,
+            Some(Audience::Many(all)) => all.iter().any(|a| a == wanted),
+            None => false,
+        }
+    }
+
     /// `iss=… aud=… sub=…`, the three claims a trust policy conditions on.
     pub fn summary(&self) -> String {
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
@@ -56,11 +64,14 @@ impl Claims {
     }
 }
 
-/// A token with its decoded claims; `origin` says where it came from, for messages.
+/// A token with its decoded header and claims; `origin` says where it came
+/// from, for messages. Header and claims are not secret: the signature is.
 #[derive(Debug, Clone)]
 pub struct Token {
     pub jwt: Secret,
+    pub header: serde_json::Value,
     pub claims: Claims,
+    pub all_claims: serde_json::Map<String, serde_json::Value>,
     pub origin: String,
 }
 
@@ -73,14 +84,20 @@ impl Token {
                 "the OIDC token from {origin} is empty"
             )));
         }
-        let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(jwt)
-            .map_err(|e| {
-                Error::identity(format!(
-                    "the OIDC token from {origin} is not a JWT ({e}); \
-                     expected three base64url parts separated by dots"
-                ))
-            })?
-            .claims;
+        let not_a_jwt = |e: &dyn std::fmt::Display| {
+            Error::identity(format!(
+                "the OIDC token from {origin} is not a JWT ({e}); \
+                 expected three base64url parts separated by dots"
+            ))
+        };
+        let decoded = jsonwebtoken::dangerous::insecure_decode::<
+            serde_json::Map<String, serde_json::Value>,
+        >(jwt)
+        .map_err(|e| not_a_jwt(&e))?;
+        let all_claims = decoded.claims;
+        let claims = Claims::deserialize(serde_json::Value::Object(all_claims.clone()))
+            .map_err(|e| not_a_jwt(&e))?;
+        let header = serde_json::to_value(&decoded.header).unwrap_or_default();
         if let Some(exp) = claims.exp {
             let now = now_unix();
             if exp <= now {
@@ -93,7 +110,9 @@ impl Token {
         }
         Ok(Token {
             jwt: Secret::new(jwt),
+            header,
             claims,
+            all_claims,
             origin,
         })
     }

@@ -5,6 +5,7 @@ Subcommands (see README.md next to this file):
   moto          moto's AWS emulator, seeded with the deploy-user / role scenario
   github-token  a GitHub Actions runner OIDC token endpoint
   proxy         an HTTP proxy (CONNECT + absolute-URI forwarding) for 127.0.0.1 only
+  faulty-sts    an STS endpoint answering with scripted errors, then forwarding
   mint-token    print one GitHub-shaped RS256 JWT and exit
 
 Long-running subcommands bind 127.0.0.1 on a free port, print exactly one JSON
@@ -566,6 +567,58 @@ def enable_moto_auth(endpoint: str, ca_bundle: str | None) -> None:
         response.read()
 
 
+def cmd_faulty_sts(args) -> int:
+    """An STS endpoint for faults no real peer produces on demand: each request
+    takes the next scripted answer (STATUS:CODE[:MESSAGE], or `slow:SECONDS`),
+    and once the script is used up, requests go to --forward (a real STS, moto)
+    or get the last answer again."""
+    script = list(args.respond)
+    seen: list[dict] = []
+    lock = threading.Lock()
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if urllib.parse.urlsplit(self.path).path == "/_log":
+                with lock:
+                    self.send_json(200, list(seen))
+            else:
+                self.send_body(404, b"Not Found", "text/plain")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            form = urllib.parse.parse_qs(body.decode(errors="replace"))
+            with lock:
+                answer = script.pop(0) if len(script) > 1 or (script and args.forward) else (script[0] if script else None)
+                seen.append({"action": form.get("Action", [""])[0], "answer": answer or "forward"})
+            if answer is None:
+                self.forward(body)
+            elif answer.startswith("slow:"):
+                time.sleep(float(answer.split(":", 1)[1]))
+                self.forward(body) if args.forward else self.send_body(500, b"", "text/plain")
+            else:
+                status, code, *message = answer.split(":", 2)
+                xml = (
+                    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                    f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{message[0] if message else code}</Message></Error>"
+                    "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+                ).encode()
+                self.send_body(int(status), xml, "text/xml")
+
+        def forward(self, body: bytes) -> None:
+            target = urllib.parse.urlsplit(args.forward)
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            headers["Host"] = self.headers.get("Host", target.netloc)
+            conn.request("POST", self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            self.send_body(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({"endpoint": base, "log": f"{base}/_log"})
+
+
 def real_sts_error_shape(app):
     """moto's IAM-enforcement errors come as <ErrorResponse><Errors><Error>…, the
     EC2 shape; real STS (an awsQuery service) sends <ErrorResponse><Error>…, and
@@ -635,6 +688,12 @@ def main() -> int:
 
     p = commands.add_parser("proxy", parents=[common], help="HTTP proxy for 127.0.0.1/localhost targets")
     p.set_defaults(run=cmd_proxy)
+
+    p = commands.add_parser("faulty-sts", parents=[common], help="STS answering with scripted errors")
+    p.add_argument("--respond", action="append", default=[], metavar="STATUS:CODE[:MESSAGE]|slow:SECONDS",
+                   help="next answer, in order (repeatable)")
+    p.add_argument("--forward", metavar="URL", help="send requests past the script to this STS (e.g. moto)")
+    p.set_defaults(run=cmd_faulty_sts)
 
     p = commands.add_parser("mint-token", help="print one GitHub-shaped JWT")
     p.add_argument("--aud", help="audience (default: https://github.com/<owner>)")

@@ -1,17 +1,18 @@
 //! `vault-ci assume`: validate everything, then identity → hops → sinks.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tracing::{info, warn};
 
+use super::{
+    env_nonempty, in_github_actions, net_config, read_trust_policy, runtime, select_source,
+};
 use crate::arn::RoleArn;
 use crate::cli::AssumeArgs;
 use crate::error::{Error, Result};
 use crate::hop::{Hop, HopOptions, Sts};
 use crate::identity::token::{human_duration, now_unix};
 use crate::identity::{Context, Source};
-use crate::net::NetConfig;
 use crate::secret::Secret;
 use crate::sink::{Output, Sinks};
 use crate::validate;
@@ -19,7 +20,7 @@ use crate::validate;
 const DEFAULT_STS_REGION: &str = "us-east-1";
 
 pub fn run(args: AssumeArgs) -> Result<ExitCode> {
-    let in_github_actions = env_nonempty("GITHUB_ACTIONS").as_deref() == Some("true");
+    let in_github_actions = in_github_actions();
     let sinks = Sinks::new(
         args.github_env,
         args.bash_env,
@@ -28,12 +29,13 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         args.command.clone(),
         in_github_actions,
     )?;
-    let source = Source::select(args.provider, args.token_file.clone())?;
+    let source = select_source(&args.identity)?;
     let hops = resolve_hops(args.role_arn.clone(), &args.chain, source.default_role())?;
     let from_keys = matches!(source, Source::Static(_));
     let options = hop_options(&args, &source, &hops, from_keys)?;
 
     let region = args
+        .sts
         .region
         .clone()
         .or_else(|| env_nonempty("AWS_REGION"))
@@ -41,7 +43,7 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     if let Some(region) = &region {
         validate::region(region)?;
     }
-    let endpoint = sts_endpoint(args.sts_endpoint.as_deref())?;
+    let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref())?;
     let partition = hops[0].role.partition();
     if region.is_none() && endpoint.is_none() && partition != "aws" {
         return Err(Error::usage(format!(
@@ -50,27 +52,19 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
             hops[0].role
         )));
     }
-    let ca_bundle = args
-        .ca_bundle
-        .clone()
-        .or_else(|| env_nonempty("AWS_CA_BUNDLE").map(PathBuf::from));
-    let net = NetConfig::new(ca_bundle.as_deref(), args.http_proxy.as_deref())?;
+    let net = net_config(&args.net)?;
     let sts = Sts {
         region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
         endpoint,
         http: net.sts_http_client(),
     };
     let ctx = Context {
-        audience: &args.audience,
+        audience: args.identity.audience.as_deref(),
         net: &net,
         mask_on_stdout: in_github_actions && !sinks.uses_stdout(),
     };
 
-    info!("identity: {}", source.describe());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::sts(format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let session = runtime.block_on(async {
         let identity = source.identity(&ctx).await?;
         sts.run_chain(identity, &hops, &options).await
@@ -228,6 +222,11 @@ fn hop_options(
             "--external-id applies to AssumeRole hops, and this run has only a web-identity hop",
         ));
     }
+    let trust_policy = args
+        .trust_policy
+        .as_deref()
+        .map(|path| read_trust_policy(path, "--trust-policy"))
+        .transpose()?;
     let session_policy = args
         .session_policy
         .as_deref()
@@ -256,6 +255,7 @@ fn hop_options(
         tags,
         source_identity: args.source_identity.clone(),
         mfa,
+        trust_policy,
     })
 }
 
@@ -274,8 +274,4 @@ fn sts_endpoint(flag: Option<&str>) -> Result<Option<String>> {
         }
     }
     Ok(None)
-}
-
-fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }

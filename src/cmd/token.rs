@@ -1,0 +1,121 @@
+//! `vault-ci token`: the token `assume` would use, decoded for a person — the
+//! first thing to look at when a trust policy refuses it.
+
+use std::process::ExitCode;
+
+use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
+use serde_json::{Value, json};
+
+use super::{in_github_actions, net_config, read_trust_policy, runtime, select_source};
+use crate::cli::{TokenArgs, TokenFormat};
+use crate::error::{Error, Result};
+use crate::identity::Context;
+use crate::identity::token::{Token, human_duration, now_unix};
+use crate::trust::evaluate::{Verdict, evaluate};
+
+pub fn run(args: TokenArgs) -> Result<ExitCode> {
+    let policy = args
+        .trust_policy
+        .as_deref()
+        .map(|path| read_trust_policy(path, "--trust-policy"))
+        .transpose()?;
+    let source = select_source(&args.identity)?;
+    let net = net_config(&args.net)?;
+    let ctx = Context {
+        audience: args.identity.audience.as_deref(),
+        net: &net,
+        mask_on_stdout: in_github_actions() && (args.format == TokenFormat::Text || args.raw),
+    };
+    let token = runtime()?.block_on(source.token(&ctx))?;
+    let verdict = policy
+        .map(|policy| evaluate(&policy, &token))
+        .transpose()
+        .map_err(|why| Error::usage(format!("--trust-policy: {why}")))?;
+
+    let text = match args.format {
+        TokenFormat::Text => text(&source.describe(), &token, verdict.as_ref(), args.raw),
+        TokenFormat::Json => json(&source.describe(), &token, verdict.as_ref(), args.raw),
+    };
+    print!("{text}");
+    Ok(match verdict {
+        Some(v) if !v.admitted => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn time(secs: Option<i64>) -> Option<String> {
+    DateTime::from_secs(secs?).fmt(DateFormat::DateTime).ok()
+}
+
+fn expiry(token: &Token) -> String {
+    let Some(exp) = token.claims.exp else {
+        return "(no exp claim)".into();
+    };
+    let at = time(Some(exp)).unwrap_or_else(|| exp.to_string());
+    let left = exp - now_unix();
+    if left > 0 {
+        format!("{at} (expires in {})", human_duration(left as u64))
+    } else {
+        format!("{at} (expired {} ago)", human_duration((-left) as u64))
+    }
+}
+
+fn text(source: &str, token: &Token, verdict: Option<&Verdict>, raw: bool) -> String {
+    let claims = &token.claims;
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
+    let mut out = format!(
+        "source    {source}\n\
+         issuer    {}\n\
+         audience  {}\n\
+         subject   {}\n\
+         expires   {}\n\
+         header    {}\n\
+         claims\n",
+        or_none(claims.iss.clone()),
+        or_none(claims.aud.as_ref().map(|a| a.to_string())),
+        or_none(claims.sub.clone()),
+        expiry(token),
+        token.header,
+    );
+    for (name, value) in &token.all_claims {
+        let shown = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  {name}: {shown}\n"));
+    }
+    if let Some(verdict) = verdict {
+        out.push_str(if verdict.admitted {
+            "trust policy: admits this token\n"
+        } else {
+            "trust policy: does NOT admit this token\n"
+        });
+        for reason in &verdict.reasons {
+            out.push_str(&format!("  {reason}\n"));
+        }
+    }
+    if raw {
+        out.push_str(&format!("token\n  {}\n", token.jwt.expose()));
+    }
+    out
+}
+
+fn json(source: &str, token: &Token, verdict: Option<&Verdict>, raw: bool) -> String {
+    let mut doc = json!({
+        "source": source,
+        "header": token.header,
+        "claims": token.all_claims,
+        "expires_at": time(token.claims.exp),
+        "expires_in_seconds": token.claims.exp.map(|exp| exp - now_unix()),
+    });
+    if let Some(verdict) = verdict {
+        doc["trust_policy"] = json!({
+            "admitted": verdict.admitted,
+            "reasons": verdict.reasons,
+        });
+    }
+    if raw {
+        doc["token"] = json!(token.jwt.expose());
+    }
+    format!("{doc:#}\n")
+}
