@@ -19,7 +19,8 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
     after_help = "Examples:\n  \
         vault-ci assume --role-arn arn:aws:iam::123456789012:role/gha-deploy --github-env\n  \
         vault-ci assume --chain deploy,cfn -- aws cloudformation deploy --template-file t.yaml --stack-name app\n  \
-        vault-ci assume --role-arn \"$AWS_DEPLOY_IAM_ROLE_ARN\" --env-file aws-env.sh"
+        vault-ci assume --role-arn \"$AWS_DEPLOY_IAM_ROLE_ARN\" --env-file aws-env.sh\n  \
+        vault-ci trust-policy --provider github --repo octo-org/app --branch main"
 )]
 pub struct Cli {
     /// More log output on stderr: -v for debug, -vv for trace. VAULT_CI_LOG or RUST_LOG

@@ -189,6 +189,11 @@ fn version_and_help_describe_the_tool() {
         version.stdout.trim(),
         format!("vault-ci {}", env!("CARGO_PKG_VERSION"))
     );
+    let top = env.vault_ci(["--help"]);
+    top.success();
+    for command in ["assume", "token", "trust-policy"] {
+        assert!(top.stdout.contains(command), "--help lacks {command}");
+    }
     let help = env.vault_ci(["assume", "--help"]);
     help.success();
     for option in [
