@@ -374,6 +374,23 @@ pub struct NetArgs {
         help_heading = "Network"
     )]
     pub http_proxy: Option<String>,
+
+    /// Attempts per request to STS or the token endpoint, the first included. Only
+    /// transient failures are retried (throttling, 5xx, network), with capped
+    /// exponential backoff and jitter; a refusal is never retried.
+    #[arg(long, value_name = "N", default_value_t = 5, env = "VAULT_CI_MAX_ATTEMPTS",
+          value_parser = clap::value_parser!(u32).range(1..=20), help_heading = "Network")]
+    pub max_attempts: u32,
+
+    /// Seconds one attempt may take before it counts as failed (and is retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "VAULT_CI_ATTEMPT_TIMEOUT",
+          value_parser = clap::value_parser!(u64).range(1..=600), help_heading = "Network")]
+    pub attempt_timeout: u64,
+
+    /// Seconds the whole exchange (token and every hop, retries included) may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, env = "VAULT_CI_TIMEOUT",
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

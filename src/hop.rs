@@ -3,9 +3,11 @@
 //! Hop 1 with a token is AssumeRoleWithWebIdentity (unsigned); every other hop
 //! is AssumeRole signed with the credentials before it.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::types::{PolicyDescriptorType, Tag};
@@ -15,11 +17,15 @@ use tracing::{debug, info};
 
 use crate::arn::RoleArn;
 use crate::error::{Error, Result};
-use crate::identity::Identity;
 use crate::identity::token::Token;
+use crate::identity::{Context, Identity, Source};
+use crate::retry::{RetryPolicy, retry};
 use crate::secret::{Credentials, Secret};
 use crate::trust;
 use crate::validate::MIN_DURATION;
+
+/// A token with less life than this left is fetched anew before a retry.
+const TOKEN_FRESHNESS: i64 = 60;
 
 /// One role to assume. `label` is the name the user gave it (`deploy` in
 /// `--chain deploy,cfn`), or the ARN itself.
@@ -58,6 +64,8 @@ pub struct Sts {
     pub region: String,
     pub endpoint: Option<String>,
     pub http: SharedHttpClient,
+    pub retry: RetryPolicy,
+    pub attempt_timeout: Duration,
 }
 
 impl Sts {
@@ -65,7 +73,15 @@ impl Sts {
         let mut config = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
-            .http_client(self.http.clone());
+            .http_client(self.http.clone())
+            // Retries are ours (crate::retry): explicit about what is transient.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.attempt_timeout)
+                    .operation_attempt_timeout(self.attempt_timeout)
+                    .build(),
+            );
         if let Some(endpoint) = &self.endpoint {
             config = config.endpoint_url(endpoint);
         }
@@ -89,38 +105,94 @@ impl Sts {
             .unwrap_or_else(|| format!("the {} regional STS endpoint", self.region))
     }
 
-    /// Walks the whole chain and returns the last hop's session.
+    /// Gets the identity from `source` and walks the whole chain, retrying each
+    /// hop on transient failures; returns the last hop's session.
     pub async fn run_chain(
         &self,
-        identity: Identity,
+        source: &Source,
+        ctx: &Context<'_>,
         hops: &[Hop],
         options: &HopOptions,
     ) -> Result<Session> {
-        let mut previous: Option<Session> = None;
-        let mut identity = Some(identity);
-        for (index, hop) in hops.iter().enumerate() {
-            let last = index + 1 == hops.len();
-            let duration = if last { options.duration } else { MIN_DURATION };
-            let session = match (previous.take(), identity.take()) {
-                (Some(prev), _) => {
-                    self.assume_role(&prev.credentials, hop, options, duration, last, false)
-                        .await?
-                }
-                (None, Some(Identity::WebIdentity(token))) => {
-                    self.web_identity(&token, hop, options, duration, last)
-                        .await?
-                }
-                (None, Some(Identity::Static(keys))) => {
-                    self.assume_role(&keys, hop, options, duration, last, true)
-                        .await?
-                }
-                (None, None) => unreachable!("the identity is used by the first hop only"),
-            };
-            previous = Some(session);
-        }
-        previous.ok_or_else(|| {
+        let (first, rest) = hops.split_first().ok_or_else(|| {
             Error::usage("no role to assume: pass --role-arn ARN or --chain NAME,...")
-        })
+        })?;
+        let duration_of = |index: usize| {
+            if index + 1 == hops.len() {
+                options.duration
+            } else {
+                MIN_DURATION
+            }
+        };
+        let mut session = match source.identity(ctx).await? {
+            Identity::WebIdentity(token) => {
+                self.first_web_identity(
+                    source,
+                    ctx,
+                    token,
+                    first,
+                    options,
+                    duration_of(0),
+                    rest.is_empty(),
+                )
+                .await?
+            }
+            Identity::Static(keys) => {
+                retry(&self.retry, |_| {
+                    self.assume_role(&keys, first, options, duration_of(0), rest.is_empty(), true)
+                })
+                .await?
+            }
+        };
+        for (index, hop) in rest.iter().enumerate() {
+            let last = index + 1 == rest.len();
+            session = retry(&self.retry, |_| {
+                self.assume_role(
+                    &session.credentials,
+                    hop,
+                    options,
+                    duration_of(index + 1),
+                    last,
+                    false,
+                )
+            })
+            .await?;
+        }
+        Ok(session)
+    }
+
+    /// The web-identity hop, retried like any other, except that a token close
+    /// to its expiry is fetched anew before trying again.
+    #[allow(clippy::too_many_arguments)]
+    async fn first_web_identity(
+        &self,
+        source: &Source,
+        ctx: &Context<'_>,
+        mut token: Token,
+        hop: &Hop,
+        options: &HopOptions,
+        duration: u32,
+        last: bool,
+    ) -> Result<Session> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .web_identity(&token, hop, options, duration, last)
+                .await
+            {
+                Ok(session) => return Ok(session),
+                Err(err) => {
+                    if !self.retry.pause(&err, attempt).await {
+                        return Err(self.retry.give_up(err, attempt));
+                    }
+                    attempt += 1;
+                    if token.expires_within(TOKEN_FRESHNESS) {
+                        debug!("the token is about to expire; fetching a fresh one");
+                        token = source.token(ctx).await?;
+                    }
+                }
+            }
+        }
     }
 
     async fn web_identity(
@@ -215,6 +287,8 @@ impl Sts {
         )
     }
 
+    /// Turns an SDK error into one a user can act on, classified so that only
+    /// transient failures are retried.
     fn sts_error<E>(
         &self,
         operation: &str,
@@ -226,61 +300,136 @@ impl Sts {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let role = &hop.role;
+        let endpoint = self.endpoint_shown();
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 let status = service.raw().status().as_u16();
                 let Some(code) = inner.code() else {
                     // Not STS's error format: an STS-compatible server or a proxy answered.
-                    return Error::sts(format!(
+                    let text = format!(
                         "{operation} on {role} failed with HTTP {status} and a reply that is not \
-                         an STS error; is {} really STS?",
-                        self.endpoint_shown()
-                    ));
+                         an STS error; is {endpoint} really STS?"
+                    );
+                    return if status >= 500 || status == 429 {
+                        Error::unavailable(text)
+                    } else {
+                        Error::rejected(text)
+                    };
                 };
                 let message = inner.message().unwrap_or("no message");
-                let error = Error::sts(format!(
-                    "STS refused {operation} on {role}: {code}: {message}"
-                ));
-                match (code, token) {
-                    (
-                        "AccessDenied" | "InvalidIdentityToken" | "IDPRejectedClaim",
-                        Some((token, policy)),
-                    ) => error.with_hint(trust_policy_hint(role, token, policy)),
-                    ("AccessDenied", None) => error.with_hint(format!(
-                        "hint: the caller needs `sts:AssumeRole` on {role} in its own policy, and \
-                         the trust policy of {} must name the caller as Principal",
-                        role.name()
+                let refused = format!("STS refused {operation} on {role}: {code}: {message}");
+                let trust_hint =
+                    || token.map(|(token, policy)| trust_policy_hint(role, token, policy));
+                match code {
+                    "AccessDenied" | "IDPRejectedClaim" => {
+                        let error = Error::denied(refused);
+                        match trust_hint() {
+                            Some(hint) => error.with_hint(hint),
+                            None => error.with_hint(format!(
+                                "hint: the caller needs `sts:AssumeRole` on {role} in its own policy, and \
+                                 the trust policy of {} must name the caller as Principal",
+                                role.name()
+                            )),
+                        }
+                    }
+                    // STS could not fetch the issuer's signing keys: the IdP's problem, for now.
+                    "InvalidIdentityToken" if jwks_unreachable(message) => Error::unavailable(format!(
+                        "STS could not fetch the token issuer's signing keys for {operation} on {role}: {message}"
                     )),
-                    ("ExpiredToken" | "ExpiredTokenException", _) => error.with_hint(
-                        "hint: the credentials or token used for this hop had expired; fetch fresh ones",
+                    "InvalidIdentityToken" => {
+                        let error = Error::denied(format!(
+                            "{refused}; the token is malformed, or its issuer is not an IAM OIDC provider of the account"
+                        ));
+                        match trust_hint() {
+                            Some(hint) => error.with_hint(hint),
+                            None => error,
+                        }
+                    }
+                    "IDPCommunicationError" => Error::unavailable(format!(
+                        "STS could not reach the token's issuer for {operation} on {role}: {message}"
+                    )),
+                    "ExpiredToken" | "ExpiredTokenException" => Error::denied(refused).with_hint(
+                        "hint: the token or session used for this hop expired before STS saw it; \
+                         check the runner's clock, and run vault-ci right before the credentials are needed",
                     ),
-                    ("InvalidClientTokenId" | "SignatureDoesNotMatch", _) => error.with_hint(
+                    "InvalidClientTokenId" | "SignatureDoesNotMatch" => Error::denied(refused).with_hint(
                         "hint: the static keys are wrong or were rotated; check AWS_ACCESS_KEY_ID \
                          and AWS_SECRET_ACCESS_KEY",
                     ),
-                    _ => error,
+                    "MalformedPolicyDocument" => Error::rejected(refused).with_hint(
+                        "hint: --session-policy must be a valid IAM policy; check its actions and resources",
+                    ),
+                    "PackedPolicyTooLarge" => Error::rejected(refused).with_hint(
+                        "hint: the session policy, --managed-policy ARNs and --tag values together are \
+                         too large: trim the policy, use fewer or shorter tags, or attach the policy to the role",
+                    ),
+                    "RegionDisabledException" => Error::rejected(refused).with_hint(format!(
+                        "hint: STS is not activated in {}: activate it under IAM → Account settings, \
+                         or pass --region with an active region",
+                        self.region
+                    )),
+                    "ValidationError" => Error::rejected(refused),
+                    "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
+                    | "TooManyRequestsException" => Error::unavailable(format!(
+                        "STS throttled {operation} on {role} ({code})"
+                    )),
+                    _ if status >= 500 => Error::unavailable(format!(
+                        "STS failed {operation} on {role}: HTTP {status} {code}: {message}"
+                    )),
+                    _ => Error::rejected(refused),
                 }
             }
-            SdkError::DispatchFailure(_) => Error::sts(format!(
-                "cannot reach STS at {} for {operation} on {role}: {}",
-                self.endpoint_shown(),
-                error_chain(&err)
-            ))
-            .with_hint(
-                "hint: check --sts-endpoint / AWS_ENDPOINT_URL_STS, --region, the proxy \
-                 (HTTPS_PROXY, NO_PROXY) and --ca-bundle",
-            ),
-            SdkError::TimeoutError(_) => Error::sts(format!(
-                "STS at {} did not answer {operation} on {role} in time",
-                self.endpoint_shown()
+            SdkError::DispatchFailure(failure) => {
+                let text = format!(
+                    "cannot reach STS at {endpoint} for {operation} on {role}: {}",
+                    error_chain(&err)
+                );
+                if text.contains("certificate") {
+                    // A TLS verdict does not change on retry.
+                    return Error::rejected(text).with_hint(
+                        "hint: the server's certificate is not trusted: if a corporate proxy or CA \
+                         signs it, pass its CA as --ca-bundle PEM (or AWS_CA_BUNDLE)",
+                    );
+                }
+                let error = if failure.is_io() || failure.is_timeout() {
+                    Error::unavailable(text)
+                } else {
+                    Error::rejected(text)
+                };
+                error.with_hint(
+                    "hint: check --sts-endpoint / AWS_ENDPOINT_URL_STS, --region, the proxy \
+                     (HTTPS_PROXY, NO_PROXY) and --ca-bundle",
+                )
+            }
+            SdkError::TimeoutError(_) => Error::unavailable(format!(
+                "STS at {endpoint} did not answer {operation} on {role} within {} s (--attempt-timeout)",
+                self.attempt_timeout.as_secs()
             )),
-            _ => Error::sts(format!(
+            SdkError::ResponseError(_) => Error::rejected(format!(
+                "STS at {endpoint} sent a reply to {operation} on {role} that is not STS XML: {}",
+                error_chain(&err)
+            )),
+            _ => Error::rejected(format!(
                 "{operation} on {role} failed: {}",
                 error_chain(&err)
             )),
         }
     }
+}
+
+/// InvalidIdentityToken has two causes: a bad token (final) and STS failing to
+/// fetch the issuer's JWKS (worth another try). Only the message tells them apart.
+fn jwks_unreachable(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "couldn't retrieve verification key",
+        "unable to retrieve",
+        "jwks",
+        "timed out",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 fn policy_arns(arns: &[String]) -> Option<Vec<PolicyDescriptorType>> {
@@ -300,7 +449,7 @@ fn session_from(
     hop: &Hop,
 ) -> Result<Session> {
     let creds = credentials.ok_or_else(|| {
-        Error::sts(format!(
+        Error::rejected(format!(
             "STS answered for {} without credentials; is the STS endpoint really STS?",
             hop.role
         ))

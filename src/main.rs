@@ -11,6 +11,7 @@ mod error;
 mod hop;
 mod identity;
 mod net;
+mod retry;
 mod secret;
 mod sink;
 mod trust;
@@ -25,6 +26,7 @@ use tracing_subscriber::EnvFilter;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    hide_panic_payloads();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
@@ -36,9 +38,25 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("vault-ci: {err}");
+            if cmd::in_github_actions() {
+                println!("{}", err.github_annotation());
+            }
             err.exit_code()
         }
     }
+}
+
+/// A panic message could quote a value it was handed; only the place is shown.
+fn hide_panic_payloads() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "vault-ci: internal error at {place}; please report it (the details are withheld because they may hold a secret)"
+        );
+    }));
 }
 
 /// Logs go to stderr. `VAULT_CI_LOG` or `RUST_LOG` take a full filter; otherwise

@@ -12,20 +12,29 @@ use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NetConfig {
     /// Extra trusted certificates (PEM), on top of the system's roots.
     ca_pem: Option<Vec<u8>>,
     /// An explicit proxy; without one, HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply.
     proxy: Option<String>,
+    pub retry: RetryPolicy,
+    /// How long one attempt may take, connection included.
+    pub attempt_timeout: Duration,
+    /// How long the whole exchange may take, retries included.
+    pub total_timeout: Duration,
 }
 
 impl NetConfig {
-    pub fn new(ca_bundle: Option<&Path>, proxy: Option<&str>) -> Result<Self> {
+    pub fn new(
+        ca_bundle: Option<&Path>,
+        proxy: Option<&str>,
+        retry: RetryPolicy,
+        attempt_timeout: Duration,
+        total_timeout: Duration,
+    ) -> Result<Self> {
         install_crypto_provider();
         let ca_pem = match ca_bundle {
             Some(path) => Some(read_ca_bundle(path)?),
@@ -47,7 +56,13 @@ impl NetConfig {
             }
             None => None,
         };
-        Ok(NetConfig { ca_pem, proxy })
+        Ok(NetConfig {
+            ca_pem,
+            proxy,
+            retry,
+            attempt_timeout,
+            total_timeout,
+        })
     }
 
     /// The HTTP client the STS SDK uses. It is shared by every hop of a chain,
@@ -71,13 +86,14 @@ impl NetConfig {
                 ),
             None => ProxyConfig::from_env(),
         };
+        let timeout = self.attempt_timeout;
         HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
             let mut builder = Connector::builder()
                 .proxy_config(proxy.clone())
                 .connector_settings(settings.cloned().unwrap_or_else(|| {
                     aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
-                        .connect_timeout(CONNECT_TIMEOUT)
-                        .read_timeout(READ_TIMEOUT)
+                        .connect_timeout(timeout)
+                        .read_timeout(timeout)
                         .build()
                 }));
             if let Some(components) = components {
@@ -93,8 +109,8 @@ impl NetConfig {
     /// The HTTP client for CI token endpoints.
     pub fn token_http_client(&self) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(READ_TIMEOUT)
+            .connect_timeout(self.attempt_timeout)
+            .timeout(self.attempt_timeout)
             .user_agent(concat!("vault-ci/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &self.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)

@@ -5,7 +5,7 @@ use crate::harness::*;
 #[test]
 fn a_github_job_with_id_token_permission_gets_credentials_for_the_role_in_github_env() {
     let moto = moto();
-    let github = github_endpoint();
+    let github = github_endpoint(&[]);
     let mut env = Env::new();
     env.sts(moto).github_actions_with(&github);
     let role = moto.role("gha-deploy");
@@ -57,7 +57,7 @@ fn a_github_job_with_id_token_permission_gets_credentials_for_the_role_in_github
 #[test]
 fn a_custom_audience_is_requested_from_github() {
     let moto = moto();
-    let github = github_endpoint();
+    let github = github_endpoint(&[]);
     let mut env = Env::new();
     env.sts(moto).github_actions_with(&github);
     env.vault_ci([

@@ -110,12 +110,15 @@ pub fn moto_tls() -> &'static Peer {
 /// An endpoint shaped like GitHub Actions' runner OIDC endpoint.
 pub fn github() -> &'static Peer {
     static PEER: OnceLock<Peer> = OnceLock::new();
-    PEER.get_or_init(github_endpoint)
+    PEER.get_or_init(|| github_endpoint(&[]))
 }
 
-/// A token endpoint for one test; it stops when the returned peer is dropped.
-pub fn github_endpoint() -> Peer {
-    Peer::start(&["github-token"])
+/// A token endpoint for one test (e.g. `&["--fail", "2"]`); it stops when the
+/// returned peer is dropped.
+pub fn github_endpoint(args: &[&str]) -> Peer {
+    let mut all = vec!["github-token"];
+    all.extend_from_slice(args);
+    Peer::start(&all)
 }
 
 /// An STS that answers with scripted errors first (see tests/peers/README.md).

@@ -5,6 +5,7 @@ mod harness;
 mod deploy_user;
 mod diagnostics;
 mod exec;
+mod faults;
 mod github;
 mod network;
 mod providers;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use tracing::{info, warn};
 
 use super::{
-    env_nonempty, in_github_actions, net_config, read_trust_policy, runtime, select_source,
+    block_on, env_nonempty, in_github_actions, net_config, read_trust_policy, select_source,
 };
 use crate::arn::RoleArn;
 use crate::cli::AssumeArgs;
@@ -57,6 +57,8 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
         endpoint,
         http: net.sts_http_client(),
+        retry: net.retry.clone(),
+        attempt_timeout: net.attempt_timeout,
     };
     let ctx = Context {
         audience: args.identity.audience.as_deref(),
@@ -64,13 +66,7 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         mask_on_stdout: in_github_actions && !sinks.uses_stdout(),
     };
 
-    let runtime = runtime()?;
-    let session = runtime.block_on(async {
-        let identity = source.identity(&ctx).await?;
-        sts.run_chain(identity, &hops, &options).await
-    })?;
-    // The connection pool and its tasks go before the command runs.
-    drop(runtime);
+    let session = block_on(&net, sts.run_chain(&source, &ctx, &hops, &options))?;
 
     let out = Output {
         account_id: crate::arn::account_of(&session.assumed_role_arn).map(str::to_string),

@@ -4,12 +4,15 @@ pub mod assume;
 pub mod token;
 pub mod trust_policy;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::cli::{IdentityArgs, NetArgs};
 use crate::error::{Error, Result};
 use crate::identity::{ProviderOptions, Source};
 use crate::net::NetConfig;
+use crate::retry::RetryPolicy;
 
 pub fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -36,7 +39,34 @@ pub fn net_config(net: &NetArgs) -> Result<NetConfig> {
         .ca_bundle
         .clone()
         .or_else(|| env_nonempty("AWS_CA_BUNDLE").map(PathBuf::from));
-    NetConfig::new(ca_bundle.as_deref(), net.http_proxy.as_deref())
+    NetConfig::new(
+        ca_bundle.as_deref(),
+        net.http_proxy.as_deref(),
+        RetryPolicy {
+            max_attempts: net.max_attempts,
+            ..RetryPolicy::default()
+        },
+        Duration::from_secs(net.attempt_timeout),
+        Duration::from_secs(net.timeout),
+    )
+}
+
+/// Runs the network part of a command on a current-thread runtime, within
+/// --timeout.
+pub fn block_on<T>(net: &NetConfig, work: impl Future<Output = Result<T>>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::unavailable(format!("cannot start the async runtime: {e}")))?;
+    let total = net.total_timeout;
+    runtime
+        .block_on(async { tokio::time::timeout(total, work).await })
+        .unwrap_or_else(|_| {
+            Err(Error::unavailable(format!(
+                "gave up after {} s (--timeout): STS or the token endpoint kept failing or did not answer",
+                total.as_secs()
+            )))
+        })
 }
 
 /// A copy of a role's trust policy, read and parsed before any request.
@@ -61,11 +91,4 @@ pub fn read_trust_policy(path: &Path, option: &str) -> Result<serde_json::Value>
         )));
     }
     Ok(policy)
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::sts(format!("cannot start the async runtime: {e}")))
 }

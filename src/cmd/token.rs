@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use serde_json::{Value, json};
 
-use super::{in_github_actions, net_config, read_trust_policy, runtime, select_source};
+use super::{block_on, in_github_actions, net_config, read_trust_policy, select_source};
 use crate::cli::{TokenArgs, TokenFormat};
 use crate::error::{Error, Result};
 use crate::identity::Context;
@@ -26,7 +26,7 @@ pub fn run(args: TokenArgs) -> Result<ExitCode> {
         net: &net,
         mask_on_stdout: in_github_actions() && (args.format == TokenFormat::Text || args.raw),
     };
-    let token = runtime()?.block_on(source.token(&ctx))?;
+    let token = block_on(&net, source.token(&ctx))?;
     let verdict = policy
         .map(|policy| evaluate(&policy, &token))
         .transpose()

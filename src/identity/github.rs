@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::token::Token;
 use super::{Context, Provider, TokenFuture};
 use crate::error::{Error, Result};
+use crate::retry::retry;
 use crate::secret::Secret;
 
 /// What the runner puts in a step's environment.
@@ -87,6 +88,22 @@ async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
         .append_pair("audience", ctx.audience_or_default());
 
     let client = ctx.net.token_http_client()?;
+    let value = retry(&ctx.net.retry, |_| {
+        request_once(&client, url.clone(), request_token)
+    })
+    .await?;
+    if ctx.mask_on_stdout {
+        // The runner hides a value in all later log output once it has seen this.
+        println!("::add-mask::{value}");
+    }
+    Token::parse(&value, "GitHub Actions")
+}
+
+async fn request_once(
+    client: &reqwest::Client,
+    url: url::Url,
+    request_token: &Secret,
+) -> Result<String> {
     let response = client
         .get(url)
         .header(
@@ -97,23 +114,25 @@ async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
         .send()
         .await
         .map_err(|e| {
-            Error::identity(format!(
+            Error::unavailable(format!(
                 "cannot reach GitHub's OIDC token endpoint: {}",
                 crate::hop::error_chain(&e.without_url())
             ))
         })?;
     let status = response.status();
     if !status.is_success() {
-        let hint = match status.as_u16() {
-            401 | 403 => {
-                "the request token was refused: it belongs to another job or has expired; \
-                          request the token in the same job that uses it"
-            }
-            _ => "GitHub's token service failed; re-run the job",
-        };
-        return Err(Error::identity(format!(
-            "GitHub's OIDC token endpoint answered HTTP {status}: {hint}"
-        )));
+        return Err(match status.as_u16() {
+            401 | 403 => Error::identity(format!(
+                "GitHub's OIDC token endpoint answered HTTP {status}: the request token was refused: \
+                 it belongs to another job or has expired; request the token in the same job that uses it"
+            )),
+            code if code >= 500 || code == 429 => Error::unavailable(format!(
+                "GitHub's OIDC token endpoint answered HTTP {status}"
+            )),
+            _ => Error::identity(format!(
+                "GitHub's OIDC token endpoint answered HTTP {status}; is ACTIONS_ID_TOKEN_REQUEST_URL right?"
+            )),
+        });
     }
     #[derive(Deserialize)]
     struct Reply {
@@ -125,9 +144,5 @@ async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
             crate::hop::error_chain(&e.without_url())
         ))
     })?;
-    if ctx.mask_on_stdout {
-        // The runner hides a value in all later log output once it has seen this.
-        println!("::add-mask::{}", reply.value);
-    }
-    Token::parse(&reply.value, "GitHub Actions")
+    Ok(reply.value)
 }

@@ -76,6 +76,13 @@ pub struct Token {
 }
 
 impl Token {
+    /// True when the token has less than `seconds` of life left.
+    pub fn expires_within(&self, seconds: i64) -> bool {
+        self.claims
+            .exp
+            .is_some_and(|exp| exp - now_unix() < seconds)
+    }
+
     pub fn parse(raw: &str, origin: impl Into<String>) -> Result<Token> {
         let origin = origin.into();
         let jwt = raw.trim();

@@ -214,6 +214,12 @@ def cmd_github_token(args) -> int:
     )
     requests_seen: list[dict] = []
     lock = threading.Lock()
+    failures = [args.fail]
+
+    def failures_left() -> bool:
+        with lock:
+            failures[0] -= 1
+            return failures[0] >= 0
 
     class Handler(QuietHandler):
         def do_GET(self) -> None:
@@ -242,9 +248,13 @@ def cmd_github_token(args) -> int:
                     "errorCode": 0,
                     "eventId": 3000,
                 })
+            elif failures_left():
+                # The runner service has bad moments too; clients should retry.
+                self.send_json(503, {"message": "Service Unavailable"})
             else:
                 audience = query.get("audience", [None])[-1]
-                jwt = signer.sign(github_claims(aud=audience, sub=args.sub, repository=args.repository))
+                jwt = signer.sign(github_claims(
+                    aud=audience, sub=args.sub, repository=args.repository, exp_in=args.exp_in))
                 self.send_json(200, {"count": len(jwt), "value": jwt})
 
     server = LoopbackServer(Handler)
@@ -595,6 +605,9 @@ def cmd_faulty_sts(args) -> int:
             elif answer.startswith("slow:"):
                 time.sleep(float(answer.split(":", 1)[1]))
                 self.forward(body) if args.forward else self.send_body(500, b"", "text/plain")
+            elif answer.split(":")[1] == "raw":
+                status, _, raw = answer.split(":", 2)
+                self.send_body(int(status), raw.encode(), "text/xml")
             else:
                 status, code, *message = answer.split(":", 2)
                 xml = (
@@ -684,13 +697,15 @@ def main() -> int:
     p = commands.add_parser("github-token", parents=[common], help="GitHub Actions runner OIDC endpoint")
     p.add_argument("--sub", help="sub claim (default: repo:<repository>:ref:refs/heads/main)")
     p.add_argument("--repository", default=DEFAULT_REPOSITORY, help="owner/name")
+    p.add_argument("--fail", type=int, default=0, metavar="N", help="answer the first N token requests with 503")
+    p.add_argument("--exp-in", type=int, default=300, metavar="SECONDS", help="lifetime of the tokens minted")
     p.set_defaults(run=cmd_github_token)
 
     p = commands.add_parser("proxy", parents=[common], help="HTTP proxy for 127.0.0.1/localhost targets")
     p.set_defaults(run=cmd_proxy)
 
     p = commands.add_parser("faulty-sts", parents=[common], help="STS answering with scripted errors")
-    p.add_argument("--respond", action="append", default=[], metavar="STATUS:CODE[:MESSAGE]|slow:SECONDS",
+    p.add_argument("--respond", action="append", default=[], metavar="STATUS:CODE[:MESSAGE]|STATUS:raw:BODY|slow:SECONDS",
                    help="next answer, in order (repeatable)")
     p.add_argument("--forward", metavar="URL", help="send requests past the script to this STS (e.g. moto)")
     p.set_defaults(run=cmd_faulty_sts)
