@@ -152,4 +152,25 @@ mod tests {
             assert!(err.contains(expected), "{input}: {err}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(text in "\\PC{0,80}") {
+            let _ = text.parse::<RoleArn>();
+        }
+
+        #[test]
+        fn well_formed_role_arns_parse_into_their_parts(
+            partition in "aws|aws-cn|aws-us-gov",
+            account in "[0-9]{12}",
+            path in "(/[a-z0-9]{1,8}){0,3}",
+            name in "[A-Za-z0-9+=,.@_-]{1,64}",
+        ) {
+            let text = format!("arn:{partition}:iam::{account}:role{path}/{name}");
+            let arn: RoleArn = text.parse().unwrap();
+            proptest::prop_assert_eq!(arn.partition(), partition.as_str());
+            proptest::prop_assert_eq!(arn.account(), account.as_str());
+            proptest::prop_assert_eq!(arn.name(), name.as_str());
+        }
+    }
 }

@@ -27,7 +27,10 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     hide_panic_payloads();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Assume(args) => cmd::assume::run(*args),
@@ -44,6 +47,39 @@ fn main() -> ExitCode {
             err.exit_code()
         }
     }
+}
+
+/// Command-line mistakes look like every other error: `vault-ci: ` and one
+/// line, then clap's usage and tips indented below it. Help and version are
+/// printed as clap prints them.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let text = err.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut first = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" lists them below.
+    if first.ends_with(':')
+        && let Some(next) = lines.next()
+    {
+        first = format!("{first} {}", next.trim());
+    }
+    eprintln!("vault-ci: {first}");
+    for line in lines {
+        eprintln!("  {}", line.trim());
+    }
+    ExitCode::from(2)
 }
 
 /// A panic message could quote a value it was handed; only the place is shown.

@@ -237,8 +237,29 @@ pub fn writable_parent(path: &Path, option: &str) -> Result<()> {
             path.display()
         )));
     }
+    warn_if_shared(parent, option);
     Ok(())
 }
+
+/// Credentials in a directory anyone may write to (without the sticky bit) can be
+/// swapped or read through a planted symlink by another user of the machine.
+#[cfg(unix)]
+fn warn_if_shared(dir: &Path, option: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode();
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            tracing::warn!(
+                "{option}: the directory {} is writable by every user of this machine; \
+                 write credentials to a private directory instead",
+                dir.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_dir: &Path, _option: &str) {}
 
 #[cfg(test)]
 mod tests {
@@ -261,6 +282,15 @@ mod tests {
         assert_eq!(sanitize_session_name("feat/new thing!"), "feat-new-thing-");
         assert_eq!(sanitize_session_name("x"), "x-");
         assert_eq!(sanitize_session_name(&"a".repeat(100)).len(), 64);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_session_name_becomes_one_sts_accepts(raw in "\\PC{0,100}") {
+            let name = sanitize_session_name(&raw);
+            proptest::prop_assert!((2..=64).contains(&name.chars().count()));
+            proptest::prop_assert!(name.chars().all(is_iam_name_char));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod diagnostics;
 mod exec;
 mod faults;
 mod github;
+mod leaks;
 mod network;
 mod providers;
 mod sinks;

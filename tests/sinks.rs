@@ -207,3 +207,32 @@ fn options_come_from_vault_ci_variables_and_flags_win() {
         .json();
     assert_eq!(doc["RoleArn"], assumed_role("gha-deploy", "from-flag"));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_env_file_in_a_directory_anyone_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("t.jwt", &mint_token(&[]));
+    let shared = env.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = env.vault_ci([
+        "assume",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--role-arn",
+        &moto.role("gha-deploy"),
+        "--env-file",
+        "shared/aws.env",
+    ]);
+    out.success();
+    assert!(out.stderr.contains("writable by every user"), "{out}");
+    let mode = std::fs::metadata(shared.join("aws.env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

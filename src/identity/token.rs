@@ -186,4 +186,21 @@ mod tests {
         assert!(err.message().contains("not a JWT"), "{err}");
         assert!(Token::parse("  \n", "x").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_token_or_a_clear_refusal(text in "\\PC{0,200}") {
+            if let Err(err) = Token::parse(&text, "t") {
+                proptest::prop_assert!(err.message().contains("from t"));
+            }
+        }
+
+        #[test]
+        fn claims_survive_decoding(sub in "\\PC{1,60}", aud in "[a-z.:/]{1,30}") {
+            let raw = jwt(serde_json::json!({"sub": sub, "aud": aud, "exp": now_unix() + 60}));
+            let token = Token::parse(&raw, "t").unwrap();
+            proptest::prop_assert_eq!(token.claims.sub.as_deref(), Some(sub.as_str()));
+            proptest::prop_assert!(token.claims.has_audience(&aud));
+        }
+    }
 }

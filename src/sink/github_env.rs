@@ -152,4 +152,31 @@ mod tests {
             rendered.masks
         );
     }
+
+    proptest::proptest! {
+        /// Any value — `=`, `<<`, newlines, lookalike delimiters — reaches the
+        /// runner as written, and every line of it is masked.
+        #[test]
+        fn any_secret_round_trips_and_is_masked(secret in "\\PC{0,30}(\n\\PC{0,20}){0,3}") {
+            let out = Output {
+                credentials: Credentials {
+                    access_key_id: "ASIAEXAMPLE".into(),
+                    secret_access_key: Secret::new(secret.clone()),
+                    session_token: None,
+                    expiration: None,
+                },
+                assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
+                account_id: None,
+                region: None,
+            };
+            let targets = Targets { env: "unused".into(), output: None };
+            let rendered = render(&targets, &out).unwrap();
+            let read = runner_reads(&rendered.env);
+            proptest::prop_assert_eq!(&read[1], &("AWS_SECRET_ACCESS_KEY".to_string(), secret.clone()));
+            for line in secret.lines().filter(|l| !l.is_empty()) {
+                let mask = format!("::add-mask::{line}\n");
+                proptest::prop_assert!(rendered.masks.contains(&mask));
+            }
+        }
+    }
 }

@@ -55,4 +55,17 @@ mod tests {
         assert_eq!(dotenv_line("K", "AKIA/+="), "K=AKIA/+=\n");
         assert_eq!(dotenv_line("K", "a b\"c\nd"), "K=\"a b\\\"c\\nd\"\n");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the value, a POSIX shell reads back exactly that value.
+        #[test]
+        fn any_value_round_trips_through_sh(value in "[^\\x00]{0,40}") {
+            let script = format!("{}printf '%s' \"$V\"", export_line("V", &value));
+            let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+            proptest::prop_assert!(out.status.success());
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&out.stdout), value);
+        }
+    }
 }

@@ -1,0 +1,218 @@
+//! Secrets never leave through a side door: every path runs at the most
+//! verbose log level, and every output and file but the intended destination
+//! is searched for every secret value involved.
+
+use std::path::Path;
+
+use crate::harness::*;
+
+/// Fails if any secret appears in stdout (masks aside), stderr, or any file
+/// under the test's directory except the named destinations.
+#[track_caller]
+fn assert_nowhere(env: &Env, out: &Outcome, secrets: &[String], destinations: &[&str]) {
+    let stdout: String = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut places = vec![
+        ("stdout".to_string(), stdout),
+        ("stderr".to_string(), out.stderr.clone()),
+    ];
+    collect_files(env.dir.path(), destinations, &mut places);
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        for (place, text) in &places {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret reached {place}:\n{text}"
+            );
+        }
+    }
+}
+
+fn collect_files(dir: &Path, skip: &[&str], out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            collect_files(&path, skip, out);
+        } else if !skip.contains(&name.as_str()) {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            out.push((path.display().to_string(), text));
+        }
+    }
+}
+
+fn final_secrets(vars: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    vec![
+        vars["AWS_SECRET_ACCESS_KEY"].clone(),
+        vars["AWS_SESSION_TOKEN"].clone(),
+    ]
+}
+
+#[test]
+fn the_deploy_users_chain_into_an_env_file_leaks_nothing() {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    let out = env.vault_ci([
+        "-vv",
+        "assume",
+        "--chain",
+        &format!("{},{}", moto.role("deploy"), moto.role("cfn")),
+        "--env-file",
+        "aws-env.sh",
+    ]);
+    out.success();
+    let mut secrets = final_secrets(&source_exports(&env, &env.path("aws-env.sh")));
+    secrets.push(moto.str("/deploy_user/secret_access_key"));
+    assert_nowhere(&env, &out, &secrets, &["aws-env.sh"]);
+}
+
+#[test]
+fn github_env_and_outputs_leak_nothing_at_trace_level() {
+    let github = github_endpoint(&[]);
+    let mut env = Env::new();
+    env.sts(moto())
+        .github_actions_with(&github)
+        .set("RUST_LOG", "trace");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+    ]);
+    out.success();
+    let vars = parse_github_file(&env.read("github_env"));
+    let mut secrets = final_secrets(&vars);
+    secrets.push(github.str("/request_token"));
+    // The token was masked first thing; its signature is the secret part.
+    let jwt = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("::add-mask::")
+        .to_string();
+    assert_eq!(
+        jwt.split('.').count(),
+        3,
+        "the token is masked before anything else"
+    );
+    secrets.push(jwt.split('.').nth(2).unwrap().to_string());
+    assert_nowhere(&env, &out, &secrets, &["github_env"]);
+}
+
+#[test]
+fn bash_env_exec_and_stdout_paths_leak_nothing() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let jwt = mint_token(&[]);
+    let token = env.write("t.jwt", &jwt);
+    let bash_env = env.write("bash_env", "");
+    env.set("BASH_ENV", bash_env.display().to_string());
+    let signature = jwt.split('.').nth(2).unwrap().to_string();
+    let base = [
+        "-vv",
+        "assume",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--role-arn",
+        &moto.role("gha-deploy"),
+    ];
+
+    let mut args = base.to_vec();
+    args.push("--bash-env");
+    let out = env.vault_ci(&args);
+    out.success();
+    let mut secrets = final_secrets(&source_exports(&env, &bash_env));
+    secrets.push(signature.clone());
+    assert_nowhere(&env, &out, &secrets, &["bash_env", "t.jwt"]);
+
+    let mut args = base.to_vec();
+    args.extend(["--", "sh", "-c", "echo ran"]);
+    let out = env.vault_ci(&args);
+    assert_eq!(out.stdout.trim(), "ran");
+    assert_nowhere(
+        &env,
+        &out,
+        std::slice::from_ref(&signature),
+        &["bash_env", "t.jwt"],
+    );
+
+    let mut args = base.to_vec();
+    args.extend(["--format", "json"]);
+    let out = env.vault_ci(&args);
+    let doc = out.json();
+    let secrets = [
+        doc["SecretAccessKey"].as_str().unwrap().to_string(),
+        doc["SessionToken"].as_str().unwrap().to_string(),
+        signature,
+    ];
+    assert!(
+        !secrets.iter().any(|s| out.stderr.contains(s.as_str())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn diagnostics_and_denials_leak_nothing() {
+    let mut env = Env::new();
+    let jwt = mint_token(&[]);
+    let token = env.write("t.jwt", &jwt);
+    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string());
+    let signature = jwt.split('.').nth(2).unwrap().to_string();
+
+    let out = env.vault_ci(["-vv", "token"]);
+    out.success();
+    assert_nowhere(&env, &out, std::slice::from_ref(&signature), &["t.jwt"]);
+
+    let sts = faulty_sts(&["--respond", "403:AccessDenied:Not authorized"]);
+    env.set("AWS_ENDPOINT_URL", sts.endpoint());
+    let out = env.vault_ci([
+        "-vv",
+        "assume",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/gha-deploy",
+        "--env-file",
+        "aws.env",
+    ]);
+    out.failure(1, &["AccessDenied"]);
+    assert_nowhere(&env, &out, &[signature], &["t.jwt"]);
+}
+
+#[test]
+fn wrong_keys_and_mfa_codes_leak_nothing() {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto).set(
+        "AWS_SECRET_ACCESS_KEY",
+        "Wr0ngSecretWr0ngSecretWr0ngSecret123456",
+    );
+    let out = env.vault_ci([
+        "-vv",
+        "assume",
+        "--role-arn",
+        &moto.role("deploy"),
+        "--mfa-serial",
+        "arn:aws:iam::123456789012:mfa/me",
+        "--mfa-code",
+        "918273",
+        "--env-file",
+        "aws.env",
+    ]);
+    out.failure(1, &["SignatureDoesNotMatch"]);
+    assert_nowhere(
+        &env,
+        &out,
+        &["Wr0ngSecretWr0ngSecretWr0ngSecret123456".into()],
+        &[],
+    );
+    assert!(
+        !out.stderr.contains("918273"),
+        "the MFA code was logged:\n{out}"
+    );
+}
