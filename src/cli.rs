@@ -296,6 +296,20 @@ pub struct AssumeArgs {
     /// keys removed); its exit status becomes vault-ci's.
     #[arg(last = true, value_name = "COMMAND", help_heading = "Destinations")]
     pub command: Vec<OsString>,
+
+    /// Give the command a local credentials endpoint instead of keys, and keep the
+    /// credentials fresh for as long as it runs (re-running the whole chain before they
+    /// expire): for deploys that outlast --duration. Every AWS SDK and CLI reads it
+    /// through AWS_CONTAINER_CREDENTIALS_FULL_URI.
+    #[arg(long, env = "VAULT_CI_REFRESH", requires = "command",
+          conflicts_with_all = ["github_env", "bash_env", "env_file", "format"],
+          help_heading = "Destinations")]
+    pub refresh: bool,
+
+    /// With --refresh: renew the credentials this many seconds before they expire.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, env = "VAULT_CI_REFRESH_WINDOW",
+          value_parser = clap::value_parser!(u64).range(1..=43_200), help_heading = "Destinations")]
+    pub refresh_window: u64,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod error;
 mod hop;
 mod identity;
 mod net;
+mod refresh;
 mod retry;
 mod secret;
 mod sink;

@@ -10,6 +10,7 @@ mod github;
 mod leaks;
 mod network;
 mod providers;
+mod refresh;
 mod sinks;
 mod token_file;
 mod usage;

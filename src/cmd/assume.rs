@@ -1,18 +1,21 @@
 //! `vault-ci assume`: validate everything, then identity → hops → sinks.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tracing::{info, warn};
 
 use super::{
-    block_on, env_nonempty, in_github_actions, net_config, read_trust_policy, select_source,
+    env_nonempty, in_github_actions, net_config, read_trust_policy, runtime, select_source,
+    within_timeout,
 };
 use crate::arn::RoleArn;
 use crate::cli::AssumeArgs;
 use crate::error::{Error, Result};
-use crate::hop::{Hop, HopOptions, Sts};
+use crate::hop::{Hop, HopOptions, Session, Sts};
 use crate::identity::token::{human_duration, now_unix};
 use crate::identity::{Context, Source};
+use crate::refresh;
 use crate::secret::Secret;
 use crate::sink::{Output, Sinks};
 use crate::validate;
@@ -21,14 +24,20 @@ const DEFAULT_STS_REGION: &str = "us-east-1";
 
 pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     let in_github_actions = in_github_actions();
-    let sinks = Sinks::new(
-        args.github_env,
-        args.bash_env,
-        args.env_file.clone(),
-        args.format,
-        args.command.clone(),
-        in_github_actions,
-    )?;
+    // With --refresh the command is served an endpoint instead (clap keeps the
+    // other destinations out).
+    let sinks = if args.refresh {
+        None
+    } else {
+        Some(Sinks::new(
+            args.github_env,
+            args.bash_env,
+            args.env_file.clone(),
+            args.format,
+            args.command.clone(),
+            in_github_actions,
+        )?)
+    };
     let source = select_source(&args.identity)?;
     let hops = resolve_hops(args.role_arn.clone(), &args.chain, source.default_role())?;
     let from_keys = matches!(source, Source::Static(_));
@@ -63,17 +72,54 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     let ctx = Context {
         audience: args.identity.audience.as_deref(),
         net: &net,
-        mask_on_stdout: in_github_actions && !sinks.uses_stdout(),
+        mask_on_stdout: in_github_actions && !sinks.as_ref().is_some_and(Sinks::uses_stdout),
     };
 
-    let session = block_on(&net, sts.run_chain(&source, &ctx, &hops, &options))?;
+    let assume_all = || async {
+        let session = within_timeout(&net, sts.run_chain(&source, &ctx, &hops, &options)).await?;
+        let out = output(session, region.clone());
+        log_expiry(&out);
+        Ok(out)
+    };
+    let runtime = runtime()?;
+    let out = runtime.block_on(assume_all())?;
+    match sinks {
+        Some(sinks) => {
+            // The connection pool and its tasks go before the command runs.
+            drop(runtime);
+            sinks.deliver(&out)
+        }
+        None => runtime.block_on(async {
+            if let Some((exp, title)) = source.refresh_limit(&ctx).await {
+                let until = aws_smithy_types::DateTime::from_secs(exp)
+                    .fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .unwrap_or_default();
+                warn!(
+                    "--refresh can keep the credentials fresh only until {until}, when the {title} \
+                     token expires: {title} cannot mint a new one here"
+                );
+            }
+            refresh::run(
+                &args.command,
+                out,
+                Duration::from_secs(args.refresh_window),
+                assume_all,
+            )
+            .await
+        }),
+    }
+}
 
-    let out = Output {
+fn output(session: Session, region: Option<String>) -> Output {
+    Output {
         account_id: crate::arn::account_of(&session.assumed_role_arn).map(str::to_string),
         assumed_role_arn: session.assumed_role_arn,
         credentials: session.credentials,
         region,
-    };
+    }
+}
+
+fn log_expiry(out: &Output) {
     match out.expiration() {
         Some(at) => {
             let left = out
@@ -89,7 +135,6 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         }
         None => info!("credentials for {}", out.assumed_role_arn),
     }
-    sinks.deliver(&out)
 }
 
 /// `--role-arn` first, then `--chain` in order; a name in the chain is read

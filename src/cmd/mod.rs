@@ -54,21 +54,29 @@ pub fn net_config(net: &NetArgs) -> Result<NetConfig> {
 /// Runs the network part of a command on a current-thread runtime, within
 /// --timeout.
 pub fn block_on<T>(net: &NetConfig, work: impl Future<Output = Result<T>>) -> Result<T> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::unavailable(format!("cannot start the async runtime: {e}")))?;
-    let total = net.total_timeout;
-    runtime
-        .block_on(async { tokio::time::timeout(total, work).await })
-        .unwrap_or_else(|_| {
-            Err(Error::unavailable(format!(
-                "gave up after {} s (--timeout): STS or the token endpoint kept failing or did not answer",
-                total.as_secs()
-            )))
-        })
+    runtime()?.block_on(within_timeout(net, work))
 }
 
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::unavailable(format!("cannot start the async runtime: {e}")))
+}
+
+/// `work`, or an error once --timeout has passed.
+pub async fn within_timeout<T>(
+    net: &NetConfig,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let total = net.total_timeout;
+    tokio::time::timeout(total, work).await.unwrap_or_else(|_| {
+        Err(Error::unavailable(format!(
+            "gave up after {} s (--timeout): STS or the token endpoint kept failing or did not answer",
+            total.as_secs()
+        )))
+    })
+}
 /// A copy of a role's trust policy, read and parsed before any request.
 pub fn read_trust_policy(path: &Path, option: &str) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path)

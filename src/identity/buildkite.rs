@@ -53,6 +53,10 @@ impl Provider for Buildkite {
         })
     }
 
+    fn mints_fresh_tokens(&self, _ctx: &Context<'_>) -> bool {
+        true
+    }
+
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(async move {
             mint_with(

@@ -78,6 +78,11 @@ impl Provider for CircleCi {
         })
     }
 
+    /// Only through the `circleci` CLI, which is used for an explicit --audience.
+    fn mints_fresh_tokens(&self, ctx: &Context<'_>) -> bool {
+        ctx.audience.is_some()
+    }
+
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(async move {
             // The token in the environment carries the organization id as audience;

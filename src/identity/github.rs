@@ -67,6 +67,10 @@ impl Provider for Github {
         Some(format!("github-{run}-{attempt}"))
     }
 
+    fn mints_fresh_tokens(&self, _ctx: &Context<'_>) -> bool {
+        true
+    }
+
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(fetch_token(self, ctx))
     }

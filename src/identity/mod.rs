@@ -71,6 +71,10 @@ pub trait Provider {
     fn session_name(&self) -> Option<String>;
     /// Reads or mints the token.
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a>;
+    /// Can hand out a new token later in the job (not just the one it started with).
+    fn mints_fresh_tokens(&self, _ctx: &Context<'_>) -> bool {
+        false
+    }
 }
 
 /// Every CI provider, read from the environment.
@@ -222,6 +226,18 @@ impl Source {
         match self {
             Source::Static(keys) => keys.credentials().map(Identity::Static),
             _ => self.token(ctx).await.map(Identity::WebIdentity),
+        }
+    }
+
+    /// When refreshing must stop because the source cannot provide a new token:
+    /// the expiry of the one token a CI handed over, if it cannot mint another.
+    pub async fn refresh_limit(&self, ctx: &Context<'_>) -> Option<(i64, &'static str)> {
+        match self {
+            Source::Ci(provider) if !provider.mints_fresh_tokens(ctx) => {
+                let token = provider.token(ctx).await.ok()?;
+                Some((token.claims.exp?, provider.title()))
+            }
+            _ => None,
         }
     }
 

@@ -28,15 +28,28 @@ const STALE: &[&str] = &[
 ];
 
 pub fn run(argv: &[OsString], out: &Output) -> Result<ExitCode> {
+    let mut command = command(argv);
+    command.envs(out.reveal_variables());
+    run_command(command, &shown(argv))
+}
+
+/// The command after `--`, without the variables that would make it use other
+/// credentials than the ones vault-ci gives it.
+pub fn command(argv: &[OsString]) -> Command {
     let (program, args) = argv.split_first().expect("sinks hold a non-empty command");
     let mut command = Command::new(program);
     command.args(args);
     for name in STALE {
         command.env_remove(name);
     }
-    command.envs(out.reveal_variables());
     tracing::debug!("running {}", program.to_string_lossy());
-    run_command(command, &program.to_string_lossy())
+    command
+}
+
+pub fn shown(argv: &[OsString]) -> String {
+    argv.first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(unix)]
@@ -55,7 +68,7 @@ fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
     ))
 }
 
-fn start_error(shown: &str, err: std::io::Error) -> Error {
+pub fn start_error(shown: &str, err: std::io::Error) -> Error {
     match err.kind() {
         std::io::ErrorKind::NotFound => Error::new(
             Kind::Exec(127),

@@ -7,7 +7,7 @@
 
 mod bash_env;
 mod env_file;
-mod exec;
+pub mod exec;
 mod github_env;
 mod shell;
 mod stdout;
@@ -42,6 +42,17 @@ impl Output {
             .ok()
     }
 
+    /// `AWS_REGION` and `AWS_DEFAULT_REGION`, when a region was chosen.
+    pub fn region_variables(&self) -> Vec<(&'static str, String)> {
+        match &self.region {
+            Some(region) => vec![
+                ("AWS_REGION", region.clone()),
+                ("AWS_DEFAULT_REGION", region.clone()),
+            ],
+            None => Vec::new(),
+        }
+    }
+
     /// The variables every AWS SDK and CLI reads, secrets in clear: only sinks call this.
     pub fn reveal_variables(&self) -> Vec<(&'static str, String)> {
         let creds = &self.credentials;
@@ -55,10 +66,7 @@ impl Output {
         if let Some(token) = &creds.session_token {
             vars.push(("AWS_SESSION_TOKEN", token.expose().to_string()));
         }
-        if let Some(region) = &self.region {
-            vars.push(("AWS_REGION", region.clone()));
-            vars.push(("AWS_DEFAULT_REGION", region.clone()));
-        }
+        vars.extend(self.region_variables());
         if let Some(expiration) = self.expiration() {
             vars.push(("AWS_CREDENTIAL_EXPIRATION", expiration));
         }

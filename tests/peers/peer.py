@@ -600,7 +600,7 @@ def cmd_faulty_sts(args) -> int:
             with lock:
                 answer = script.pop(0) if len(script) > 1 or (script and args.forward) else (script[0] if script else None)
                 seen.append({"action": form.get("Action", [""])[0], "answer": answer or "forward"})
-            if answer is None:
+            if answer is None or answer == "forward":
                 self.forward(body)
             elif answer.startswith("slow:"):
                 time.sleep(float(answer.split(":", 1)[1]))
@@ -705,7 +705,7 @@ def main() -> int:
     p.set_defaults(run=cmd_proxy)
 
     p = commands.add_parser("faulty-sts", parents=[common], help="STS answering with scripted errors")
-    p.add_argument("--respond", action="append", default=[], metavar="STATUS:CODE[:MESSAGE]|STATUS:raw:BODY|slow:SECONDS",
+    p.add_argument("--respond", action="append", default=[], metavar="STATUS:CODE[:MESSAGE]|STATUS:raw:BODY|slow:SECONDS|forward",
                    help="next answer, in order (repeatable)")
     p.add_argument("--forward", metavar="URL", help="send requests past the script to this STS (e.g. moto)")
     p.set_defaults(run=cmd_faulty_sts)
