@@ -39,6 +39,9 @@ use crate::sink::exec;
 /// Where the credentials are served; the path makes a stray request obvious.
 const PATH: &str = "/vault-ci/credentials";
 
+/// The longest pause between two failed refreshes.
+const MAX_PAUSE: Duration = Duration::from_secs(30);
+
 /// What a request gets, decided from the state alone (and so testable alone).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -51,6 +54,8 @@ struct State {
     current: Output,
     /// Why the last refresh failed, while the current credentials still serve.
     last_failure: Option<String>,
+    /// Refreshes failed in a row, for the backoff between attempts.
+    failures: u32,
     refreshes: u32,
 }
 
@@ -143,6 +148,7 @@ impl Server<'_> {
                     let mut state = self.state.borrow_mut();
                     state.current = fresh;
                     state.last_failure = None;
+                    state.failures = 0;
                     state.refreshes += 1;
                 }
                 Err(err) => {
@@ -156,9 +162,15 @@ impl Server<'_> {
                             "they have expired, so requests get an error until a refresh succeeds"
                         }
                     );
-                    self.state.borrow_mut().last_failure = Some(err.message().to_string());
+                    let pause = {
+                        let mut state = self.state.borrow_mut();
+                        state.last_failure = Some(err.message().to_string());
+                        state.failures += 1;
+                        // 1 s, 2 s, 4 s … up to 30 s between attempts.
+                        Duration::from_secs(1 << (state.failures - 1).min(5)).min(MAX_PAUSE)
+                    };
                     self.attempted.notify_waiters();
-                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    tokio::time::sleep(pause).await;
                     continue;
                 }
             }
@@ -286,6 +298,7 @@ where
         state: RefCell::new(State {
             current: first,
             last_failure: None,
+            failures: 0,
             refreshes: 0,
         }),
         token: &token,
