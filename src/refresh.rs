@@ -283,6 +283,9 @@ where
     let token = random_token()?;
     let uri = format!("http://127.0.0.1:{port}{PATH}");
 
+    // Listening before the command starts: a signal sent as soon as it is up
+    // must reach it, not end vault-ci and orphan it.
+    let mut signals = Signals::new()?;
     let mut command = exec::command(argv);
     command
         .envs(first.region_variables())
@@ -308,7 +311,6 @@ where
     };
     let mut refresher = pin!(server.refresher(renew));
     let mut connections = FuturesUnordered::new();
-    let mut signals = Signals::new()?;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,

@@ -60,32 +60,7 @@ fn a_missing_command_is_named() {
 #[cfg(unix)]
 #[test]
 fn signals_reach_the_command() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let (env, mut args) = token_env();
-    args.extend(
-        [
-            "sh",
-            "-c",
-            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
-        ]
-        .map(String::from),
-    );
-    let mut child = env
-        .command(env!("CARGO_BIN_EXE_vault-ci"), &args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(42));
+    args.pop(); // the `--`, which the helper adds
+    assert_eq!(env.exit_code_after_sigterm(&args), Some(42));
 }

@@ -313,6 +313,49 @@ impl Env {
         command
     }
 
+    /// Runs vault-ci with `args` followed by `-- sh -c …` for a command that exits
+    /// 42 on SIGTERM, sends SIGTERM to vault-ci's pid once the command is up, and
+    /// returns the exit code vault-ci ends with.
+    #[cfg(unix)]
+    pub fn exit_code_after_sigterm(&self, args: &[String]) -> Option<i32> {
+        use std::io::{BufRead, BufReader};
+        let mut argv = args.to_vec();
+        argv.extend(
+            [
+                "--",
+                "sh",
+                "-c",
+                "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+            ]
+            .map(String::from),
+        );
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so that nothing can outlive the test even if
+        // vault-ci died and left the command orphaned.
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_vault-ci"), &argv)
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let code = child.wait().unwrap().code();
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
+        code
+    }
+
     /// `aws sts get-caller-identity` with extra variables (e.g. from a sink),
     /// returning the caller ARN.
     pub fn caller_arn(&self, extra: &BTreeMap<String, String>) -> String {

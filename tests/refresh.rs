@@ -257,41 +257,19 @@ fn refresh_needs_a_command_and_no_other_destination() {
 #[cfg(unix)]
 #[test]
 fn signals_reach_the_command_and_its_status_is_ours() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let (mut env, token) = token_file_env();
     env.sts(moto());
-    let role = moto().role("gha-deploy");
     let args = [
         "assume",
         "--token-file",
         &token,
         "--role-arn",
-        &role,
+        &moto().role("gha-deploy"),
         "--refresh",
-        "--",
-        "sh",
-        "-c",
-        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
-    ];
-    let mut child = env
-        .command(env!("CARGO_BIN_EXE_vault-ci"), args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    ]
+    .map(String::from);
     // vault-ci stays the parent here; the signal goes to it and on to the command.
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    assert_eq!(child.wait().unwrap().code(), Some(42));
+    assert_eq!(env.exit_code_after_sigterm(&args), Some(42));
 }
 
 #[test]
