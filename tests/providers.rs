@@ -372,16 +372,22 @@ fn two_cis_at_once_need_provider_to_choose() {
 fn a_ci_without_oidc_falls_back_to_the_deploy_users_keys() {
     let moto = moto_auth();
     let mut env = Env::new();
-    env.sts(moto).deploy_user(moto).set("CIRCLECI", "true");
+    env.sts(moto)
+        .deploy_user(moto)
+        .set("CIRCLECI", "true")
+        .set("CIRCLE_BUILD_NUM", "31")
+        .set("CIRCLE_PROJECT_REPONAME", "app");
     let out = env.vault_ci([
         "assume",
         "--role-arn",
         &moto.role("deploy"),
-        "--session-name",
-        "keys",
         "--format",
         "json",
     ]);
-    assert_eq!(out.json()["RoleArn"], assumed_role("deploy", "keys"));
+    // The keys are the deploy user's, but the session is still named after the run.
+    assert_eq!(
+        out.json()["RoleArn"],
+        assumed_role("deploy", "circleci-app-31")
+    );
     assert!(out.stderr.contains("static keys"), "{out}");
 }

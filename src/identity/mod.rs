@@ -213,12 +213,19 @@ impl Source {
         }
     }
 
-    /// A session name from CI metadata, before sanitising.
+    /// A session name from CI metadata, before sanitising. Keys or a token file
+    /// used inside a CI still get the run's name, so CloudTrail shows the run.
     pub fn default_session_name(&self) -> Option<String> {
+        let running_ci = || {
+            ci_providers(&ProviderOptions::default())
+                .into_iter()
+                .find(|p| p.detected())
+                .and_then(|p| p.session_name())
+        };
         match self {
             Source::Ci(provider) => provider.session_name(),
-            Source::TokenFile(_) => token_file::env_session_name(),
-            Source::Static(_) => None,
+            Source::TokenFile(_) => token_file::env_session_name().or_else(running_ci),
+            Source::Static(_) => running_ci(),
         }
     }
 
