@@ -9,6 +9,7 @@ mod faults;
 mod github;
 mod leaks;
 mod network;
+mod packaging;
 mod providers;
 mod refresh;
 mod sinks;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The action's second step: the inputs arrive as vault-ci's own VAULT_CI_<OPTION>
+# variables (see action.yml) and vault-ci does the work.
+set -euo pipefail
+
+# An input left empty means "vault-ci's default", not an empty value.
+for name in "${!VAULT_CI_@}"; do
+  if [ -z "${!name}" ]; then unset "$name"; fi
+done
+if [ -n "${VAULT_CI_MANAGED_POLICY:-}" ]; then
+  # One ARN per line, as configure-aws-credentials takes them; vault-ci splits on commas.
+  VAULT_CI_MANAGED_POLICY=$(echo "$VAULT_CI_MANAGED_POLICY" | tr -s ' \r\n' ',' | sed 's/^,//; s/,$//')
+fi
+
+if [ "${ROLE_SKIP_SESSION_TAGGING:-}" = false ]; then
+  echo "::error title=vault-ci::role-skip-session-tagging: false is not supported yet: vault-ci does not tag sessions. Remove the input (or set it to true)."
+  exit 1
+fi
+
+if [ "${UNSET_CURRENT_CREDENTIALS:-}" = true ]; then
+  # Later steps lose the old keys even if this step fails.
+  printf '%s=\n' AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN >>"$GITHUB_ENV"
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
+fi
+
+if [ -n "${INPUT_AWS_ACCESS_KEY_ID:-}" ]; then
+  export AWS_ACCESS_KEY_ID=$INPUT_AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=${INPUT_AWS_SECRET_ACCESS_KEY:-}
+  if [ -n "${INPUT_AWS_SESSION_TOKEN:-}" ]; then
+    export AWS_SESSION_TOKEN=$INPUT_AWS_SESSION_TOKEN
+  else
+    unset AWS_SESSION_TOKEN
+  fi
+  export VAULT_CI_PROVIDER=static
+elif [ "${ROLE_CHAINING:-}" = true ]; then
+  export VAULT_CI_PROVIDER=static
+fi
+
+# With the account ID masked, the info lines (they name role ARNs) stay out of the log.
+if [ "${MASK_AWS_ACCOUNT_ID:-}" = true ]; then exec vault-ci assume --github-env --quiet; fi
+exec vault-ci assume --github-env

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds vault-ci for one Rust target and lays out dist/ as the release, the
+# action, the orb and the Dockerfile expect it:
+#   dist/<os>-<arch>/vault-ci[.exe]                          the Dockerfile's input
+#   dist/assets/vault-ci-<version>-<os>-<arch>[.exe]         a release asset
+#   dist/assets/vault-ci-<version>-<os>-<arch>[.exe].sha256  its `sha256sum` line
+#   dist/ca-certificates.crt                                 (Linux) the image's CA roots
+# Usage: scripts/dist.sh RUST_TARGET [BINARY]  (BINARY: package it instead of building)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=${1:?usage: scripts/dist.sh RUST_TARGET [BINARY]}
+case $target in
+  x86_64-unknown-linux-*) platform=linux-amd64 ;;
+  aarch64-unknown-linux-*) platform=linux-arm64 ;;
+  x86_64-apple-darwin) platform=macos-amd64 ;;
+  aarch64-apple-darwin) platform=macos-arm64 ;;
+  x86_64-pc-windows-*) platform=windows-amd64 ;;
+  *) echo "dist.sh: no release platform for $target" >&2; exit 2 ;;
+esac
+exe=
+if [[ $target == *windows* ]]; then exe=.exe; fi
+
+binary=${2:-}
+if [ -z "$binary" ]; then
+  # The `dist` profile (Cargo.toml) is what ships: smallest at no cost in run time.
+  cc=CC_${target//-/_}
+  if [[ $target == *-linux-musl ]] && [ -z "${!cc:-}" ] && command -v musl-gcc >/dev/null; then
+    export "$cc=musl-gcc" # as bench/run.sh builds it, so the two share one build
+  fi
+  cargo build --locked --profile dist --target "$target"
+  binary=${CARGO_TARGET_DIR:-target}/$target/dist/vault-ci$exe
+fi
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+asset=vault-ci-$version-$platform$exe
+dist=${DIST_DIR:-dist}
+mkdir -p "$dist/$platform" "$dist/assets"
+cp "$binary" "$dist/$platform/vault-ci$exe"
+cp "$binary" "$dist/assets/$asset"
+if command -v sha256sum >/dev/null; then sum=(sha256sum); else sum=(shasum -a 256); fi
+(cd "$dist/assets" && "${sum[@]}" "$asset" >"$asset.sha256")
+# The image is FROM scratch: it trusts the CA roots of the machine that built it.
+if [[ $platform == linux-* ]]; then cp /etc/ssl/certs/ca-certificates.crt "$dist/"; fi
+echo "$dist/assets/$asset"
