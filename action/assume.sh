@@ -35,6 +35,4 @@ elif [ "${ROLE_CHAINING:-}" = true ]; then
   export VAULT_CI_PROVIDER=static
 fi
 
-# With the account ID masked, the info lines (they name role ARNs) stay out of the log.
-if [ "${MASK_AWS_ACCOUNT_ID:-}" = true ]; then exec vault-ci assume --github-env --quiet; fi
 exec vault-ci assume --github-env

@@ -269,6 +269,20 @@ pub struct AssumeArgs {
     #[arg(long, env = "VAULT_CI_GITHUB_ENV", help_heading = "Destinations")]
     pub github_env: bool,
 
+    /// With --github-env: also write aws-access-key-id, aws-secret-access-key and
+    /// aws-session-token to $GITHUB_OUTPUT (masked, like the variables).
+    #[arg(
+        long,
+        env = "VAULT_CI_OUTPUT_CREDENTIALS",
+        requires = "github_env",
+        help_heading = "Destinations"
+    )]
+    pub output_credentials: bool,
+
+    /// In GitHub Actions: mask the roles' account ids in the log, before anything is logged.
+    #[arg(long, env = "VAULT_CI_MASK_ACCOUNT_ID", help_heading = "Destinations")]
+    pub mask_account_id: bool,
+
     /// Append `export` lines to $BASH_ENV for later steps (CircleCI).
     #[arg(long, env = "VAULT_CI_BASH_ENV", help_heading = "Destinations")]
     pub bash_env: bool,

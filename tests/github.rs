@@ -119,3 +119,32 @@ fn printing_keys_to_the_job_log_is_refused() {
     env.vault_ci(["assume", "--role-arn", &moto().role("gha-deploy")])
         .failure(2, &["no destination", "--github-env"]);
 }
+
+#[test]
+fn output_credentials_and_a_masked_account_id_serve_configure_aws_credentials_users() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto).github_actions();
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto.role("gha-deploy"),
+        "--github-env",
+        "--output-credentials",
+        "--mask-account-id",
+    ]);
+    out.success();
+    // The account is masked before anything else is printed or logged.
+    assert_eq!(
+        out.stdout.lines().next(),
+        Some(format!("::add-mask::{ACCOUNT}").as_str())
+    );
+    let vars = parse_github_file(&env.read("github_env"));
+    let outputs = parse_github_file(&env.read("github_output"));
+    assert_eq!(outputs["aws-access-key-id"], vars["AWS_ACCESS_KEY_ID"]);
+    assert_eq!(
+        outputs["aws-secret-access-key"],
+        vars["AWS_SECRET_ACCESS_KEY"]
+    );
+    assert_eq!(outputs["aws-session-token"], vars["AWS_SESSION_TOKEN"]);
+}

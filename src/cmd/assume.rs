@@ -30,7 +30,7 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         None
     } else {
         Some(Sinks::new(
-            args.github_env,
+            args.github_env.then_some(args.output_credentials),
             args.bash_env,
             args.env_file.clone(),
             args.format,
@@ -40,6 +40,9 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     };
     let source = select_source(&args.identity)?;
     let hops = resolve_hops(args.role_arn.clone(), &args.chain, source.default_role())?;
+    if args.mask_account_id && in_github_actions {
+        mask_accounts(&hops);
+    }
     let from_keys = matches!(source, Source::Static(_));
     let options = hop_options(&args, &source, &hops, from_keys)?;
 
@@ -108,6 +111,19 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
             .await
         }),
     }
+}
+
+/// `::add-mask::` for every account the chain touches, so the runner hides them
+/// in everything logged after this, role ARNs included.
+fn mask_accounts(hops: &[Hop]) {
+    let mut accounts: Vec<&str> = hops.iter().map(|hop| hop.role.account()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    for account in accounts {
+        println!("::add-mask::{account}");
+    }
+    use std::io::Write;
+    std::io::stdout().flush().ok();
 }
 
 fn output(session: Session, region: Option<String>) -> Output {

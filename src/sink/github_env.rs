@@ -11,10 +11,12 @@ pub struct Targets {
     env: PathBuf,
     /// Older runners and local runs may lack it; outputs are then skipped.
     output: Option<PathBuf>,
+    /// Also put the keys in the outputs (configure-aws-credentials' output-credentials).
+    output_credentials: bool,
 }
 
 impl Targets {
-    pub fn from_env() -> Result<Targets> {
+    pub fn from_env(output_credentials: bool) -> Result<Targets> {
         let env = env_target(
             "GITHUB_ENV",
             "--github-env",
@@ -23,7 +25,16 @@ impl Targets {
         let output = std::env::var_os("GITHUB_OUTPUT")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        Ok(Targets { env, output })
+        if output_credentials && output.is_none() {
+            return Err(Error::usage(
+                "--output-credentials needs $GITHUB_OUTPUT, which is not set: it exists only inside a GitHub Actions step",
+            ));
+        }
+        Ok(Targets {
+            env,
+            output,
+            output_credentials,
+        })
     }
 }
 
@@ -77,6 +88,16 @@ pub fn render(targets: &Targets, out: &Output) -> Result<Rendered> {
             text.push_str(&entry("aws-role-arn", &out.assumed_role_arn)?);
             if let Some(expiration) = out.expiration() {
                 text.push_str(&entry("aws-expiration", &expiration)?);
+            }
+            if targets.output_credentials {
+                text.push_str(&entry("aws-access-key-id", &creds.access_key_id)?);
+                text.push_str(&entry(
+                    "aws-secret-access-key",
+                    creds.secret_access_key.expose(),
+                )?);
+                if let Some(token) = &creds.session_token {
+                    text.push_str(&entry("aws-session-token", token.expose())?);
+                }
             }
             Some((path.clone(), text))
         }
@@ -133,6 +154,7 @@ mod tests {
         let targets = Targets {
             env: "unused".into(),
             output: Some("unused".into()),
+            output_credentials: true,
         };
         let rendered = render(&targets, &out).unwrap();
         let read = runner_reads(&rendered.env);
@@ -145,6 +167,7 @@ mod tests {
         );
         let outputs = runner_reads(&rendered.outputs.unwrap().1);
         assert_eq!(outputs[0], ("aws-account-id".into(), "123456789012".into()));
+        assert!(outputs.contains(&("aws-secret-access-key".into(), awkward.into())));
         assert!(rendered.masks.contains("::add-mask::ASIA+/=\n"));
         assert!(
             rendered.masks.contains("::add-mask::line2=\n"),
@@ -169,7 +192,7 @@ mod tests {
                 account_id: None,
                 region: None,
             };
-            let targets = Targets { env: "unused".into(), output: None };
+            let targets = Targets { env: "unused".into(), output: None, output_credentials: false };
             let rendered = render(&targets, &out).unwrap();
             let read = runner_reads(&rendered.env);
             proptest::prop_assert_eq!(&read[1], &("AWS_SECRET_ACCESS_KEY".to_string(), secret.clone()));

@@ -84,19 +84,16 @@ pub struct Sinks {
 }
 
 impl Sinks {
+    /// `github_env`: `Some(output_credentials)` when writing to $GITHUB_ENV.
     pub fn new(
-        github_env: bool,
+        github_env: Option<bool>,
         bash_env: bool,
         env_file: Option<PathBuf>,
         format: Option<Format>,
         command: Vec<OsString>,
         in_github_actions: bool,
     ) -> Result<Sinks> {
-        let github = if github_env {
-            Some(github_env::Targets::from_env()?)
-        } else {
-            None
-        };
+        let github = github_env.map(github_env::Targets::from_env).transpose()?;
         let bash_env = if bash_env {
             Some(bash_env::target()?)
         } else {
