@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-shellcheck .ci/run scripts/*.sh action/*.sh orb/src/scripts/*.sh demo/*.sh
+shellcheck .ci/run scripts/*.sh action/*.sh orb/src/scripts/*.sh demo/*.sh bench/*.sh
 
 check-jsonschema --builtin-schema vendor.github-actions action.yml
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/github-workflow.yml

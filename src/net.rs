@@ -66,8 +66,11 @@ impl NetConfig {
     }
 
     /// The HTTP client the STS SDK uses. It is shared by every hop of a chain,
-    /// so a chain reuses one connection.
-    pub fn sts_http_client(&self) -> SharedHttpClient {
+    /// so a chain reuses one connection. An `http://` endpoint (a local STS) gets a
+    /// client without TLS: loading the system's trust roots would be a third of
+    /// the run for nothing (BENCHMARKS.md).
+    pub fn sts_http_client(&self, endpoint: Option<&str>) -> SharedHttpClient {
+        let plain = endpoint.is_some_and(|e| e.starts_with("http://")) && !self.proxy_is_https();
         let mut trust = TrustStore::empty().with_native_roots(true);
         if let Some(pem) = &self.ca_pem {
             trust = trust.with_pem_certificate(pem.clone());
@@ -99,11 +102,26 @@ impl NetConfig {
             if let Some(components) = components {
                 builder.set_sleep_impl(components.sleep_impl());
             }
+            if plain {
+                return builder.build_http();
+            }
             builder
                 .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
                 .tls_context(tls_context.clone())
                 .build()
         })
+    }
+
+    /// A proxy reached over TLS needs the TLS client even for an `http://` target.
+    fn proxy_is_https(&self) -> bool {
+        let configured = self.proxy.clone().into_iter().chain(
+            ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+                .iter()
+                .filter_map(|var| std::env::var(var).ok()),
+        );
+        configured
+            .into_iter()
+            .any(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
     }
 
     /// The HTTP client for CI token endpoints.

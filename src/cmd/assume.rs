@@ -67,8 +67,8 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     let net = net_config(&args.net)?;
     let sts = Sts {
         region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
+        http: net.sts_http_client(endpoint.as_deref()),
         endpoint,
-        http: net.sts_http_client(),
         retry: net.retry.clone(),
         attempt_timeout: net.attempt_timeout,
     };
