@@ -56,6 +56,7 @@ command -v hyperfine >/dev/null || apt_missing+=(hyperfine)
 command -v jq >/dev/null || apt_missing+=(jq)
 command -v curl >/dev/null || apt_missing+=(curl)
 command -v file >/dev/null || apt_missing+=(file)
+command -v wrk >/dev/null || apt_missing+=(wrk)
 command -v node >/dev/null || apt_missing+=(nodejs npm)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} (apt)"
@@ -321,6 +322,24 @@ while IFS=$'\t' read -r group id _ cmd; do
     printf '%s\t%s\n' "$id" "$(tail -n 1 "$work/rss")" >>"$rss"
   done
 done <"$contenders"
+
+# ---------------------------------------------------------------- --refresh
+# The endpoint answers from memory: wrk's rate, and the STS requests the peer
+# saw while it served (the one before it is the initial exchange).
+if command -v wrk >/dev/null; then
+  say "--refresh endpoint: wrk, 2 threads, 8 connections, 3 s"
+  before=$(posts "$work/plain.log")
+  # shellcheck disable=SC2016 # expanded by the command vault-ci runs, not here
+  (cd "$work/cwd" && "${env_plain[@]}" "$bin" assume --token-file "$token" --role-arn "$gha" \
+    --session-name bench --refresh -- sh -c \
+    'wrk -t 2 -c 8 -d 3s -H "Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN" "$AWS_CONTAINER_CREDENTIALS_FULL_URI"' \
+    >"$work/wrk" 2>/dev/null) || die "the --refresh run failed"
+  sleep 0.3
+  after=$(posts "$work/plain.log")
+  fact refresh_rps "$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk")"
+  fact refresh_sts_calls "$((after - before - 1))"
+fi
+[ -f "$target_dir/image-size" ] && fact image_bytes "$(cat "$target_dir/image-size")"
 
 # ---------------------------------------------------------------- facts
 fact mode "$mode"

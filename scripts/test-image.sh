@@ -32,11 +32,17 @@ image=localhost/vault-ci:test
 "${buildah[@]}" bud --quiet --isolation chroot --platform linux/amd64 \
   --build-arg "VERSION=${version#vault-ci }" --tag "$image" . >/dev/null
 inspect() { "${buildah[@]}" inspect --type image --format "$1" "$image"; }
-size=$("${as_root[@]}" du -sm "$work/storage" | cut -f1)
+# What a registry stores and a runner pulls: the image as an OCI archive.
+"${buildah[@]}" push --quiet "$image" "oci-archive:$work/image.tar" >/dev/null
+bytes=$("${as_root[@]}" stat -c %s "$work/image.tar")
+size=$(((bytes + 999999) / 1000000))
+# For bench/run.sh, which reports it against the 8 MB target.
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+echo "$bytes" >"${CARGO_TARGET_DIR:-target}/image-size"
 user=$(inspect '{{.OCIv1.Config.User}}')
 labels=$(inspect '{{.OCIv1.Config.Labels}}')
 fail() { echo "image: $*" >&2; exit 1; }
-[ "$size" -le 20 ] || fail "${size} MB, expected at most 20"
+[ "$size" -le 8 ] || fail "${size} MB, expected at most 8"
 [ "$user" = 65532:65532 ] || fail "runs as '$user', expected 65532:65532"
 for label in title source licenses version; do
   [[ $labels == *"org.opencontainers.image.$label:"* ]] || fail "no OCI label $label in $labels"
