@@ -12,11 +12,6 @@ if [ -n "${VAULT_CI_MANAGED_POLICY:-}" ]; then
   VAULT_CI_MANAGED_POLICY=$(echo "$VAULT_CI_MANAGED_POLICY" | tr -s ' \r\n' ',' | sed 's/^,//; s/,$//')
 fi
 
-if [ "${ROLE_SKIP_SESSION_TAGGING:-}" = false ]; then
-  echo "::error title=vault-ci::role-skip-session-tagging: false is not supported yet: vault-ci does not tag sessions. Remove the input (or set it to true)."
-  exit 1
-fi
-
 if [ "${UNSET_CURRENT_CREDENTIALS:-}" = true ]; then
   # Later steps lose the old keys even if this step fails.
   printf '%s=\n' AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN >>"$GITHUB_ENV"
@@ -33,6 +28,11 @@ if [ -n "${INPUT_AWS_ACCESS_KEY_ID:-}" ]; then
   export VAULT_CI_PROVIDER=static
 elif [ "${ROLE_CHAINING:-}" = true ]; then
   export VAULT_CI_PROVIDER=static
+fi
+# Like configure-aws-credentials: sessions assumed with keys are tagged with the run
+# unless told not to (web-identity sessions cannot carry tags).
+if [ "${VAULT_CI_PROVIDER:-}" = static ] && [ "${ROLE_SKIP_SESSION_TAGGING:-}" != true ]; then
+  export VAULT_CI_GITHUB_SESSION_TAGS=true
 fi
 
 exec vault-ci assume --github-env

@@ -215,6 +215,13 @@ pub struct AssumeArgs {
     )]
     pub tags: Vec<String>,
 
+    /// In GitHub Actions: tag the AssumeRole sessions with the run's GitHub=Actions,
+    /// Repository, Workflow, Action, Actor, Commit and Branch, as
+    /// configure-aws-credentials does (the role's trust policy must allow sts:TagSession).
+    /// Web-identity hops cannot take tags and are left as they are.
+    #[arg(long, env = "VAULT_CI_GITHUB_SESSION_TAGS", help_heading = "Roles")]
+    pub github_session_tags: bool,
+
     /// Source identity for the AssumeRole hops; it stays with the session through the chain.
     #[arg(
         long,

@@ -148,3 +148,40 @@ fn output_credentials_and_a_masked_account_id_serve_configure_aws_credentials_us
     );
     assert_eq!(outputs["aws-session-token"], vars["AWS_SESSION_TOKEN"]);
 }
+
+#[test]
+fn assume_role_sessions_are_tagged_with_the_run_like_configure_aws_credentials_does() {
+    let sts = faulty_sts(&["--forward", &moto().endpoint()]);
+    let mut env = Env::new();
+    env.github_actions()
+        .set("AWS_ENDPOINT_URL", sts.endpoint())
+        .set("AWS_REGION", "us-east-1")
+        .set("GITHUB_WORKFLOW", "Deploy (prod), #1")
+        .set("GITHUB_ACTION", "__run_2")
+        .set("GITHUB_ACTOR", "octocat")
+        .set("GITHUB_SHA", "4f1e0c0ffee")
+        .set("GITHUB_REF", "refs/heads/main");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--chain",
+        &moto().role("cfn"),
+        "--github-session-tags",
+        "--github-env",
+    ])
+    .success();
+    let log = sts.log();
+    assert_eq!(log.len(), 2, "{log:?}");
+    // A web-identity hop cannot take tags; the AssumeRole hop after it does.
+    assert_eq!(log[0]["action"], "AssumeRoleWithWebIdentity");
+    assert_eq!(log[0]["tags"], serde_json::json!({}));
+    let tags = &log[1]["tags"];
+    assert_eq!(tags["GitHub"], "Actions", "{tags}");
+    assert_eq!(tags["Repository"], "octo-org/octo-repo", "{tags}");
+    // Characters STS refuses in a tag become `_`.
+    assert_eq!(tags["Workflow"], "Deploy _prod__ _1", "{tags}");
+    assert_eq!(tags["Actor"], "octocat", "{tags}");
+    assert_eq!(tags["Commit"], "4f1e0c0ffee", "{tags}");
+    assert_eq!(tags["Branch"], "main", "{tags}");
+}

@@ -262,12 +262,19 @@ fn hop_options(
     if let Some(id) = &args.source_identity {
         validate::source_identity(id)?;
     }
-    let tags = validate::tags(&args.tags)?;
+    let mut tags = validate::tags(&args.tags)?;
     let assume_role_hops = if from_keys {
         hops.len()
     } else {
         hops.len() - 1
     };
+    if args.github_session_tags && assume_role_hops > 0 {
+        for (key, value) in crate::identity::github::session_tags() {
+            if !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                tags.push((key, value));
+            }
+        }
+    }
     if !tags.is_empty() && assume_role_hops == 0 {
         return Err(Error::usage(
             "--tag applies to AssumeRole hops, and this run has only a web-identity hop: \

@@ -9,6 +9,39 @@ use crate::error::{Error, Result};
 use crate::retry::retry;
 use crate::secret::Secret;
 
+/// The run, as session tags (configure-aws-credentials' set), each value cut to
+/// what STS accepts in a tag.
+pub fn session_tags() -> Vec<(String, String)> {
+    let var = |name: &str| super::env_nonempty(name);
+    let branch = var("GITHUB_REF").and_then(|r| r.strip_prefix("refs/heads/").map(str::to_string));
+    [
+        ("GitHub", Some("Actions".to_string())),
+        ("Repository", var("GITHUB_REPOSITORY")),
+        ("Workflow", var("GITHUB_WORKFLOW")),
+        ("Action", var("GITHUB_ACTION")),
+        ("Actor", var("GITHUB_ACTOR")),
+        ("Commit", var("GITHUB_SHA")),
+        ("Branch", branch),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key.to_string(), tag_value(&value?))))
+    .collect()
+}
+
+/// STS tag values: letters, digits, spaces and `_.:/=+-@`, at most 256 characters.
+fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
 /// What the runner puts in a step's environment.
 #[derive(Debug, Default, Deserialize)]
 pub struct Github {

@@ -599,7 +599,12 @@ def cmd_faulty_sts(args) -> int:
             form = urllib.parse.parse_qs(body.decode(errors="replace"))
             with lock:
                 answer = script.pop(0) if len(script) > 1 or (script and args.forward) else (script[0] if script else None)
-                seen.append({"action": form.get("Action", [""])[0], "answer": answer or "forward"})
+                tags = {
+                    form[f"Tags.member.{n}.Key"][0]: form.get(f"Tags.member.{n}.Value", [""])[0]
+                    for n in range(1, 51)
+                    if f"Tags.member.{n}.Key" in form
+                }
+                seen.append({"action": form.get("Action", [""])[0], "answer": answer or "forward", "tags": tags})
             if answer is None or answer == "forward":
                 self.forward(body)
             elif answer.startswith("slow:"):
