@@ -132,8 +132,9 @@ pub struct AssumeArgs {
     pub identity: IdentityArgs,
 
     // ── hops ────────────────────────────────────────────────────────────────
-    /// The role to assume first. With a token file and no --role-arn or --chain,
-    /// AWS_ROLE_ARN is used.
+    /// The role to assume first. With static keys a bare role name will do: it is
+    /// completed with the keys' account. With a token file and no --role-arn or
+    /// --chain, AWS_ROLE_ARN is used.
     #[arg(
         long,
         value_name = "ARN",

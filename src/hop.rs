@@ -105,6 +105,29 @@ impl Sts {
             .unwrap_or_else(|| format!("the {} regional STS endpoint", self.region))
     }
 
+    /// The partition and account of static keys (GetCallerIdentity).
+    pub async fn caller_account(&self, keys: &Credentials) -> Result<(String, String)> {
+        let arn = retry(&self.retry, |_| async {
+            let output = self
+                .client(Some(keys))
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| self.sts_error("GetCallerIdentity", None, e, None))?;
+            Ok(output.arn().unwrap_or_default().to_string())
+        })
+        .await?;
+        let parts: Vec<&str> = arn.split(':').collect();
+        match (parts.get(1), parts.get(4)) {
+            (Some(partition), Some(account)) if !account.is_empty() => {
+                Ok((partition.to_string(), account.to_string()))
+            }
+            _ => Err(Error::rejected(format!(
+                "GetCallerIdentity answered `{arn}`, which names no account; give --role-arn as a whole ARN"
+            ))),
+        }
+    }
+
     /// Gets the identity from `source` and walks the whole chain, retrying each
     /// hop on transient failures; returns the last hop's session.
     pub async fn run_chain(
@@ -224,7 +247,7 @@ impl Sts {
         let output = request.send().await.map_err(|e| {
             self.sts_error(
                 "AssumeRoleWithWebIdentity",
-                hop,
+                Some(&hop.role),
                 e,
                 Some((token, options.trust_policy.as_ref())),
             )
@@ -279,7 +302,7 @@ impl Sts {
         let output = request
             .send()
             .await
-            .map_err(|e| self.sts_error("AssumeRole", hop, e, None))?;
+            .map_err(|e| self.sts_error("AssumeRole", Some(&hop.role), e, None))?;
         session_from(
             output.credentials(),
             output.assumed_role_user().map(|u| u.arn()),
@@ -292,14 +315,17 @@ impl Sts {
     fn sts_error<E>(
         &self,
         operation: &str,
-        hop: &Hop,
+        role: Option<&RoleArn>,
         err: SdkError<E, HttpResponse>,
         token: Option<(&Token, Option<&serde_json::Value>)>,
     ) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let role = &hop.role;
+        let what = match role {
+            Some(role) => format!("{operation} on {role}"),
+            None => operation.to_string(),
+        };
         let endpoint = self.endpoint_shown();
         match &err {
             SdkError::ServiceError(service) => {
@@ -308,7 +334,7 @@ impl Sts {
                 let Some(code) = inner.code() else {
                     // Not STS's error format: an STS-compatible server or a proxy answered.
                     let text = format!(
-                        "{operation} on {role} failed with HTTP {status} and a reply that is not \
+                        "{what} failed with HTTP {status} and a reply that is not \
                          an STS error; is {endpoint} really STS?"
                     );
                     return if status >= 500 || status == 429 {
@@ -318,24 +344,28 @@ impl Sts {
                     };
                 };
                 let message = inner.message().unwrap_or("no message");
-                let refused = format!("STS refused {operation} on {role}: {code}: {message}");
-                let trust_hint =
-                    || token.map(|(token, policy)| trust_policy_hint(role, token, policy));
+                let refused = format!("STS refused {what}: {code}: {message}");
+                let trust_hint = || {
+                    token
+                        .zip(role)
+                        .map(|((token, policy), role)| trust_policy_hint(role, token, policy))
+                };
                 match code {
                     "AccessDenied" | "IDPRejectedClaim" => {
                         let error = Error::denied(refused);
-                        match trust_hint() {
-                            Some(hint) => error.with_hint(hint),
-                            None => error.with_hint(format!(
+                        match (trust_hint(), role) {
+                            (Some(hint), _) => error.with_hint(hint),
+                            (None, Some(role)) => error.with_hint(format!(
                                 "hint: the caller needs `sts:AssumeRole` on {role} in its own policy, and \
                                  the trust policy of {} must name the caller as Principal",
                                 role.name()
                             )),
+                            (None, None) => error,
                         }
                     }
                     // STS could not fetch the issuer's signing keys: the IdP's problem, for now.
                     "InvalidIdentityToken" if jwks_unreachable(message) => Error::unavailable(format!(
-                        "STS could not fetch the token issuer's signing keys for {operation} on {role}: {message}"
+                        "STS could not fetch the token issuer's signing keys for {what}: {message}"
                     )),
                     "InvalidIdentityToken" => {
                         let error = Error::denied(format!(
@@ -347,7 +377,7 @@ impl Sts {
                         }
                     }
                     "IDPCommunicationError" => Error::unavailable(format!(
-                        "STS could not reach the token's issuer for {operation} on {role}: {message}"
+                        "STS could not reach the token's issuer for {what}: {message}"
                     )),
                     "ExpiredToken" | "ExpiredTokenException" => Error::denied(refused).with_hint(
                         "hint: the token or session used for this hop expired before STS saw it; \
@@ -372,17 +402,17 @@ impl Sts {
                     "ValidationError" => Error::rejected(refused),
                     "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
                     | "TooManyRequestsException" => Error::unavailable(format!(
-                        "STS throttled {operation} on {role} ({code})"
+                        "STS throttled {what} ({code})"
                     )),
                     _ if status >= 500 => Error::unavailable(format!(
-                        "STS failed {operation} on {role}: HTTP {status} {code}: {message}"
+                        "STS failed {what}: HTTP {status} {code}: {message}"
                     )),
                     _ => Error::rejected(refused),
                 }
             }
             SdkError::DispatchFailure(failure) => {
                 let text = format!(
-                    "cannot reach STS at {endpoint} for {operation} on {role}: {}",
+                    "cannot reach STS at {endpoint} for {what}: {}",
                     error_chain(&err)
                 );
                 if text.contains("certificate") {
@@ -403,17 +433,14 @@ impl Sts {
                 )
             }
             SdkError::TimeoutError(_) => Error::unavailable(format!(
-                "STS at {endpoint} did not answer {operation} on {role} within {} s (--attempt-timeout)",
+                "STS at {endpoint} did not answer {what} within {} s (--attempt-timeout)",
                 self.attempt_timeout.as_secs()
             )),
             SdkError::ResponseError(_) => Error::rejected(format!(
-                "STS at {endpoint} sent a reply to {operation} on {role} that is not STS XML: {}",
+                "STS at {endpoint} sent a reply to {what} that is not STS XML: {}",
                 error_chain(&err)
             )),
-            _ => Error::rejected(format!(
-                "{operation} on {role} failed: {}",
-                error_chain(&err)
-            )),
+            _ => Error::rejected(format!("{what} failed: {}", error_chain(&err))),
         }
     }
 }

@@ -105,3 +105,24 @@ fn a_cloudformation_deploy_runs_through_the_deploy_role_with_the_cfn_service_rol
     assert_eq!(stack_info["StackStatus"], "CREATE_COMPLETE", "{stack_info}");
     assert_eq!(stack_info["RoleARN"], cfn.as_str(), "{stack_info}");
 }
+
+#[test]
+fn a_bare_role_name_is_completed_with_the_deploy_users_account() {
+    let env = deploy_user_env();
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        "deploy",
+        "--session-name",
+        "by-name",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.json()["RoleArn"], assumed_role("deploy", "by-name"));
+    assert!(
+        out.stderr.contains(&format!(
+            "arn:aws:iam::{ACCOUNT}:role/deploy, in the account of the static keys"
+        )),
+        "{out}"
+    );
+}

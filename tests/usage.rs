@@ -38,7 +38,7 @@ const fn case(args: &'static [&'static str], code: i32, says: &'static [&'static
 const BAD_INPUT: &[Case] = &[
     // roles
     case(
-        &["--role-arn", "deploy"],
+        &["--role-arn", "de ploy"],
         2,
         &["--role-arn", "not a role ARN"],
     ),
@@ -402,4 +402,25 @@ fn a_role_in_another_partition_needs_a_region_of_that_partition() {
         "arn:aws-cn:iam::123456789012:role/deploy",
     ])
     .failure(2, &["aws-cn partition", "--region"]);
+}
+
+#[test]
+fn a_bare_role_name_needs_keys_to_know_the_account() {
+    let mut env = Env::new();
+    env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let token = env.write("t.jwt", &mint_token(&[]));
+    env.vault_ci([
+        "assume",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--role-arn",
+        "deploy",
+    ])
+    .failure(
+        2,
+        &[
+            "`deploy` is a role name",
+            "arn:aws:iam::ACCOUNT:role/deploy",
+        ],
+    );
 }

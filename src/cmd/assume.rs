@@ -22,6 +22,16 @@ use crate::validate;
 
 const DEFAULT_STS_REGION: &str = "us-east-1";
 
+/// Stands in for the account of a bare role name until it is known.
+const PENDING_ACCOUNT: &str = "000000000000";
+
+/// A role's name alone (no `arn:`), as IAM allows it.
+fn is_role_name(raw: &str) -> bool {
+    !raw.starts_with("arn:")
+        && (1..=64).contains(&raw.len())
+        && raw.chars().all(crate::arn::is_iam_name_char)
+}
+
 pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     let in_github_actions = in_github_actions();
     // With --refresh the command is served an endpoint instead (clap keeps the
@@ -39,11 +49,30 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         )?)
     };
     let source = select_source(&args.identity)?;
-    let hops = resolve_hops(args.role_arn.clone(), &args.chain, source.default_role())?;
-    if args.mask_account_id && in_github_actions {
-        mask_accounts(&hops);
-    }
     let from_keys = matches!(source, Source::Static(_));
+    // `--role-arn deploy`, as configure-aws-credentials takes it: the role of that name in
+    // the static keys' own account, which one request finds once all else is checked.
+    let role_name = args
+        .role_arn
+        .as_deref()
+        .filter(|raw| is_role_name(raw))
+        .map(str::to_string);
+    if let Some(name) = &role_name
+        && !from_keys
+    {
+        return Err(Error::usage(format!(
+            "--role-arn `{name}` is a role name, which vault-ci can complete only from static keys' \
+             account; give the whole ARN (arn:aws:iam::ACCOUNT:role/{name})"
+        )));
+    }
+    let role_arn = match &role_name {
+        Some(name) => Some(format!("arn:aws:iam::{PENDING_ACCOUNT}:role/{name}")),
+        None => args.role_arn.clone(),
+    };
+    let mut hops = resolve_hops(role_arn, &args.chain, source.default_role())?;
+    if args.mask_account_id && in_github_actions {
+        mask_accounts(hops.iter().map(|hop| hop.role.account()));
+    }
     let options = hop_options(&args, &source, &hops, from_keys)?;
 
     let region = args
@@ -57,7 +86,7 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
     }
     let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref())?;
     let partition = hops[0].role.partition();
-    if region.is_none() && endpoint.is_none() && partition != "aws" {
+    if region.is_none() && endpoint.is_none() && partition != "aws" && role_name.is_none() {
         return Err(Error::usage(format!(
             "{} is in the {partition} partition, which the default STS region (us-east-1) cannot \
              reach: pass --region (e.g. cn-north-1 or us-gov-west-1)",
@@ -78,13 +107,30 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         mask_on_stdout: in_github_actions && !sinks.as_ref().is_some_and(Sinks::uses_stdout),
     };
 
+    let runtime = runtime()?;
+    if let (Some(name), Source::Static(keys)) = (&role_name, &source) {
+        let keys = keys.credentials()?;
+        let (partition, account) =
+            runtime.block_on(within_timeout(&net, sts.caller_account(&keys)))?;
+        let role: RoleArn = format!("arn:{partition}:iam::{account}:role/{name}")
+            .parse()
+            .map_err(Error::usage)?;
+        if args.mask_account_id && in_github_actions {
+            mask_accounts([role.account()]);
+        }
+        info!("--role-arn {name}: {role}, in the account of the static keys");
+        hops[0] = Hop {
+            label: role.to_string(),
+            role,
+        };
+    }
+
     let assume_all = || async {
         let session = within_timeout(&net, sts.run_chain(&source, &ctx, &hops, &options)).await?;
         let out = output(session, region.clone());
         log_expiry(&out);
         Ok(out)
     };
-    let runtime = runtime()?;
     let out = runtime.block_on(assume_all())?;
     match sinks {
         Some(sinks) => {
@@ -115,8 +161,11 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
 
 /// `::add-mask::` for every account the chain touches, so the runner hides them
 /// in everything logged after this, role ARNs included.
-fn mask_accounts(hops: &[Hop]) {
-    let mut accounts: Vec<&str> = hops.iter().map(|hop| hop.role.account()).collect();
+fn mask_accounts<'a>(accounts: impl IntoIterator<Item = &'a str>) {
+    let mut accounts: Vec<&str> = accounts
+        .into_iter()
+        .filter(|account| *account != PENDING_ACCOUNT)
+        .collect();
     accounts.sort_unstable();
     accounts.dedup();
     for account in accounts {
