@@ -84,6 +84,20 @@ fn release_assets(env: &Env) -> Vec<PathBuf> {
 
 /// A GitHub-hosted runner: the job has `permissions: id-token: write`, and its
 /// GITHUB_SERVER_URL serves the action's releases.
+/// A GitHub runner whose PATH already has this build's vault-ci (as on a
+/// self-hosted runner), with no release to download, talking to `sts`.
+fn runner_with_vault_ci_installed(sts: &Peer) -> Env {
+    let mut env = Env::new();
+    env.sts(sts);
+    github_runner(&mut env, "file:///nonexistent");
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), path_without_vault_ci()),
+    );
+    env
+}
+
 fn github_runner(env: &mut Env, server: &str) {
     let (temp, tool_cache) = (env.path("runner-temp"), env.path("tool-cache"));
     std::fs::create_dir_all(&temp).unwrap();
@@ -300,14 +314,7 @@ steps:
 #[test]
 fn deploy_user_keys_chain_into_named_roles_with_credentials_as_outputs_and_an_env_file() {
     let moto = moto_auth();
-    let mut env = Env::new();
-    env.sts(moto);
-    github_runner(&mut env, "file:///nonexistent");
-    let bin = preinstalled(&env);
-    env.set(
-        "PATH",
-        format!("{}:{}", bin.display(), path_without_vault_ci()),
-    );
+    let env = runner_with_vault_ci_installed(moto);
 
     let report = run_github_job(
         &env,
@@ -362,14 +369,7 @@ steps:
 #[test]
 fn role_chaining_starts_from_the_credentials_an_earlier_step_exported() {
     let moto = moto_auth();
-    let mut env = Env::new();
-    env.sts(moto);
-    github_runner(&mut env, "file:///nonexistent");
-    let bin = preinstalled(&env);
-    env.set(
-        "PATH",
-        format!("{}:{}", bin.display(), path_without_vault_ci()),
-    );
+    let env = runner_with_vault_ci_installed(moto);
 
     // configure-aws-credentials' two-step pattern, unchanged but for `uses:`.
     let report = run_github_job(
@@ -403,14 +403,7 @@ steps:
 
 #[test]
 fn unset_current_credentials_removes_stale_keys_even_when_the_action_fails() {
-    let mut env = Env::new();
-    env.sts(moto());
-    github_runner(&mut env, "file:///nonexistent");
-    let bin = preinstalled(&env);
-    env.set(
-        "PATH",
-        format!("{}:{}", bin.display(), path_without_vault_ci()),
-    );
+    let mut env = runner_with_vault_ci_installed(moto());
     // No `permissions: id-token: write` this time.
     env.remove("ACTIONS_ID_TOKEN_REQUEST_URL")
         .remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
@@ -436,14 +429,7 @@ steps:
 
 #[test]
 fn mask_aws_account_id_keeps_the_account_out_of_the_log() {
-    let mut env = Env::new();
-    env.sts(moto());
-    github_runner(&mut env, "file:///nonexistent");
-    let bin = preinstalled(&env);
-    env.set(
-        "PATH",
-        format!("{}:{}", bin.display(), path_without_vault_ci()),
-    );
+    let env = runner_with_vault_ci_installed(moto());
 
     let report = run_github_job(
         &env,
@@ -468,14 +454,7 @@ steps:
 
 #[test]
 fn session_tagging_inputs_are_accepted_as_configure_aws_credentials_takes_them() {
-    let mut env = Env::new();
-    env.sts(moto());
-    github_runner(&mut env, "file:///nonexistent");
-    let bin = preinstalled(&env);
-    env.set(
-        "PATH",
-        format!("{}:{}", bin.display(), path_without_vault_ci()),
-    );
+    let env = runner_with_vault_ci_installed(moto());
 
     let report = run_github_job(
         &env,
