@@ -329,13 +329,9 @@ impl Env {
             ]
             .map(String::from),
         );
-        use std::os::unix::process::CommandExt;
-        // Its own process group, so that nothing can outlive the test even if
-        // vault-ci died and left the command orphaned.
         let mut child = self
             .command(env!("CARGO_BIN_EXE_vault-ci"), &argv)
             .stdout(Stdio::piped())
-            .process_group(0)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -348,12 +344,7 @@ impl Env {
             .status()
             .unwrap();
         assert!(killed.success());
-        let code = child.wait().unwrap().code();
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", child.id())])
-            .stderr(Stdio::null())
-            .status();
-        code
+        child.wait().unwrap().code()
     }
 
     /// `aws sts get-caller-identity` with extra variables (e.g. from a sink),
