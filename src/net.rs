@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NetConfig {
     /// Extra trusted certificates (PEM), on top of the system's roots.
     ca_pem: Option<Vec<u8>>,
@@ -44,12 +44,13 @@ impl NetConfig {
             Some(raw) => {
                 let url = url::Url::parse(raw).map_err(|e| {
                     Error::usage(format!(
-                        "--http-proxy `{raw}` is not a URL ({e}); expected e.g. http://proxy.internal:3128"
+                        "--http-proxy is not a URL ({e}); expected e.g. http://proxy.internal:3128"
                     ))
                 })?;
                 if !matches!(url.scheme(), "http" | "https") {
                     return Err(Error::usage(format!(
-                        "--http-proxy `{raw}`: the proxy must be an http:// or https:// URL"
+                        "--http-proxy `{}`: the proxy must be an http:// or https:// URL",
+                        without_password(&url)
                     )));
                 }
                 Some(raw.to_string())
@@ -137,7 +138,15 @@ impl NetConfig {
         }
         if let Some(url) = &self.proxy {
             let proxy = reqwest::Proxy::all(url.as_str())
-                .map_err(|e| Error::usage(format!("--http-proxy `{url}`: {e}")))?
+                .map_err(|e| {
+                    Error::usage(format!(
+                        "--http-proxy `{}`: {}",
+                        url::Url::parse(url)
+                            .map(|u| without_password(&u))
+                            .unwrap_or_default(),
+                        crate::hop::error_chain(&e.without_url())
+                    ))
+                })?
                 .no_proxy(reqwest::NoProxy::from_env());
             builder = builder.proxy(proxy);
         }
@@ -145,6 +154,15 @@ impl NetConfig {
             Error::identity(format!("cannot set up HTTPS for the token endpoint: {e}"))
         })
     }
+}
+
+/// A proxy URL may carry `user:password@`; messages show it without the password.
+fn without_password(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("****"));
+    }
+    shown.to_string()
 }
 
 fn install_crypto_provider() {

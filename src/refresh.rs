@@ -140,11 +140,7 @@ impl Server<'_> {
             }
             match renew().await {
                 Ok(fresh) => {
-                    info!(
-                        "refreshed the credentials for {}; they expire at {}",
-                        fresh.assumed_role_arn,
-                        fresh.expiration().unwrap_or_default()
-                    );
+                    info!("refreshed the credentials served to the command");
                     let mut state = self.state.borrow_mut();
                     state.current = fresh;
                     state.last_failure = None;

@@ -216,3 +216,24 @@ fn wrong_keys_and_mfa_codes_leak_nothing() {
         "the MFA code was logged:\n{out}"
     );
 }
+
+#[test]
+fn a_proxy_password_never_reaches_an_error() {
+    let mut env = Env::new();
+    let token = env.write("t.jwt", &mint_token(&[]));
+    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string());
+    for proxy in [
+        "ftp://ci:Pr0xyPassw0rd!@proxy.internal:3128",
+        "http://ci:Pr0xyPassw0rd!@[bad",
+    ] {
+        let out = env.vault_ci([
+            "assume",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/x",
+            "--http-proxy",
+            proxy,
+        ]);
+        out.failure(2, &["--http-proxy"]);
+        assert_nowhere(&env, &out, &["Pr0xyPassw0rd!".into()], &[]);
+    }
+}

@@ -13,7 +13,7 @@ use crate::arn::RoleArn;
 use crate::cli::AssumeArgs;
 use crate::error::{Error, Result};
 use crate::hop::{Hop, HopOptions, Session, Sts};
-use crate::identity::token::{human_duration, now_unix};
+use crate::identity::token::{human_duration, now_unix, rfc3339};
 use crate::identity::{Context, Source};
 use crate::refresh;
 use crate::secret::Secret;
@@ -140,9 +140,7 @@ pub fn run(args: AssumeArgs) -> Result<ExitCode> {
         }
         None => runtime.block_on(async {
             if let Some((exp, title)) = source.refresh_limit(&ctx).await {
-                let until = aws_smithy_types::DateTime::from_secs(exp)
-                    .fmt(aws_smithy_types::date_time::Format::DateTime)
-                    .unwrap_or_default();
+                let until = rfc3339(exp).unwrap_or_default();
                 warn!(
                     "--refresh can keep the credentials fresh only until {until}, when the {title} \
                      token expires: {title} cannot mint a new one here"

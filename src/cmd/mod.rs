@@ -14,9 +14,7 @@ use crate::identity::{ProviderOptions, Source};
 use crate::net::NetConfig;
 use crate::retry::RetryPolicy;
 
-pub fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
+pub(crate) use crate::identity::env_nonempty;
 
 pub fn in_github_actions() -> bool {
     env_nonempty("GITHUB_ACTIONS").as_deref() == Some("true")

@@ -3,14 +3,13 @@
 
 use std::process::ExitCode;
 
-use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use serde_json::{Value, json};
 
 use super::{block_on, in_github_actions, net_config, read_trust_policy, select_source};
 use crate::cli::{TokenArgs, TokenFormat};
 use crate::error::{Error, Result};
 use crate::identity::Context;
-use crate::identity::token::{Token, human_duration, now_unix};
+use crate::identity::token::{Token, human_duration, now_unix, rfc3339};
 use crate::trust::evaluate::{Verdict, evaluate};
 
 pub fn run(args: TokenArgs) -> Result<ExitCode> {
@@ -43,15 +42,11 @@ pub fn run(args: TokenArgs) -> Result<ExitCode> {
     })
 }
 
-fn time(secs: Option<i64>) -> Option<String> {
-    DateTime::from_secs(secs?).fmt(DateFormat::DateTime).ok()
-}
-
 fn expiry(token: &Token) -> String {
     let Some(exp) = token.claims.exp else {
         return "(no exp claim)".into();
     };
-    let at = time(Some(exp)).unwrap_or_else(|| exp.to_string());
+    let at = rfc3339(exp).unwrap_or_else(|| exp.to_string());
     let left = exp - now_unix();
     if left > 0 {
         format!("{at} (expires in {})", human_duration(left as u64))
@@ -105,7 +100,7 @@ fn json(source: &str, token: &Token, verdict: Option<&Verdict>, raw: bool) -> St
         "source": source,
         "header": token.header,
         "claims": token.all_claims,
-        "expires_at": time(token.claims.exp),
+        "expires_at": token.claims.exp.and_then(rfc3339),
         "expires_in_seconds": token.claims.exp.map(|exp| exp - now_unix()),
     });
     if let Some(verdict) = verdict {

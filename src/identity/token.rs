@@ -132,6 +132,13 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// A Unix time as RFC 3339 in whole seconds (`2026-11-24T21:00:00Z`), as STS writes times.
+pub fn rfc3339(secs: i64) -> Option<String> {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+}
+
 pub fn human_duration(secs: u64) -> String {
     match secs {
         s if s < 120 => format!("{s}s"),

@@ -24,11 +24,9 @@ pub fn env_token_file() -> Option<PathBuf> {
 }
 
 pub fn env_role_arn() -> Option<String> {
-    std::env::var("AWS_ROLE_ARN").ok().filter(|v| !v.is_empty())
+    super::env_nonempty("AWS_ROLE_ARN")
 }
 
 pub fn env_session_name() -> Option<String> {
-    std::env::var("AWS_ROLE_SESSION_NAME")
-        .ok()
-        .filter(|v| !v.is_empty())
+    super::env_nonempty("AWS_ROLE_SESSION_NAME")
 }

@@ -18,10 +18,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
+use aws_smithy_types::date_time::DateTime;
 
 use crate::cli::Format;
 use crate::error::{Error, Result};
+use crate::identity::token::rfc3339;
 use crate::secret::Credentials;
 
 /// What the chain produced, as every sink needs it.
@@ -36,10 +37,7 @@ pub struct Output {
 impl Output {
     /// RFC 3339 in whole seconds, as STS itself writes it (`2026-11-24T21:00:00Z`).
     pub fn expiration(&self) -> Option<String> {
-        let at = DateTime::from(self.credentials.expiration?);
-        DateTime::from_secs(at.secs())
-            .fmt(DateFormat::DateTime)
-            .ok()
+        rfc3339(DateTime::from(self.credentials.expiration?).secs())
     }
 
     /// `AWS_REGION` and `AWS_DEFAULT_REGION`, when a region was chosen.
