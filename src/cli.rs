@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use crate::identity::Ci;
+pub use crate::sink::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vault-ci",
@@ -80,50 +83,12 @@ pub enum ProviderChoice {
     Static,
 }
 
-impl ProviderChoice {
-    /// The name on the command line, which is also the provider's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderChoice::Auto => "auto",
-            ProviderChoice::Github => "github",
-            ProviderChoice::Circleci => "circleci",
-            ProviderChoice::Gitlab => "gitlab",
-            ProviderChoice::Buildkite => "buildkite",
-            ProviderChoice::Bitbucket => "bitbucket",
-            ProviderChoice::TokenFile => "token-file",
-            ProviderChoice::Static => "static",
-        }
-    }
-}
-
-/// The CI systems `trust-policy` writes policies for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CiChoice {
-    Github,
-    Circleci,
-    Gitlab,
-    Buildkite,
-    Bitbucket,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenFormat {
     /// Aligned, for people.
     Text,
     /// One JSON object: provider, header, claims, expiry.
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// `export NAME='value'` lines for a POSIX shell (`eval "$(vault-ci assume …)"`).
-    Env,
-    /// `NAME=value` lines for docker --env-file, dotenv libraries and Compose.
-    Dotenv,
-    /// One JSON object with the credentials, expiry, role ARN, account and region.
-    Json,
-    /// The `Version: 1` document the AWS CLI and SDKs read from `credential_process`.
-    CredentialProcess,
 }
 
 #[derive(Debug, Args)]
@@ -455,7 +420,7 @@ pub struct TokenArgs {
 pub struct TrustPolicyArgs {
     /// The CI whose tokens the role should admit.
     #[arg(long, value_enum)]
-    pub provider: CiChoice,
+    pub provider: Ci,
 
     /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*).
     #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]

@@ -1,12 +1,25 @@
 //! Errors are values with a message a user can act on: the thing, the cause and
 //! the fix on one line, and an optional hint block for the longer story (what a
 //! trust policy would need, which workflow permission is missing).
+//!
+//! What the user is told (the [`Kind`]) and whether trying again can help (the
+//! [`Retry`] class) are separate: a throttled STS and a token endpoint that is
+//! down are both "unavailable", but are retried differently.
 
 use std::fmt;
 use std::process::ExitCode;
+use std::time::Duration;
 
-/// What went wrong, by cause. The kind decides the exit code and whether the
-/// operation may be retried.
+/// Who could not answer, for the message's title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Sts,
+    /// A CI's OIDC token endpoint or CLI.
+    TokenEndpoint,
+}
+
+/// What went wrong, by cause. The kind decides the exit code and the title of a
+/// CI annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// The command line or the configuration is wrong; nothing was attempted.
@@ -15,11 +28,13 @@ pub enum Kind {
     Identity,
     /// STS refused who we are: a trust policy, a permission, wrong or expired keys.
     Denied,
-    /// STS refused what we asked: a parameter, a policy, a region.
+    /// STS refused what we asked: a parameter, a policy, a region; or answered
+    /// something that is not a valid answer.
     Rejected,
-    /// STS or the token endpoint could not answer now: network, throttling, 5xx.
-    /// The only kind that is retried.
-    Unavailable,
+    /// A peer could not answer now: network, throttling, 5xx.
+    Unavailable(Peer),
+    /// `--timeout` passed before the exchange was done.
+    Timeout,
     /// A destination for the credentials could not be written.
     Sink,
     /// The child command could not be started (126: not executable, 127: not found).
@@ -34,16 +49,31 @@ impl Kind {
             Kind::Identity => "no CI identity",
             Kind::Denied => "access denied",
             Kind::Rejected => "request rejected",
-            Kind::Unavailable => "STS unavailable",
+            Kind::Unavailable(Peer::Sts) => "STS unavailable",
+            Kind::Unavailable(Peer::TokenEndpoint) => "OIDC token endpoint unavailable",
+            Kind::Timeout => "timed out",
             Kind::Sink => "cannot write credentials",
             Kind::Exec(_) => "cannot run the command",
         }
     }
 }
 
+/// Whether another attempt can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// The same request gets the same answer.
+    Never,
+    /// The network or the server failed; worth a few more tries.
+    Transient,
+    /// The server asks for fewer requests: worth trying until the deadline,
+    /// after `after` when it said how long to wait.
+    Throttled { after: Option<Duration> },
+}
+
 #[derive(Debug)]
 pub struct Error {
     kind: Kind,
+    retry: Retry,
     message: String,
     hint: Option<String>,
 }
@@ -51,10 +81,16 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The message is kept on one line whatever it quotes (see [`crate::text`]).
     pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        let message = message.into();
         Error {
             kind,
-            message: message.into(),
+            retry: match kind {
+                Kind::Unavailable(_) => Retry::Transient,
+                _ => Retry::Never,
+            },
+            message: crate::text::one_line(&message).into_owned(),
             hint: None,
         }
     }
@@ -75,8 +111,20 @@ impl Error {
         Self::new(Kind::Rejected, message)
     }
 
-    pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(Kind::Unavailable, message)
+    /// A transient failure of `peer`, retried a few times.
+    pub fn unavailable(peer: Peer, message: impl Into<String>) -> Self {
+        Self::new(Kind::Unavailable(peer), message)
+    }
+
+    /// STS asked for fewer requests; retried until the deadline.
+    pub fn throttled(message: impl Into<String>, after: Option<Duration>) -> Self {
+        let mut error = Self::new(Kind::Unavailable(Peer::Sts), message);
+        error.retry = Retry::Throttled { after };
+        error
+    }
+
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(Kind::Timeout, message)
     }
 
     pub fn sink(message: impl Into<String>) -> Self {
@@ -94,8 +142,12 @@ impl Error {
         self
     }
 
-    pub fn is_transient(&self) -> bool {
-        self.kind == Kind::Unavailable
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn retry(&self) -> Retry {
+        self.retry
     }
 
     pub fn message(&self) -> &str {
@@ -108,22 +160,6 @@ impl Error {
             Kind::Exec(code) => code,
             _ => 1,
         })
-    }
-
-    /// The error as a GitHub Actions annotation (`::error title=…::…`), so it shows
-    /// on the run's summary page and not only deep in the log.
-    pub fn github_annotation(&self) -> String {
-        let escape_data = |s: &str| {
-            s.replace('%', "%25")
-                .replace('\r', "%0D")
-                .replace('\n', "%0A")
-        };
-        let escape_property = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
-        format!(
-            "::error title={}::{}",
-            escape_property(&format!("vault-ci: {}", self.kind.title())),
-            escape_data(&self.to_string())
-        )
     }
 }
 
@@ -141,16 +177,87 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An error and its causes on one line: "dispatch failure: io error: connection refused".
+/// `std::io::Error` hides the error it wraps from `source()`; it is shown too.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(err) {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// `err` and everything under it, including what `io::Error`s wrap.
+pub fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut all = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        all.push(cause);
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+        if all.len() > 32 {
+            break;
+        }
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn annotations_escape_what_github_would_cut() {
-        let err = Error::denied("STS refused: 100% no, a:b").with_hint("hint: line one\nline two");
+    fn kinds_say_who_failed_and_classes_say_what_helps() {
+        let token = Error::unavailable(Peer::TokenEndpoint, "HTTP 503");
+        assert_eq!(token.kind().title(), "OIDC token endpoint unavailable");
+        assert_eq!(token.retry(), Retry::Transient);
+        let throttled = Error::throttled("Rate exceeded", Some(Duration::from_secs(2)));
+        assert_eq!(throttled.kind().title(), "STS unavailable");
         assert_eq!(
-            err.github_annotation(),
-            "::error title=vault-ci%3A access denied::STS refused: 100%25 no, a:b%0A  hint: line one%0A  line two"
+            throttled.retry(),
+            Retry::Throttled {
+                after: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(Error::denied("no").retry(), Retry::Never);
+    }
+
+    #[test]
+    fn a_message_stays_on_one_line_whatever_it_quotes() {
+        let err = Error::denied("STS refused: x\n::set-env name=A::b").with_hint("hint: one\ntwo");
+        assert_eq!(
+            err.to_string(),
+            "STS refused: x\\n::set-env name=A::b\n  hint: one\n  two"
+        );
+    }
+
+    #[test]
+    fn chains_include_what_io_errors_wrap() {
+        #[derive(Debug)]
+        struct Tls;
+        impl fmt::Display for Tls {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("invalid peer certificate: UnknownIssuer")
+            }
+        }
+        impl std::error::Error for Tls {}
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, Tls);
+        let shown = error_chain(&io);
+        assert_eq!(shown, "invalid peer certificate: UnknownIssuer");
+        assert!(
+            causes(&io)
+                .iter()
+                .any(|c| c.downcast_ref::<Tls>().is_some())
         );
     }
 }

@@ -1,24 +1,34 @@
 //! vault-ci: short-lived, scoped AWS credentials for CI jobs.
 //!
-//! identity (CI OIDC token or static keys) → hops (STS) → sinks. `main` parses
-//! the command line, runs the command and maps its error to an exit code:
-//! 0 ok, the child's status under `--`, 1 runtime failure, 2 bad usage.
+//! identity (CI OIDC token or static keys) → hops (STS) → sinks. `main` reads
+//! the command line and the environment once, runs the command and maps its
+//! error to an exit code: 0 ok, the child's status under `--`, 1 runtime
+//! failure, 2 bad usage.
 
 mod arn;
 mod cli;
 mod cmd;
+mod env;
 mod error;
+mod exit;
+mod files;
 mod hop;
 mod identity;
 mod net;
-mod refresh;
+mod plan;
+mod platform;
 mod retry;
 mod secret;
+mod signals;
 mod sink;
+mod text;
+mod time;
+mod token;
 mod trust;
 mod validate;
+mod workflow;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -28,23 +38,27 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     hide_panic_payloads();
+    platform::not_dumpable();
+    // The SDK logs whole request and response bodies — every hop's credentials —
+    // when this is set, whatever the log filter says.
+    // SAFETY: nothing else runs yet: no thread reads the environment meanwhile.
+    unsafe { std::env::remove_var("LOG_SENSITIVE_BODIES") };
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err),
     };
-    init_logging(cli.verbose, cli.quiet);
+    let env = env::Env::capture();
+    init_logging(cli.verbose, cli.quiet, &env);
     let result = match cli.command {
-        Command::Assume(args) => cmd::assume::run(*args),
-        Command::Token(args) => cmd::token::run(args),
+        Command::Assume(args) => cmd::assume::run(*args, &env),
+        Command::Token(args) => cmd::token::run(args, &env),
         Command::TrustPolicy(args) => cmd::trust_policy::run(*args),
     };
     match result {
-        Ok(code) => code,
+        Ok(exit) => exit.finish(),
         Err(err) => {
             eprintln!("vault-ci: {err}");
-            if cmd::in_github_actions() {
-                println!("{}", err.github_annotation());
-            }
+            workflow::Workflow::from_env(&env).annotate(&err);
             err.exit_code()
         }
     }
@@ -76,9 +90,9 @@ fn usage_error(err: clap::Error) -> ExitCode {
     {
         first = format!("{first} {}", next.trim());
     }
-    eprintln!("vault-ci: {first}");
+    eprintln!("vault-ci: {}", text::one_line(&first));
     for line in lines {
-        eprintln!("  {}", line.trim());
+        eprintln!("  {}", text::one_line(line.trim()));
     }
     ExitCode::from(2)
 }
@@ -98,7 +112,9 @@ fn hide_panic_payloads() {
 
 /// Logs go to stderr. `VAULT_CI_LOG` or `RUST_LOG` take a full filter; otherwise
 /// -v / -vv raise vault-ci's level, and -vv also shows the SDK's debug lines.
-fn init_logging(verbose: u8, quiet: bool) {
+/// The SDK's logging of whole request and response bodies is off whatever the
+/// filter says: those bodies hold every hop's credentials.
+fn init_logging(verbose: u8, quiet: bool, env: &env::Env) {
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "warn,vault_ci=info",
@@ -107,14 +123,36 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = ["VAULT_CI_LOG", "RUST_LOG"]
         .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .find_map(|var| env.get(var))
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| OneLinePerEvent(std::io::stderr()))
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// Each log event is one line, whatever text from outside it quotes: a line
+/// break in an STS message cannot start a line the CI reads as a command.
+struct OneLinePerEvent<W: Write>(W);
+
+impl<W: Write> Write for OneLinePerEvent<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*text, ""),
+        };
+        // Only line breaks: the colours of a terminal are escape sequences too.
+        let body = body.replace('\n', "\\n").replace('\r', "\\r");
+        self.0.write_all(format!("{body}{end}").as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

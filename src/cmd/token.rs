@@ -1,31 +1,40 @@
 //! `vault-ci token`: the token `assume` would use, decoded for a person — the
 //! first thing to look at when a trust policy refuses it.
 
-use std::process::ExitCode;
-
 use serde_json::{Value, json};
 
-use super::{block_on, in_github_actions, net_config, read_trust_policy, select_source};
+use super::{runtime, within_timeout};
 use crate::cli::{TokenArgs, TokenFormat};
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::identity::Context;
-use crate::identity::token::{Token, human_duration, now_unix, rfc3339};
+use crate::net::NetConfig;
+use crate::plan::{net_options, read_trust_policy, select_source};
+use crate::time::{human_duration, now_unix, rfc3339};
+use crate::token::Token;
 use crate::trust::evaluate::{Verdict, evaluate};
+use crate::workflow::Workflow;
 
-pub fn run(args: TokenArgs) -> Result<ExitCode> {
+pub fn run(args: TokenArgs, env: &Env) -> Result<Exit> {
     let policy = args
         .trust_policy
         .as_deref()
         .map(|path| read_trust_policy(path, "--trust-policy"))
         .transpose()?;
-    let source = select_source(&args.identity)?;
-    let net = net_config(&args.net)?;
+    let source = select_source(&args.identity, env)?;
+    let urls: Vec<&str> = source.token_url().into_iter().collect();
+    let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
+    let mut workflow = Workflow::from_env(env);
+    if args.format == TokenFormat::Json && !args.raw {
+        workflow.reserve_stdout();
+    }
     let ctx = Context {
         audience: args.identity.audience.as_deref(),
         net: &net,
-        mask_on_stdout: in_github_actions() && (args.format == TokenFormat::Text || args.raw),
     };
-    let token = block_on(&net, source.token(&ctx))?;
+    let token = runtime()?.block_on(within_timeout(&net, source.token(&ctx)))?;
+    workflow.mask(token.jwt.expose());
     let verdict = policy
         .map(|policy| evaluate(&policy, &token))
         .transpose()
@@ -37,8 +46,8 @@ pub fn run(args: TokenArgs) -> Result<ExitCode> {
     };
     print!("{text}");
     Ok(match verdict {
-        Some(v) if !v.admitted => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
+        Some(v) if !v.admitted => Exit(1),
+        _ => Exit::SUCCESS,
     })
 }
 

@@ -3,9 +3,11 @@
 
 use serde::Deserialize;
 
-use super::{Context, Provider, TokenFuture, token_from_variable};
-use crate::error::Error;
+use super::{Ci, Context, Provider, TokenFuture, token_from_variable};
+use crate::env::Env;
+use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::trust::{Scope, Subject};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Bitbucket {
@@ -14,8 +16,8 @@ pub struct Bitbucket {
 }
 
 impl Bitbucket {
-    pub fn from_env() -> Self {
-        super::env_struct()
+    pub fn from_env(env: &Env) -> Self {
+        env.deserialize()
     }
 
     fn env_token(&self) -> Option<&Secret> {
@@ -26,8 +28,8 @@ impl Bitbucket {
 }
 
 impl Provider for Bitbucket {
-    fn name(&self) -> &'static str {
-        "bitbucket"
+    fn ci(&self) -> Ci {
+        Ci::Bitbucket
     }
 
     fn title(&self) -> &'static str {
@@ -72,4 +74,32 @@ impl Provider for Bitbucket {
             )
         })
     }
+}
+
+/// `{<repository uuid>}:{<environment uuid>}:{<step uuid>}`; the issuer names the workspace.
+pub fn trust_subject(scope: &Scope) -> Result<Subject> {
+    scope.unsupported("Bitbucket", &["--environment"])?;
+    let workspace = scope.required(&scope.workspace, "--workspace NAME", "bitbucket")?;
+    let workspace_uuid =
+        scope.required(&scope.workspace_uuid, "--workspace-uuid UUID", "bitbucket")?;
+    let braced = |uuid: &str| format!("{{{}}}", uuid.trim_matches(['{', '}']));
+    let repo = scope
+        .repo_uuid
+        .as_deref()
+        .map(braced)
+        .unwrap_or_else(|| "*".into());
+    let subject = match &scope.environment {
+        Some(environment) => format!("{repo}:{}:*", braced(environment)),
+        None => format!("{repo}:*"),
+    };
+    Ok(Subject {
+        issuer: scope.issuer(&format!(
+            "api.bitbucket.org/2.0/workspaces/{workspace}/pipelines-config/identity/oidc"
+        )),
+        audience: scope.audience(&format!(
+            "ari:cloud:bitbucket::workspace/{}",
+            workspace_uuid.trim_matches(['{', '}'])
+        )),
+        subject,
+    })
 }

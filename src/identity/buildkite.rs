@@ -2,8 +2,10 @@
 
 use serde::Deserialize;
 
-use super::{Context, Provider, TokenFuture, mint_with};
-use crate::error::Error;
+use super::{Ci, Context, Provider, TokenFuture, mint_with};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::trust::{Scope, Subject};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Buildkite {
@@ -13,14 +15,14 @@ pub struct Buildkite {
 }
 
 impl Buildkite {
-    pub fn from_env() -> Self {
-        super::env_struct()
+    pub fn from_env(env: &Env) -> Self {
+        env.deserialize()
     }
 }
 
 impl Provider for Buildkite {
-    fn name(&self) -> &'static str {
-        "buildkite"
+    fn ci(&self) -> Ci {
+        Ci::Buildkite
     }
 
     fn title(&self) -> &'static str {
@@ -72,4 +74,21 @@ impl Provider for Buildkite {
             .await
         })
     }
+}
+
+/// `organization:<org>:pipeline:<pipeline>:ref:<ref>:commit:<sha>:step:<key>`.
+pub fn trust_subject(scope: &Scope) -> Result<Subject> {
+    scope.unsupported("Buildkite", &["--branch", "--tag"])?;
+    let org = scope.required(&scope.organization, "--organization SLUG", "buildkite")?;
+    let pipeline = scope.pipeline.as_deref().unwrap_or("*");
+    let reference = match (&scope.branch, &scope.tag) {
+        (Some(branch), _) => format!("refs/heads/{branch}"),
+        (_, Some(tag)) => format!("refs/tags/{tag}"),
+        _ => "*".to_string(),
+    };
+    Ok(Subject {
+        issuer: scope.issuer("agent.buildkite.com"),
+        audience: scope.audience(super::DEFAULT_AUDIENCE),
+        subject: format!("organization:{org}:pipeline:{pipeline}:ref:{reference}:commit:*:step:*"),
+    })
 }

@@ -4,9 +4,11 @@
 
 use serde::Deserialize;
 
-use super::{Context, Provider, TokenFuture, mint_with, token_from_variable};
-use crate::error::Error;
+use super::{Ci, Context, Provider, TokenFuture, mint_with, token_from_variable};
+use crate::env::Env;
+use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::trust::{Scope, Subject};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CircleCi {
@@ -18,8 +20,8 @@ pub struct CircleCi {
 }
 
 impl CircleCi {
-    pub fn from_env() -> Self {
-        super::env_struct()
+    pub fn from_env(env: &Env) -> Self {
+        env.deserialize()
     }
 
     fn env_token(&self) -> Option<(&Secret, &'static str)> {
@@ -39,8 +41,8 @@ impl CircleCi {
 }
 
 impl Provider for CircleCi {
-    fn name(&self) -> &'static str {
-        "circleci"
+    fn ci(&self) -> Ci {
+        Ci::Circleci
     }
 
     fn title(&self) -> &'static str {
@@ -104,4 +106,22 @@ impl Provider for CircleCi {
             }
         })
     }
+}
+
+/// `org/<org id>/project/<project id>/user/<user id>`, which
+/// CIRCLE_OIDC_TOKEN_V2 extends with `/vcs-origin/<repo>/vcs-ref/<ref>`.
+pub fn trust_subject(scope: &Scope) -> Result<Subject> {
+    scope.unsupported("CircleCI", &["--branch", "--tag"])?;
+    let org = scope.required(&scope.org_id, "--org-id UUID", "circleci")?;
+    let project = scope.project_id.as_deref().unwrap_or("*");
+    let tail = match (&scope.branch, &scope.tag) {
+        (Some(branch), _) => format!("/user/*/vcs-origin/*/vcs-ref/refs/heads/{branch}"),
+        (_, Some(tag)) => format!("/user/*/vcs-origin/*/vcs-ref/refs/tags/{tag}"),
+        _ => "/user/*".to_string(),
+    };
+    Ok(Subject {
+        issuer: scope.issuer(&format!("oidc.circleci.com/org/{org}")),
+        audience: scope.audience(org),
+        subject: format!("org/{org}/project/{project}{tail}"),
+    })
 }

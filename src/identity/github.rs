@@ -3,16 +3,19 @@
 
 use serde::Deserialize;
 
-use super::token::Token;
-use super::{Context, Provider, TokenFuture};
-use crate::error::{Error, Result};
+use super::{Ci, Context, Provider, TokenFuture};
+use crate::env::Env;
+use crate::error::{Error, Peer, Result, error_chain};
+use crate::net::{BodyError, MAX_BODY, read_body};
 use crate::retry::retry;
 use crate::secret::Secret;
+use crate::token::Token;
+use crate::trust::{Scope, Subject};
 
 /// The run, as session tags (configure-aws-credentials' set), each value cut to
 /// what STS accepts in a tag.
-pub fn session_tags() -> Vec<(String, String)> {
-    let var = |name: &str| super::env_nonempty(name);
+pub fn session_tags(env: &Env) -> Vec<(String, String)> {
+    let var = |name: &str| env.get(name).map(str::to_string);
     let branch = var("GITHUB_REF").and_then(|r| r.strip_prefix("refs/heads/").map(str::to_string));
     [
         ("GitHub", Some("Actions".to_string())),
@@ -54,14 +57,14 @@ pub struct Github {
 }
 
 impl Github {
-    pub fn from_env() -> Self {
-        super::env_struct()
+    pub fn from_env(env: &Env) -> Self {
+        env.deserialize()
     }
 }
 
 impl Provider for Github {
-    fn name(&self) -> &'static str {
-        "github"
+    fn ci(&self) -> Ci {
+        Ci::Github
     }
 
     fn title(&self) -> &'static str {
@@ -107,7 +110,50 @@ impl Provider for Github {
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(fetch_token(self, ctx))
     }
+
+    fn token_url(&self) -> Option<&str> {
+        self.actions_id_token_request_url.as_deref()
+    }
 }
+
+/// `repo:OWNER/REPO:<context>`, or with `--owner-id`/`--repo-id` the immutable
+/// `repo:OWNER@ID/REPO@ID:<context>` that survives renames.
+pub fn trust_subject(scope: &Scope) -> Result<Subject> {
+    scope.unsupported(
+        "GitHub",
+        &["--branch", "--environment", "--tag", "--pull-request"],
+    )?;
+    let repo = scope.required(&scope.repo, "--repo OWNER/REPO", "github")?;
+    let Some((owner, name)) = repo.split_once('/') else {
+        return Err(Error::usage(format!("--repo `{repo}` must be OWNER/REPO")));
+    };
+    let repo = match (&scope.owner_id, &scope.repo_id) {
+        (Some(owner_id), Some(repo_id)) => format!("{owner}@{owner_id}/{name}@{repo_id}"),
+        _ => repo.to_string(),
+    };
+    let context = if let Some(branch) = &scope.branch {
+        format!("ref:refs/heads/{branch}")
+    } else if let Some(tag) = &scope.tag {
+        format!("ref:refs/tags/{tag}")
+    } else if let Some(environment) = &scope.environment {
+        format!("environment:{environment}")
+    } else if scope.pull_request {
+        "pull_request".to_string()
+    } else {
+        "*".to_string()
+    };
+    Ok(Subject {
+        issuer: scope.issuer(ISSUER),
+        audience: scope.audience(super::DEFAULT_AUDIENCE),
+        subject: format!("repo:{repo}:{context}"),
+    })
+}
+
+/// GitHub.com's issuer, as IAM names the provider.
+pub const ISSUER: &str = "token.actions.githubusercontent.com";
+
+const TLS_HINT: &str = "hint: the endpoint's certificate is not trusted: if a corporate proxy or CA \
+    signs it, pass its CA as --ca-bundle PEM (or AWS_CA_BUNDLE)";
 
 const MISSING_PERMISSION_HINT: &str = "hint: the job needs permission to request an OIDC token; add to the workflow or job:\n\
     permissions:\n  id-token: write\n  contents: read";
@@ -124,15 +170,11 @@ async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
     url.query_pairs_mut()
         .append_pair("audience", ctx.audience_or_default());
 
-    let client = ctx.net.token_http_client()?;
+    let client = ctx.net.client();
     let value = retry(&ctx.net.retry, |_| {
-        request_once(&client, url.clone(), request_token)
+        request_once(client, url.clone(), request_token)
     })
     .await?;
-    if ctx.mask_on_stdout {
-        // The runner hides a value in all later log output once it has seen this.
-        println!("::add-mask::{value}");
-    }
     Token::parse(&value, "GitHub Actions")
 }
 
@@ -151,10 +193,21 @@ async fn request_once(
         .send()
         .await
         .map_err(|e| {
-            Error::unavailable(format!(
-                "cannot reach GitHub's OIDC token endpoint: {}",
-                crate::hop::error_chain(&e.without_url())
-            ))
+            let e = e.without_url();
+            match crate::net::tls_failure(&e) {
+                // A TLS verdict does not change on retry.
+                Some(verdict) => Error::identity(format!(
+                    "cannot reach GitHub's OIDC token endpoint: TLS: {verdict}"
+                ))
+                .with_hint(TLS_HINT),
+                None => Error::unavailable(
+                    Peer::TokenEndpoint,
+                    format!(
+                        "cannot reach GitHub's OIDC token endpoint: {}",
+                        error_chain(&e)
+                    ),
+                ),
+            }
         })?;
     let status = response.status();
     if !status.is_success() {
@@ -163,9 +216,10 @@ async fn request_once(
                 "GitHub's OIDC token endpoint answered HTTP {status}: the request token was refused: \
                  it belongs to another job or has expired; request the token in the same job that uses it"
             )),
-            code if code >= 500 || code == 429 => Error::unavailable(format!(
-                "GitHub's OIDC token endpoint answered HTTP {status}"
-            )),
+            code if code >= 500 || code == 429 => Error::unavailable(
+                Peer::TokenEndpoint,
+                format!("GitHub's OIDC token endpoint answered HTTP {status}"),
+            ),
             _ => Error::identity(format!(
                 "GitHub's OIDC token endpoint answered HTTP {status}; is ACTIONS_ID_TOKEN_REQUEST_URL right?"
             )),
@@ -175,10 +229,18 @@ async fn request_once(
     struct Reply {
         value: String,
     }
-    let reply: Reply = response.json().await.map_err(|e| {
+    let body = read_body(response, MAX_BODY).await.map_err(|e| match e {
+        BodyError::TooLarge => Error::identity(format!(
+            "GitHub's OIDC token endpoint sent an unexpected reply: {e}; is ACTIONS_ID_TOKEN_REQUEST_URL right?"
+        )),
+        BodyError::Read(_) => Error::unavailable(
+            Peer::TokenEndpoint,
+            format!("GitHub's OIDC token endpoint: {e}"),
+        ),
+    })?;
+    let reply: Reply = serde_json::from_slice(&body).map_err(|e| {
         Error::identity(format!(
-            "GitHub's OIDC token endpoint sent an unexpected reply ({}); expected {{\"value\": \"<jwt>\"}}",
-            crate::hop::error_chain(&e.without_url())
+            "GitHub's OIDC token endpoint sent an unexpected reply ({e}); expected {{\"value\": \"<jwt>\"}}"
         ))
     })?;
     Ok(reply.value)

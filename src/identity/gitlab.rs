@@ -1,9 +1,11 @@
 //! GitLab CI: a job gets OIDC tokens only through `id_tokens:`, each in a
 //! variable the job definition names, with the audience set there too.
 
-use super::{Context, Provider, TokenFuture, env_nonempty, token_from_variable};
+use super::{Ci, Context, Provider, TokenFuture, token_from_variable};
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::identity::token::Token;
+use crate::token::Token;
+use crate::trust::{Scope, Subject};
 
 /// Variables tried, in order, when --token-env does not name one.
 pub const CONVENTIONAL: &[&str] = &[
@@ -19,35 +21,34 @@ pub struct Gitlab {
     running: bool,
     /// The variable named by --token-env, if any.
     named: Option<String>,
+    /// The variable holding the token, and its value.
+    variable: Option<(String, String)>,
     pipeline_id: Option<String>,
     job_id: Option<String>,
 }
 
 impl Gitlab {
-    pub fn from_env(token_env: Option<String>) -> Self {
+    pub fn from_env(env: &Env, token_env: Option<String>) -> Self {
+        let variable = match &token_env {
+            Some(name) => env.get(name).map(|v| (name.clone(), v.to_string())),
+            None => env
+                .first(CONVENTIONAL)
+                .map(|(name, v)| (name.to_string(), v.to_string())),
+        };
         Gitlab {
-            running: env_nonempty("GITLAB_CI").as_deref() == Some("true"),
+            running: env.is_true("GITLAB_CI"),
             named: token_env,
-            pipeline_id: env_nonempty("CI_PIPELINE_ID"),
-            job_id: env_nonempty("CI_JOB_ID"),
-        }
-    }
-
-    /// The variable holding the token, and its value.
-    fn variable(&self) -> Option<(String, String)> {
-        match &self.named {
-            Some(name) => env_nonempty(name).map(|v| (name.clone(), v)),
-            None => CONVENTIONAL
-                .iter()
-                .find_map(|name| env_nonempty(name).map(|v| (name.to_string(), v))),
+            variable,
+            pipeline_id: env.get("CI_PIPELINE_ID").map(str::to_string),
+            job_id: env.get("CI_JOB_ID").map(str::to_string),
         }
     }
 
     fn read(&self, ctx: &Context<'_>) -> Result<Token> {
-        let (name, value) = self.variable().ok_or_else(|| self.missing_token())?;
+        let (name, value) = self.variable.as_ref().ok_or_else(|| self.missing_token())?;
         token_from_variable(
-            &value,
-            &name,
+            value,
+            name,
             ctx,
             "set that `aud:` under `id_tokens:` in .gitlab-ci.yml",
         )
@@ -55,8 +56,8 @@ impl Gitlab {
 }
 
 impl Provider for Gitlab {
-    fn name(&self) -> &'static str {
-        "gitlab"
+    fn ci(&self) -> Ci {
+        Ci::Gitlab
     }
 
     fn title(&self) -> &'static str {
@@ -72,7 +73,7 @@ impl Provider for Gitlab {
     }
 
     fn has_token(&self) -> bool {
-        self.variable().is_some()
+        self.variable.is_some()
     }
 
     fn missing_token(&self) -> Error {
@@ -96,4 +97,25 @@ impl Provider for Gitlab {
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(async move { self.read(ctx) })
     }
+}
+
+/// `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`, from
+/// gitlab.com or the instance's own issuer (`--issuer`).
+pub fn trust_subject(scope: &Scope) -> Result<Subject> {
+    scope.unsupported("GitLab", &["--branch", "--tag"])?;
+    let path = scope.required(
+        &scope.project_path,
+        "--project-path GROUP/PROJECT",
+        "gitlab",
+    )?;
+    let context = match (&scope.branch, &scope.tag) {
+        (Some(branch), _) => format!("ref_type:branch:ref:{branch}"),
+        (_, Some(tag)) => format!("ref_type:tag:ref:{tag}"),
+        _ => "*".to_string(),
+    };
+    Ok(Subject {
+        issuer: scope.issuer("gitlab.com"),
+        audience: scope.audience(super::DEFAULT_AUDIENCE),
+        subject: format!("project_path:{path}:{context}"),
+    })
 }

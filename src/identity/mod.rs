@@ -2,8 +2,10 @@
 //! either an OIDC token (for AssumeRoleWithWebIdentity) or base credentials
 //! (for AssumeRole). Nothing here knows where the credentials end up.
 //!
-//! A CI provider is a [`Provider`]; adding one is a new file and a line in
-//! [`ci_providers`].
+//! A CI is a [`Provider`] with its whole story in its own file: how it is
+//! detected, where its token comes from, its session name, what its `sub`
+//! claim looks like to a trust policy, and whether it can mint fresh tokens.
+//! Adding one is a file and a variant of [`Ci`]; the compiler finds the rest.
 
 pub mod bitbucket;
 pub mod buildkite;
@@ -11,38 +13,84 @@ pub mod circleci;
 pub mod github;
 pub mod gitlab;
 pub mod static_keys;
-pub mod token;
 pub mod token_file;
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use serde::de::DeserializeOwned;
-
-use crate::cli::ProviderChoice;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::net::NetConfig;
 use crate::secret::Credentials;
-use static_keys::StaticEnv;
-use token::Token;
+use crate::token::Token;
+use crate::trust::{Scope, Subject};
 
 /// The audience asked for where a provider mints tokens on request.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
+/// The CI systems vault-ci knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Ci {
+    Github,
+    Circleci,
+    Gitlab,
+    Buildkite,
+    Bitbucket,
+}
+
+impl Ci {
+    pub const ALL: [Ci; 5] = [
+        Ci::Github,
+        Ci::Circleci,
+        Ci::Gitlab,
+        Ci::Buildkite,
+        Ci::Bitbucket,
+    ];
+
+    /// The CI's provider, read from the environment.
+    pub fn provider(self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider> {
+        match self {
+            Ci::Github => Box::new(github::Github::from_env(env)),
+            Ci::Circleci => Box::new(circleci::CircleCi::from_env(env)),
+            Ci::Gitlab => Box::new(gitlab::Gitlab::from_env(env, options.token_env.clone())),
+            Ci::Buildkite => Box::new(buildkite::Buildkite::from_env(env)),
+            Ci::Bitbucket => Box::new(bitbucket::Bitbucket::from_env(env)),
+        }
+    }
+
+    /// The trust-policy subject that admits exactly `scope`'s jobs of this CI.
+    pub fn trust_subject(self, scope: &Scope) -> Result<Subject> {
+        match self {
+            Ci::Github => github::trust_subject(scope),
+            Ci::Circleci => circleci::trust_subject(scope),
+            Ci::Gitlab => gitlab::trust_subject(scope),
+            Ci::Buildkite => buildkite::trust_subject(scope),
+            Ci::Bitbucket => bitbucket::trust_subject(scope),
+        }
+    }
+}
+
+/// What the user asked for with `--provider`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// The CI that is running, then a token file, then static keys.
+    Auto,
+    Ci(Ci),
+    TokenFile,
+    Static,
+}
+
 /// What the first hop starts from.
 pub enum Identity {
     WebIdentity(Token),
-    Static(Credentials),
+    Keys(Credentials),
 }
 
 pub struct Context<'a> {
     /// `--audience` as given; providers that mint on request default it.
     pub audience: Option<&'a str>,
     pub net: &'a NetConfig,
-    /// In GitHub Actions, print `::add-mask::` for a fetched token. Off when stdout
-    /// carries the credentials themselves (`--format`), which must stay parseable.
-    pub mask_on_stdout: bool,
 }
 
 impl Context<'_> {
@@ -55,8 +103,7 @@ pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Token>> + 'a>>;
 
 /// A CI system that issues OIDC tokens to its jobs.
 pub trait Provider {
-    /// The `--provider` value.
-    fn name(&self) -> &'static str;
+    fn ci(&self) -> Ci;
     /// How users know it: "GitHub Actions".
     fn title(&self) -> &'static str;
     /// The variable that gave it away, for messages: "GITHUB_ACTIONS=true".
@@ -75,17 +122,10 @@ pub trait Provider {
     fn mints_fresh_tokens(&self, _ctx: &Context<'_>) -> bool {
         false
     }
-}
-
-/// Every CI provider, read from the environment.
-pub fn ci_providers(options: &ProviderOptions) -> Vec<Box<dyn Provider>> {
-    vec![
-        Box::new(github::Github::from_env()),
-        Box::new(circleci::CircleCi::from_env()),
-        Box::new(gitlab::Gitlab::from_env(options.token_env.clone())),
-        Box::new(buildkite::Buildkite::from_env()),
-        Box::new(bitbucket::Bitbucket::from_env()),
-    ]
+    /// Where the token endpoint is, when there is one (for the network set-up).
+    fn token_url(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Options that only some providers read.
@@ -95,86 +135,96 @@ pub struct ProviderOptions {
     pub token_env: Option<String>,
 }
 
+/// The CI this job runs in, if exactly one is detected.
+pub fn running_ci(env: &Env, options: &ProviderOptions) -> Result<Option<Box<dyn Provider>>> {
+    let mut detected: Vec<Box<dyn Provider>> = Ci::ALL
+        .iter()
+        .map(|ci| ci.provider(env, options))
+        .filter(|p| p.detected())
+        .collect();
+    if detected.len() > 1 {
+        let names: Vec<String> = detected
+            .iter()
+            .map(|p| format!("{} ({})", p.title(), p.marker()))
+            .collect();
+        let choices: Vec<&str> = detected.iter().map(|p| ci_name(p.ci())).collect();
+        return Err(Error::usage(format!(
+            "more than one CI detected: {}; pass --provider {} to choose",
+            names.join(", "),
+            choices.join("|")
+        )));
+    }
+    Ok(detected.pop())
+}
+
+pub fn ci_name(ci: Ci) -> &'static str {
+    match ci {
+        Ci::Github => "github",
+        Ci::Circleci => "circleci",
+        Ci::Gitlab => "gitlab",
+        Ci::Buildkite => "buildkite",
+        Ci::Bitbucket => "bitbucket",
+    }
+}
+
 /// The chosen identity source, picked before any request is made.
 pub enum Source {
     Ci(Box<dyn Provider>),
     TokenFile(PathBuf),
-    Static(StaticEnv),
+    Keys(Credentials),
 }
 
 impl Source {
     pub fn select(
-        choice: ProviderChoice,
+        choice: Choice,
         token_file: Option<PathBuf>,
+        env: &Env,
         options: &ProviderOptions,
     ) -> Result<Source> {
-        let mut providers = ci_providers(options);
-        let keys = StaticEnv::from_env();
-        let pick = |name: &str, providers: &mut Vec<Box<dyn Provider>>| {
-            let index = providers
-                .iter()
-                .position(|p| p.name() == name)
-                .expect("every named choice has a provider");
-            providers.swap_remove(index)
-        };
+        let keys = || static_keys::from_env(env);
         match choice {
-            ProviderChoice::TokenFile => token_file
-                .or_else(token_file::env_token_file)
+            Choice::TokenFile => token_file
+                .or_else(|| token_file::env_token_file(env))
                 .map(Source::TokenFile)
                 .ok_or_else(|| {
                     Error::usage(
                         "--provider token-file needs --token-file PATH or AWS_WEB_IDENTITY_TOKEN_FILE",
                     )
                 }),
-            ProviderChoice::Static => {
-                if !keys.is_present() {
-                    return Err(Error::usage(
-                        "--provider static needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
-                    ));
+            Choice::Static => match keys() {
+                Some(keys) => keys.map(Source::Keys),
+                None => Err(Error::usage(
+                    "--provider static needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
+                )),
+            },
+            Choice::Ci(ci) => {
+                let provider = ci.provider(env, options);
+                if provider.has_token() {
+                    Ok(Source::Ci(provider))
+                } else {
+                    Err(provider.missing_token())
                 }
-                Ok(Source::Static(keys))
             }
-            ProviderChoice::Auto => {
+            Choice::Auto => {
                 if let Some(path) = token_file {
                     return Ok(Source::TokenFile(path));
                 }
-                let detected: Vec<_> = providers.iter().filter(|p| p.detected()).collect();
-                if detected.len() > 1 {
-                    let names: Vec<String> = detected
-                        .iter()
-                        .map(|p| format!("{} ({})", p.title(), p.marker()))
-                        .collect();
-                    return Err(Error::usage(format!(
-                        "more than one CI detected: {}; pass --provider {} to choose",
-                        names.join(", "),
-                        detected
-                            .iter()
-                            .map(|p| p.name())
-                            .collect::<Vec<_>>()
-                            .join("|")
-                    )));
+                let ci = running_ci(env, options)?;
+                if let Some(provider) = &ci
+                    && provider.has_token()
+                {
+                    return Ok(Source::Ci(ci.expect("checked above")));
                 }
-                let ci = detected.first().map(|p| p.name());
-                if let Some(name) = ci {
-                    let provider = pick(name, &mut providers);
-                    if provider.has_token() {
-                        return Ok(Source::Ci(provider));
-                    }
-                    // A CI without OIDC (no permission, no id_tokens:) may still
-                    // hold a deploy user's keys.
-                    if let Some(path) = token_file::env_token_file() {
-                        return Ok(Source::TokenFile(path));
-                    }
-                    if keys.is_present() {
-                        return Ok(Source::Static(keys));
-                    }
-                    return Err(provider.missing_token());
-                }
-                if let Some(path) = token_file::env_token_file() {
+                // A CI without OIDC (no permission, no id_tokens:) may still
+                // hold a deploy user's keys.
+                if let Some(path) = token_file::env_token_file(env) {
                     return Ok(Source::TokenFile(path));
                 }
-                if keys.is_present() {
-                    return Ok(Source::Static(keys));
+                if let Some(keys) = keys() {
+                    return keys.map(Source::Keys);
+                }
+                if let Some(provider) = ci {
+                    return Err(provider.missing_token());
                 }
                 Err(Error::identity(
                     "no identity found: not in a CI that issues OIDC tokens, no \
@@ -185,14 +235,6 @@ impl Source {
                      --provider, --token-file PATH, or export the deploy user's keys",
                 ))
             }
-            named => {
-                let provider = pick(named.name(), &mut providers);
-                if provider.has_token() {
-                    Ok(Source::Ci(provider))
-                } else {
-                    Err(provider.missing_token())
-                }
-            }
         }
     }
 
@@ -201,37 +243,48 @@ impl Source {
         match self {
             Source::Ci(provider) => format!("{} OIDC token", provider.title()),
             Source::TokenFile(path) => format!("OIDC token file {}", path.display()),
-            Source::Static(_) => "static keys from the environment".into(),
+            Source::Keys(_) => "static keys from the environment".into(),
         }
     }
 
     /// The role to assume when the command line names none.
-    pub fn default_role(&self) -> Option<String> {
+    pub fn default_role<'e>(&self, env: &'e Env) -> Option<&'e str> {
         match self {
-            Source::TokenFile(_) => token_file::env_role_arn(),
+            Source::TokenFile(_) => env.get("AWS_ROLE_ARN"),
             _ => None,
         }
     }
 
     /// A session name from CI metadata, before sanitising. Keys or a token file
     /// used inside a CI still get the run's name, so CloudTrail shows the run.
-    pub fn default_session_name(&self) -> Option<String> {
-        let running_ci = || {
-            ci_providers(&ProviderOptions::default())
-                .into_iter()
-                .find(|p| p.detected())
+    pub fn default_session_name(&self, env: &Env) -> Option<String> {
+        let running = || {
+            running_ci(env, &ProviderOptions::default())
+                .ok()
+                .flatten()
                 .and_then(|p| p.session_name())
         };
         match self {
             Source::Ci(provider) => provider.session_name(),
-            Source::TokenFile(_) => token_file::env_session_name().or_else(running_ci),
-            Source::Static(_) => running_ci(),
+            Source::TokenFile(_) => env
+                .get("AWS_ROLE_SESSION_NAME")
+                .map(str::to_string)
+                .or_else(running),
+            Source::Keys(_) => running(),
+        }
+    }
+
+    /// The token endpoint this source will call, if any.
+    pub fn token_url(&self) -> Option<&str> {
+        match self {
+            Source::Ci(provider) => provider.token_url(),
+            _ => None,
         }
     }
 
     pub async fn identity(&self, ctx: &Context<'_>) -> Result<Identity> {
         match self {
-            Source::Static(keys) => keys.credentials().map(Identity::Static),
+            Source::Keys(keys) => Ok(Identity::Keys(keys.clone())),
             _ => self.token(ctx).await.map(Identity::WebIdentity),
         }
     }
@@ -253,23 +306,11 @@ impl Source {
         match self {
             Source::Ci(provider) => provider.token(ctx).await,
             Source::TokenFile(path) => token_file::read_token(path),
-            Source::Static(_) => Err(Error::usage(
+            Source::Keys(_) => Err(Error::usage(
                 "static keys have no OIDC token: choose a --provider that issues one, or --token-file",
             )),
         }
     }
-}
-
-/// Reads a provider's variables into a struct. Variables that are not UTF-8
-/// are skipped rather than aborting the run: no CI variable we read is binary.
-pub(crate) fn env_struct<T: DeserializeOwned + Default>() -> T {
-    let vars = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-    envy::from_iter(vars).unwrap_or_default()
-}
-
-pub(crate) fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// A token that a CI hands over in a variable: checked to carry the audience
@@ -303,6 +344,7 @@ pub(crate) async fn mint_with(program: &str, args: &[&str], origin: &str) -> Res
     let output = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| match e.kind() {
@@ -324,8 +366,89 @@ pub(crate) async fn mint_with(program: &str, args: &[&str], origin: &str) -> Res
             last.trim()
         )));
     }
+    if output.stdout.len() > crate::net::MAX_BODY {
+        return Err(Error::identity(format!(
+            "`{shown} …` printed more than {} bytes, which is not a token",
+            crate::net::MAX_BODY
+        )));
+    }
     let stdout = String::from_utf8(output.stdout).map_err(|_| {
         Error::identity(format!("`{shown} …` printed something that is not a token"))
     })?;
     Token::parse(&stdout, format!("`{shown}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_ci_is_detected_by_its_marker_and_names_itself() {
+        let markers = [
+            (Ci::Github, "GITHUB_ACTIONS"),
+            (Ci::Circleci, "CIRCLECI"),
+            (Ci::Gitlab, "GITLAB_CI"),
+            (Ci::Buildkite, "BUILDKITE"),
+        ];
+        for (ci, marker) in markers {
+            let env = Env::of([(marker, "true")]);
+            let found = running_ci(&env, &ProviderOptions::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.ci(), ci);
+        }
+        let env = Env::of([("BITBUCKET_BUILD_NUMBER", "7")]);
+        let found = running_ci(&env, &ProviderOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.ci(), Ci::Bitbucket);
+        assert!(
+            running_ci(&Env::default(), &ProviderOptions::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn two_cis_at_once_need_a_choice() {
+        let env = Env::of([("GITHUB_ACTIONS", "true"), ("GITLAB_CI", "true")]);
+        let err = running_ci(&env, &ProviderOptions::default()).err().unwrap();
+        assert_eq!(
+            err.message(),
+            "more than one CI detected: GitHub Actions (GITHUB_ACTIONS=true), GitLab CI (GITLAB_CI=true); \
+             pass --provider github|gitlab to choose"
+        );
+    }
+
+    #[test]
+    fn auto_prefers_the_cis_token_then_a_token_file_then_keys() {
+        let select = |pairs: &[(&str, &str)]| {
+            let env = Env::of(pairs.iter().copied());
+            Source::select(Choice::Auto, None, &env, &ProviderOptions::default())
+                .map(|s| s.describe())
+                .map_err(|e| e.message().to_string())
+        };
+        let keys = [
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ];
+        assert_eq!(
+            select(&[("BITBUCKET_STEP_OIDC_TOKEN", "t"), keys[0], keys[1]]).unwrap(),
+            "Bitbucket Pipelines OIDC token"
+        );
+        assert_eq!(
+            select(&[("GITHUB_ACTIONS", "true"), keys[0], keys[1]]).unwrap(),
+            "static keys from the environment"
+        );
+        assert_eq!(
+            select(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"), keys[0], keys[1]]).unwrap(),
+            "OIDC token file /t"
+        );
+        assert!(
+            select(&[("GITHUB_ACTIONS", "true")])
+                .unwrap_err()
+                .starts_with("this GitHub Actions step has no OIDC token endpoint")
+        );
+        assert!(select(&[]).unwrap_err().starts_with("no identity found"));
+    }
 }

@@ -1,58 +1,46 @@
 //! Static keys in the environment: the AssumeRole-only deploy user of a
-//! hand-written assume_role.sh, or a person's keys when run by hand.
+//! hand-written assume_role.sh, a person's keys when run by hand, or the
+//! session an earlier step exported (role chaining).
 
-use serde::Deserialize;
-
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::secret::{Credentials, Secret};
+use crate::secret::{Credentials, Secret, mask_key_id};
 
-#[derive(Debug, Default, Deserialize)]
-pub struct StaticEnv {
-    aws_access_key_id: Option<String>,
-    aws_secret_access_key: Option<Secret>,
-    aws_session_token: Option<Secret>,
+/// None when no keys are set; an error when they are set by half.
+pub fn from_env(env: &Env) -> Option<Result<Credentials>> {
+    let key_id = env.get("AWS_ACCESS_KEY_ID")?;
+    let Some(secret) = env.get("AWS_SECRET_ACCESS_KEY") else {
+        return Some(Err(Error::identity(format!(
+            "AWS_ACCESS_KEY_ID is set ({}) but AWS_SECRET_ACCESS_KEY is not; export both",
+            mask_key_id(key_id)
+        ))));
+    };
+    Some(Ok(Credentials {
+        access_key_id: key_id.to_string(),
+        secret_access_key: Secret::new(secret),
+        session_token: env.get("AWS_SESSION_TOKEN").map(Secret::new),
+        expiration: None,
+    }))
 }
 
-impl StaticEnv {
-    pub fn from_env() -> Self {
-        super::env_struct()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn is_present(&self) -> bool {
-        self.aws_access_key_id
-            .as_deref()
-            .is_some_and(|k| !k.is_empty())
-    }
-
-    pub fn credentials(&self) -> Result<Credentials> {
-        let key_id = self
-            .aws_access_key_id
-            .as_deref()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::identity(
-                    "no static keys: AWS_ACCESS_KEY_ID is not set; export the deploy user's \
-                     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use an OIDC provider",
-                )
-            })?;
-        let secret = self
-            .aws_secret_access_key
-            .clone()
-            .filter(|s| !s.expose().is_empty())
-            .ok_or_else(|| {
-                Error::identity(format!(
-                    "AWS_ACCESS_KEY_ID is set ({}) but AWS_SECRET_ACCESS_KEY is not; export both",
-                    crate::secret::mask_key_id(key_id)
-                ))
-            })?;
-        Ok(Credentials {
-            access_key_id: key_id.to_string(),
-            secret_access_key: secret,
-            session_token: self
-                .aws_session_token
-                .clone()
-                .filter(|t| !t.expose().is_empty()),
-            expiration: None,
-        })
+    #[test]
+    fn keys_are_read_whole_or_refused_by_half() {
+        assert!(from_env(&Env::default()).is_none());
+        let half = Env::of([("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY123456")]);
+        let err = from_env(&half).unwrap().err().unwrap();
+        assert_eq!(
+            err.message(),
+            "AWS_ACCESS_KEY_ID is set (****************3456) but AWS_SECRET_ACCESS_KEY is not; export both"
+        );
+        let session = Env::of([
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_SESSION_TOKEN", "t"),
+        ]);
+        assert!(from_env(&session).unwrap().unwrap().is_session());
     }
 }

@@ -3,11 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::token::Token;
+use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::token::Token;
+
+/// A JWT is a few kB; a file much larger than this is not one.
+const MAX_TOKEN_FILE: usize = 64 * 1024;
 
 pub fn read_token(path: &Path) -> Result<Token> {
-    let raw = std::fs::read_to_string(path).map_err(|e| {
+    let raw = crate::files::read_text(path, MAX_TOKEN_FILE).map_err(|e| {
         Error::identity(format!(
             "cannot read the OIDC token file {}: {e}; check --token-file / AWS_WEB_IDENTITY_TOKEN_FILE",
             path.display()
@@ -17,16 +21,6 @@ pub fn read_token(path: &Path) -> Result<Token> {
 }
 
 /// The SDK convention: AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN and AWS_ROLE_SESSION_NAME.
-pub fn env_token_file() -> Option<PathBuf> {
-    std::env::var_os("AWS_WEB_IDENTITY_TOKEN_FILE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-pub fn env_role_arn() -> Option<String> {
-    super::env_nonempty("AWS_ROLE_ARN")
-}
-
-pub fn env_session_name() -> Option<String> {
-    super::env_nonempty("AWS_ROLE_SESSION_NAME")
+pub fn env_token_file(env: &Env) -> Option<PathBuf> {
+    env.path("AWS_WEB_IDENTITY_TOKEN_FILE")
 }

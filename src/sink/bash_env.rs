@@ -1,18 +1,44 @@
 //! `$BASH_ENV`: CircleCI sources this file before every later step.
 
-use std::path::PathBuf;
+use std::path::Path;
 
-use super::{Output, env_target, shell};
+use super::append::Append;
+use super::{Order, Output, Sink, shell};
 use crate::error::Result;
 
-pub fn target() -> Result<PathBuf> {
-    env_target(
-        "BASH_ENV",
-        "--bash-env",
-        "CircleCI sets it in every job; elsewhere use --env-file PATH",
-    )
+pub struct BashEnv {
+    file: Append,
 }
 
-pub fn render(out: &Output) -> String {
-    shell::export_lines(out)
+impl BashEnv {
+    pub fn new(path: &Path) -> BashEnv {
+        BashEnv {
+            file: Append::new(path, "$BASH_ENV"),
+        }
+    }
+}
+
+impl Sink for BashEnv {
+    fn order(&self) -> Order {
+        Order::Append
+    }
+
+    fn stage(&mut self, out: &Output) -> Result<()> {
+        let vars = out.reveal_variables();
+        let names: Vec<&str> = vars.iter().map(|(name, _)| *name).collect();
+        // A write cut short may have left a single quote open.
+        self.file.stage(
+            shell::export_lines(out),
+            "'\n".into(),
+            format!("unset {}\n", names.join(" ")),
+        )
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.file.commit()
+    }
+
+    fn revoke(&mut self) {
+        self.file.revoke();
+    }
 }

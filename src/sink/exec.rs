@@ -4,14 +4,15 @@
 //! it runs the command as a child and passes its exit code on.
 
 use std::ffi::OsString;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 use super::Output;
 use crate::error::{Error, Kind, Result};
+use crate::exit::Exit;
 
 /// Variables that would make the child use other credentials than ours, or
 /// re-run an identity exchange of its own.
-const STALE: &[&str] = &[
+pub const STALE: &[&str] = &[
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
     "AWS_ACCESS_KEY_ID",
@@ -25,35 +26,38 @@ const STALE: &[&str] = &[
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
-pub fn run(argv: &[OsString], out: &Output) -> Result<ExitCode> {
-    let mut command = command(argv);
+pub fn run(argv: &[OsString], out: &Output) -> Result<Exit> {
+    let mut command = command(argv)?;
     command.envs(out.reveal_variables());
     run_command(command, &shown(argv))
 }
 
 /// The command after `--`, without the variables that would make it use other
 /// credentials than the ones vault-ci gives it.
-pub fn command(argv: &[OsString]) -> Command {
-    let (program, args) = argv.split_first().expect("sinks hold a non-empty command");
-    let mut command = Command::new(program);
+pub fn command(argv: &[OsString]) -> Result<Command> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| Error::usage("no command after `--`"))?;
+    let mut command = Command::new(crate::platform::program(program));
     command.args(args);
     for name in STALE {
         command.env_remove(name);
     }
     tracing::debug!("running {}", program.to_string_lossy());
-    command
+    Ok(command)
 }
 
 pub fn shown(argv: &[OsString]) -> String {
     argv.first()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| crate::text::one_line(&p.to_string_lossy()).into_owned())
         .unwrap_or_default()
 }
 
 #[cfg(unix)]
-fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
+fn run_command(mut command: Command, shown: &str) -> Result<Exit> {
     use std::os::unix::process::CommandExt;
     // exec only returns on failure.
     let err = command.exec();
@@ -61,11 +65,15 @@ fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
 }
 
 #[cfg(not(unix))]
-fn run_command(mut command: Command, shown: &str) -> Result<ExitCode> {
-    let status = command.status().map_err(|e| start_error(shown, e))?;
-    Ok(ExitCode::from(
-        status.code().unwrap_or(1).clamp(0, 255) as u8
-    ))
+fn run_command(mut command: Command, shown: &str) -> Result<Exit> {
+    let mut child = command.spawn().map_err(|e| start_error(shown, e))?;
+    // Ctrl-C reaches every process of the console: the command decides what to
+    // do with it, and vault-ci waits to pass its status on.
+    crate::platform::outlive_ctrl_c();
+    let status = child
+        .wait()
+        .map_err(|e| Error::sink(format!("lost track of `{shown}`: {e}")))?;
+    Ok(Exit::of(status))
 }
 
 pub fn start_error(shown: &str, err: std::io::Error) -> Error {

@@ -1,123 +1,109 @@
 //! `$GITHUB_ENV` and `$GITHUB_OUTPUT`: files the runner reads after the step.
-//! Values are written in heredoc form (`NAME<<DELIM`) with a random delimiter,
-//! so no value can end an entry early and inject another variable.
+//! Every secret is masked in the log before anything else happens; values are
+//! written in heredoc form (`NAME<<DELIM`) with a random delimiter, so no value
+//! can end an entry early and inject another variable.
 
 use std::path::PathBuf;
 
-use super::{Output, env_target};
-use crate::error::{Error, Result};
+use super::append::Append;
+use super::{Order, Output, Sink};
+use crate::error::Result;
+use crate::workflow::{self, Workflow};
 
-pub struct Targets {
-    env: PathBuf,
+pub struct GithubEnv {
+    env: Append,
     /// Older runners and local runs may lack it; outputs are then skipped.
-    output: Option<PathBuf>,
+    output: Option<Append>,
     /// Also put the keys in the outputs (configure-aws-credentials' output-credentials).
     output_credentials: bool,
+    workflow: Workflow,
 }
 
-impl Targets {
-    pub fn from_env(output_credentials: bool) -> Result<Targets> {
-        let env = env_target(
-            "GITHUB_ENV",
-            "--github-env",
-            "it exists only inside a GitHub Actions step; elsewhere use --env-file PATH",
-        )?;
-        let output = std::env::var_os("GITHUB_OUTPUT")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        if output_credentials && output.is_none() {
-            return Err(Error::usage(
-                "--output-credentials needs $GITHUB_OUTPUT, which is not set: it exists only inside a GitHub Actions step",
-            ));
-        }
-        Ok(Targets {
-            env,
-            output,
+impl GithubEnv {
+    pub fn new(
+        env: PathBuf,
+        output: Option<PathBuf>,
+        output_credentials: bool,
+        workflow: Workflow,
+    ) -> GithubEnv {
+        GithubEnv {
+            env: Append::new(&env, "$GITHUB_ENV"),
+            output: output.map(|path| Append::new(&path, "$GITHUB_OUTPUT")),
             output_credentials,
-        })
-    }
-}
-
-pub struct Rendered {
-    pub masks: String,
-    pub env_path: PathBuf,
-    pub env: String,
-    pub outputs: Option<(PathBuf, String)>,
-}
-
-pub fn render(targets: &Targets, out: &Output) -> Result<Rendered> {
-    let creds = &out.credentials;
-    let mut masks = String::new();
-    let mut secrets = vec![
-        creds.access_key_id.as_str(),
-        creds.secret_access_key.expose(),
-    ];
-    if let Some(token) = &creds.session_token {
-        secrets.push(token.expose());
-    }
-    // A mask command is one line, so a value with line breaks is masked line by line.
-    for line in secrets
-        .iter()
-        .flat_map(|s| s.lines())
-        .filter(|l| !l.is_empty())
-    {
-        masks.push_str(&format!("::add-mask::{line}\n"));
-    }
-
-    let delimiter = delimiter()?;
-    let entry = |name: &str, value: &str| -> Result<String> {
-        if value.contains(&delimiter) {
-            return Err(Error::sink(format!(
-                "the value of {name} contains the heredoc delimiter; run again"
-            )));
+            workflow,
         }
-        Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
-    };
-    let env = out
-        .reveal_variables()
-        .iter()
-        .map(|(name, value)| entry(name, value))
-        .collect::<Result<String>>()?;
-
-    let outputs = match &targets.output {
-        Some(path) => {
-            let mut text = String::new();
-            if let Some(account) = &out.account_id {
-                text.push_str(&entry("aws-account-id", account)?);
-            }
-            text.push_str(&entry("aws-role-arn", &out.assumed_role_arn)?);
-            if let Some(expiration) = out.expiration() {
-                text.push_str(&entry("aws-expiration", &expiration)?);
-            }
-            if targets.output_credentials {
-                text.push_str(&entry("aws-access-key-id", &creds.access_key_id)?);
-                text.push_str(&entry(
-                    "aws-secret-access-key",
-                    creds.secret_access_key.expose(),
-                )?);
-                if let Some(token) = &creds.session_token {
-                    text.push_str(&entry("aws-session-token", token.expose())?);
-                }
-            }
-            Some((path.clone(), text))
-        }
-        None => None,
-    };
-    Ok(Rendered {
-        masks,
-        env_path: targets.env.clone(),
-        env,
-        outputs,
-    })
+    }
 }
 
-/// `ghadelimiter_` and 128 random bits, as the runner's own toolkit does.
-fn delimiter() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::sink(format!("no randomness for the GITHUB_ENV delimiter: {e}")))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("ghadelimiter_{hex}"))
+/// The entries, and what a later step sees once they are taken back.
+pub fn entries(pairs: &[(&str, String)], delimiter: &str) -> Result<(String, String)> {
+    let mut text = String::new();
+    let mut retraction = String::new();
+    for (name, value) in pairs {
+        text.push_str(&workflow::heredoc(name, value, delimiter)?);
+        retraction.push_str(&format!("{name}=\n"));
+    }
+    Ok((text, retraction))
+}
+
+pub fn outputs(out: &Output, output_credentials: bool) -> Vec<(&'static str, String)> {
+    let mut outputs = Vec::new();
+    if let Some(account) = &out.account_id {
+        outputs.push(("aws-account-id", account.clone()));
+    }
+    outputs.push(("aws-role-arn", out.assumed_role_arn.clone()));
+    if let Some(expiration) = out.expiration() {
+        outputs.push(("aws-expiration", expiration));
+    }
+    if output_credentials {
+        let creds = &out.credentials;
+        outputs.push(("aws-access-key-id", creds.access_key_id.clone()));
+        outputs.push((
+            "aws-secret-access-key",
+            creds.secret_access_key.expose().to_string(),
+        ));
+        if let Some(token) = &creds.session_token {
+            outputs.push(("aws-session-token", token.expose().to_string()));
+        }
+    }
+    outputs
+}
+
+impl Sink for GithubEnv {
+    fn order(&self) -> Order {
+        Order::Append
+    }
+
+    fn stage(&mut self, out: &Output) -> Result<()> {
+        // Masks reach the log before any value reaches a file the runner reads.
+        for secret in out.secrets() {
+            self.workflow.mask(secret);
+        }
+        let delimiter = workflow::delimiter()?;
+        let closer = format!("\n{delimiter}\n");
+        let (text, retraction) = entries(&out.reveal_variables(), &delimiter)?;
+        self.env.stage(text, closer.clone(), retraction)?;
+        if let Some(output) = &mut self.output {
+            let (text, retraction) = entries(&outputs(out, self.output_credentials), &delimiter)?;
+            output.stage(text, closer, retraction)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.env.commit()?;
+        if let Some(output) = &mut self.output {
+            output.commit()?;
+        }
+        Ok(())
+    }
+
+    fn revoke(&mut self) {
+        if let Some(output) = &mut self.output {
+            output.revoke();
+        }
+        self.env.revoke();
+    }
 }
 
 #[cfg(test)]
@@ -125,81 +111,89 @@ mod tests {
     use super::*;
     use crate::secret::{Credentials, Secret};
 
-    /// The runner's reading of a file: `NAME<<DELIM` up to a line equal to DELIM.
+    /// The runner's reading of a file: `NAME=value` or `NAME<<DELIM` up to a line
+    /// equal to DELIM, later entries winning.
     fn runner_reads(text: &str) -> Vec<(String, String)> {
-        let mut vars = Vec::new();
+        let mut vars: Vec<(String, String)> = Vec::new();
         let mut lines = text.split('\n');
-        while let Some(line) = lines.next().filter(|l| !l.is_empty()) {
-            let (name, delimiter) = line.split_once("<<").expect("heredoc form");
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            vars.push((name.to_string(), value.join("\n")));
+        while let Some(line) = lines.next() {
+            if line.is_empty() {
+                continue;
+            }
+            let (name, value) = match (line.find('='), line.find("<<")) {
+                (Some(e), h) if h.is_none_or(|h| e < h) => {
+                    (line[..e].to_string(), line[e + 1..].to_string())
+                }
+                (_, Some(h)) => {
+                    let delimiter = &line[h + 2..];
+                    let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+                    (line[..h].to_string(), value.join("\n"))
+                }
+                _ => panic!("the runner rejects {line:?}"),
+            };
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, value));
         }
         vars
     }
 
-    #[test]
-    fn any_value_round_trips_through_the_runners_rules() {
-        let awkward = "a=b+c/d\nNAME=injected\n\nghadelimiter_x\r\nend";
-        let out = Output {
+    fn output(secret: &str) -> Output {
+        Output {
             credentials: Credentials {
                 access_key_id: "ASIA+/=".into(),
-                secret_access_key: Secret::new(awkward),
+                secret_access_key: Secret::new(secret),
                 session_token: Some(Secret::new("line1\nline2=")),
                 expiration: None,
             },
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
             account_id: Some("123456789012".into()),
             region: Some("eu-west-1".into()),
-        };
-        let targets = Targets {
-            env: "unused".into(),
-            output: Some("unused".into()),
-            output_credentials: true,
-        };
-        let rendered = render(&targets, &out).unwrap();
-        let read = runner_reads(&rendered.env);
-        assert_eq!(
-            read,
-            out.reveal_variables()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect::<Vec<_>>()
+        }
+    }
+
+    #[test]
+    fn any_value_round_trips_and_a_retraction_leaves_every_variable_empty() {
+        let awkward = "a=b+c/d\nNAME=injected\n\nghadelimiter_x\r\nend";
+        let out = output(awkward);
+        let (text, retraction) = entries(&out.reveal_variables(), "ghadelimiter_0123").unwrap();
+        let expected: Vec<(String, String)> = out
+            .reveal_variables()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(runner_reads(&text), expected);
+        let retracted = runner_reads(&format!("{text}{retraction}"));
+        assert!(retracted.iter().all(|(_, v)| v.is_empty()), "{retracted:?}");
+        assert_eq!(retracted.len(), expected.len());
+
+        let outputs = runner_reads(
+            &entries(&outputs(&out, true), "ghadelimiter_0123")
+                .unwrap()
+                .0,
         );
-        let outputs = runner_reads(&rendered.outputs.unwrap().1);
         assert_eq!(outputs[0], ("aws-account-id".into(), "123456789012".into()));
         assert!(outputs.contains(&("aws-secret-access-key".into(), awkward.into())));
-        assert!(rendered.masks.contains("::add-mask::ASIA+/=\n"));
-        assert!(
-            rendered.masks.contains("::add-mask::line2=\n"),
-            "{}",
-            rendered.masks
+    }
+
+    #[test]
+    fn a_value_holding_the_delimiter_is_refused() {
+        let err = entries(&[("X", "a\nghadelimiter_1\nY=1".into())], "ghadelimiter_1").unwrap_err();
+        assert_eq!(
+            err.message(),
+            "the value of X contains the heredoc delimiter; run again"
         );
     }
 
     proptest::proptest! {
         /// Any value — `=`, `<<`, newlines, lookalike delimiters — reaches the
-        /// runner as written, and every line of it is masked.
+        /// runner as written.
         #[test]
-        fn any_secret_round_trips_and_is_masked(secret in "\\PC{0,30}(\n\\PC{0,20}){0,3}") {
-            let out = Output {
-                credentials: Credentials {
-                    access_key_id: "ASIAEXAMPLE".into(),
-                    secret_access_key: Secret::new(secret.clone()),
-                    session_token: None,
-                    expiration: None,
-                },
-                assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
-                account_id: None,
-                region: None,
-            };
-            let targets = Targets { env: "unused".into(), output: None, output_credentials: false };
-            let rendered = render(&targets, &out).unwrap();
-            let read = runner_reads(&rendered.env);
+        fn any_secret_round_trips(secret in "\\PC{0,30}(\n\\PC{0,20}){0,3}") {
+            let out = output(&secret);
+            let delimiter = crate::workflow::delimiter().unwrap();
+            let (text, _) = entries(&out.reveal_variables(), &delimiter).unwrap();
+            let read = runner_reads(&text);
             proptest::prop_assert_eq!(&read[1], &("AWS_SECRET_ACCESS_KEY".to_string(), secret.clone()));
-            for line in secret.lines().filter(|l| !l.is_empty()) {
-                let mask = format!("::add-mask::{line}\n");
-                proptest::prop_assert!(rendered.masks.contains(&mask));
-            }
         }
     }
 }

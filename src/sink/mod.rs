@@ -2,30 +2,36 @@
 //! final [`Output`]; it knows nothing of providers or hops.
 //!
 //! Delivery is two-phase so a failure leaves nothing half-written: every sink
-//! renders its bytes first, then the files are written, append-only files each
-//! in one write and rolled back if a later one fails, the env file by rename.
+//! stages first (renders its bytes, writes temporary files, opens what it will
+//! append to), then each commits with one rename or one append. Renames go
+//! first, since they cannot fail halfway; an append that fails has the appends
+//! before it taken back by appending their retraction — never by truncating a
+//! file another process may have appended to meanwhile.
+//!
+//! Adding a destination is a file here, a line in `Plan::sinks` and a flag.
 
+mod append;
 mod bash_env;
+pub mod endpoint;
 mod env_file;
 pub mod exec;
 mod github_env;
 mod shell;
 mod stdout;
 
-use std::ffi::OsString;
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+pub use bash_env::BashEnv;
+pub use env_file::EnvFile;
+pub use github_env::GithubEnv;
+pub use stdout::{Format, Stdout};
 
 use aws_smithy_types::date_time::DateTime;
 
-use crate::cli::Format;
-use crate::error::{Error, Result};
-use crate::identity::token::rfc3339;
+use crate::error::Result;
 use crate::secret::Credentials;
+use crate::time::rfc3339;
 
 /// What the chain produced, as every sink needs it.
+#[derive(Clone)]
 pub struct Output {
     pub credentials: Credentials,
     pub assumed_role_arn: String,
@@ -70,164 +76,168 @@ impl Output {
         }
         vars
     }
+
+    /// The secret values, for masks.
+    pub fn secrets(&self) -> Vec<&str> {
+        let creds = &self.credentials;
+        let mut secrets = vec![
+            creds.access_key_id.as_str(),
+            creds.secret_access_key.expose(),
+        ];
+        if let Some(token) = &creds.session_token {
+            secrets.push(token.expose());
+        }
+        secrets
+    }
 }
 
-/// The destinations chosen on the command line, checked before any request.
-pub struct Sinks {
-    github: Option<github_env::Targets>,
-    bash_env: Option<PathBuf>,
-    env_file: Option<PathBuf>,
-    format: Option<Format>,
-    command: Vec<OsString>,
+/// When a sink's commit runs, relative to the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Order {
+    /// A rename: all or nothing.
+    Replace,
+    /// One append to a file others read (and may write) too.
+    Append,
+    /// stdout, last: once printed it cannot be taken back.
+    Print,
 }
 
-impl Sinks {
-    /// `github_env`: `Some(output_credentials)` when writing to $GITHUB_ENV.
-    pub fn new(
-        github_env: Option<bool>,
-        bash_env: bool,
-        env_file: Option<PathBuf>,
-        format: Option<Format>,
-        command: Vec<OsString>,
-        in_github_actions: bool,
-    ) -> Result<Sinks> {
-        let github = github_env.map(github_env::Targets::from_env).transpose()?;
-        let bash_env = if bash_env {
-            Some(bash_env::target()?)
-        } else {
-            None
-        };
-        if let Some(path) = &env_file {
-            crate::validate::writable_parent(path, "--env-file")?;
-        }
-        if format.is_some() && !command.is_empty() {
-            return Err(Error::usage(
-                "--format prints the credentials to stdout, which the command after `--` also \
-                 writes to: use one or the other",
-            ));
-        }
-        let chosen = github.is_some() || bash_env.is_some() || env_file.is_some();
-        let format = match format {
-            None if !chosen && command.is_empty() => {
-                if in_github_actions {
-                    // stdout is the job log here: printing keys would publish them.
-                    return Err(Error::usage(
-                        "no destination given, and in GitHub Actions stdout is the job log: \
-                         add --github-env (or --env-file PATH, or `-- COMMAND`)",
-                    ));
-                }
-                Some(Format::Env)
-            }
-            other => other,
-        };
-        Ok(Sinks {
-            github,
-            bash_env,
-            env_file,
-            format,
-            command,
-        })
+pub trait Sink {
+    fn order(&self) -> Order;
+    /// Renders and prepares everything that can fail; nothing is visible yet.
+    fn stage(&mut self, out: &Output) -> Result<()>;
+    /// Makes it visible in one step.
+    fn commit(&mut self) -> Result<()>;
+    /// After a later sink failed: takes back what `commit` made visible.
+    fn revoke(&mut self) {}
+}
+
+/// Writes every destination, or none of them.
+pub fn deliver(sinks: &mut [Box<dyn Sink>], out: &Output) -> Result<()> {
+    sinks.sort_by_key(|sink| sink.order());
+    // Between a temporary file's creation and its rename, a Ctrl-C or a CI's
+    // SIGTERM waits: it arrives once the files are in place or gone.
+    let _held = crate::signals::hold();
+    for sink in sinks.iter_mut() {
+        sink.stage(out)?;
     }
-
-    /// True when stdout is reserved for the credentials themselves.
-    pub fn uses_stdout(&self) -> bool {
-        self.format.is_some()
-    }
-
-    /// Writes every destination, or none. With a command, runs it last and
-    /// returns its exit status.
-    pub fn deliver(self, out: &Output) -> Result<ExitCode> {
-        // Phase 1: render everything; nothing touches disk yet.
-        let github = self
-            .github
-            .as_ref()
-            .map(|t| github_env::render(t, out))
-            .transpose()?;
-        let bash = self.bash_env.as_ref().map(|p| (p, bash_env::render(out)));
-        let stdout_text = self.format.map(|f| stdout::render(f, out));
-        let env_file = self
-            .env_file
-            .as_ref()
-            .map(|path| env_file::stage(path, out))
-            .transpose()?;
-
-        // Phase 2: write. Masks go to the log before any value reaches a file.
-        let mut appended: Vec<Appended> = Vec::new();
-        let result = (|| -> Result<()> {
-            if let Some(rendered) = &github {
-                print!("{}", rendered.masks);
-                std::io::stdout().flush().ok();
-                appended.push(append(&rendered.env_path, &rendered.env, "$GITHUB_ENV")?);
-                if let Some((path, text)) = &rendered.outputs {
-                    appended.push(append(path, text, "$GITHUB_OUTPUT")?);
-                }
-            }
-            if let Some((path, text)) = &bash {
-                appended.push(append(path, text, "$BASH_ENV")?);
-            }
-            if let Some(staged) = env_file {
-                staged.commit()?;
-            }
-            Ok(())
-        })();
-        if let Err(err) = result {
-            for done in appended.iter().rev() {
-                done.roll_back();
+    for index in 0..sinks.len() {
+        if let Err(err) = sinks[index].commit() {
+            // The failed one too: its write may have got halfway.
+            for done in sinks[..=index].iter_mut().rev() {
+                done.revoke();
             }
             return Err(err);
         }
-        if let Some(text) = stdout_text {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|_| stdout.flush())
-                .map_err(|e| Error::sink(format!("cannot write to stdout: {e}")))?;
-        }
-        if !self.command.is_empty() {
-            return exec::run(&self.command, out);
-        }
-        Ok(ExitCode::SUCCESS)
     }
+    Ok(())
 }
 
-/// An append made to a file the runner reads later; undone by truncation.
-struct Appended {
-    path: PathBuf,
-    original_len: u64,
-}
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::secret::Secret;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
-impl Appended {
-    fn roll_back(&self) {
-        if let Ok(file) = OpenOptions::new().write(true).open(&self.path) {
-            let _ = file.set_len(self.original_len);
+    pub fn output() -> Output {
+        Output {
+            credentials: Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: Secret::new("secret/key+="),
+                session_token: Some(Secret::new("token")),
+                expiration: Some(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000),
+                ),
+            },
+            assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/s".into(),
+            account_id: Some("123456789012".into()),
+            region: Some("eu-west-1".into()),
         }
     }
-}
 
-/// Appends in a single write so the runner never reads half an entry.
-fn append(path: &Path, text: &str, name: &str) -> Result<Appended> {
-    let fail = |e: std::io::Error| {
-        Error::sink(format!("cannot append to {name} ({}): {e}", path.display()))
-    };
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(fail)?;
-    let original_len = file.metadata().map_err(fail)?.len();
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    Ok(Appended {
-        path: path.to_path_buf(),
-        original_len,
-    })
-}
+    struct Recorder {
+        name: &'static str,
+        order: Order,
+        fail_commit: bool,
+        log: Rc<RefCell<Vec<String>>>,
+    }
 
-/// A path from an environment variable the CI sets, checked to be usable.
-fn env_target(var: &str, option: &str, hint: &str) -> Result<PathBuf> {
-    let path = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .ok_or_else(|| Error::usage(format!("{option} needs ${var}, which is not set: {hint}")))?;
-    crate::validate::writable_parent(&path, &format!("{option} (${var})"))?;
-    Ok(path)
+    impl Sink for Recorder {
+        fn order(&self) -> Order {
+            self.order
+        }
+        fn stage(&mut self, _out: &Output) -> Result<()> {
+            self.log.borrow_mut().push(format!("stage {}", self.name));
+            Ok(())
+        }
+        fn commit(&mut self) -> Result<()> {
+            self.log.borrow_mut().push(format!("commit {}", self.name));
+            if self.fail_commit {
+                return Err(Error::sink(format!("{} failed", self.name)));
+            }
+            Ok(())
+        }
+        fn revoke(&mut self) {
+            self.log.borrow_mut().push(format!("revoke {}", self.name));
+        }
+    }
+
+    #[test]
+    fn renames_go_first_and_a_failure_takes_back_what_came_before() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let sink = |name, order, fail_commit| -> Box<dyn Sink> {
+            Box::new(Recorder {
+                name,
+                order,
+                fail_commit,
+                log: log.clone(),
+            })
+        };
+        let mut sinks = vec![
+            sink("stdout", Order::Print, false),
+            sink("github", Order::Append, false),
+            sink("bash", Order::Append, true),
+            sink("file", Order::Replace, false),
+        ];
+        let err = deliver(&mut sinks, &output()).unwrap_err();
+        assert_eq!(err.message(), "bash failed");
+        assert_eq!(
+            *log.borrow(),
+            [
+                "stage file",
+                "stage github",
+                "stage bash",
+                "stage stdout",
+                "commit file",
+                "commit github",
+                "commit bash",
+                "revoke bash",
+                "revoke github",
+                "revoke file",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_variables_are_the_ones_every_sdk_reads() {
+        let names: Vec<&str> = output()
+            .reveal_variables()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "AWS_CREDENTIAL_EXPIRATION"
+            ]
+        );
+        assert_eq!(output().expiration().unwrap(), "2026-11-18T11:06:40Z");
+    }
 }

@@ -1,9 +1,37 @@
 //! Credentials on stdout, in the format the reader expects.
 
+use std::io::Write;
+
 use serde_json::json;
 
-use super::{Output, shell};
-use crate::cli::Format;
+use super::{Order, Output, Sink, shell};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `export NAME='value'` lines for a POSIX shell (`eval "$(vault-ci assume …)"`).
+    Env,
+    /// `NAME=value` lines for docker --env-file, dotenv libraries and Compose.
+    Dotenv,
+    /// One JSON object with the credentials, expiry, role ARN, account and region.
+    Json,
+    /// The `Version: 1` document the AWS CLI and SDKs read from `credential_process`.
+    CredentialProcess,
+}
+
+pub struct Stdout {
+    format: Format,
+    text: String,
+}
+
+impl Stdout {
+    pub fn new(format: Format) -> Stdout {
+        Stdout {
+            format,
+            text: String::new(),
+        }
+    }
+}
 
 pub fn render(format: Format, out: &Output) -> String {
     let creds = &out.credentials;
@@ -37,5 +65,24 @@ pub fn render(format: Format, out: &Output) -> String {
             });
             format!("{doc}\n")
         }
+    }
+}
+
+impl Sink for Stdout {
+    fn order(&self) -> Order {
+        Order::Print
+    }
+
+    fn stage(&mut self, out: &Output) -> Result<()> {
+        self.text = render(self.format, out);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(self.text.as_bytes())
+            .and_then(|_| stdout.flush())
+            .map_err(|e| Error::sink(format!("cannot write to stdout: {e}")))
     }
 }

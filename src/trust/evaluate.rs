@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::identity::token::Token;
+use crate::token::Token;
 
 #[derive(Debug)]
 pub struct Verdict {

@@ -1,13 +1,13 @@
-//! OIDC tokens: decoded locally (never verified — STS does that) so that a bad
+//! OIDC tokens, whoever issued them: decoded locally (never verified — STS does that) so that a bad
 //! or expired token fails before a request, and so that a denial can show the
 //! claims STS judged: iss, aud, sub.
-
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::text::one_line;
+use crate::time::{human_duration, now_unix};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -45,11 +45,12 @@ impl Claims {
     /// `iss=… aud=… sub=…`, the three claims a trust policy conditions on.
     pub fn summary(&self) -> String {
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
+        // The claims are the token issuer's text: kept on one line.
         format!(
             "iss={} aud={} sub={}",
-            or_none(self.iss.clone()),
-            or_none(self.aud.as_ref().map(|a| a.to_string())),
-            or_none(self.sub.clone())
+            one_line(&or_none(self.iss.clone())),
+            one_line(&or_none(self.aud.as_ref().map(|a| a.to_string()))),
+            one_line(&or_none(self.sub.clone()))
         )
     }
 
@@ -122,28 +123,6 @@ impl Token {
             all_claims,
             origin,
         })
-    }
-}
-
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// A Unix time as RFC 3339 in whole seconds (`2026-11-24T21:00:00Z`), as STS writes times.
-pub fn rfc3339(secs: i64) -> Option<String> {
-    aws_smithy_types::DateTime::from_secs(secs)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .ok()
-}
-
-pub fn human_duration(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s => format!("{}h{}m", s / 3600, (s % 3600) / 60),
     }
 }
 

@@ -16,7 +16,6 @@ use std::ffi::OsString;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::pin;
-use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -27,14 +26,16 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
+use super::Output;
+use super::exec;
 use crate::error::{Error, Result};
+use crate::exit::Exit;
 use crate::secret::Secret;
-use crate::sink::Output;
-use crate::sink::exec;
 
 /// Where the credentials are served; the path makes a stray request obvious.
 const PATH: &str = "/vault-ci/credentials";
@@ -66,8 +67,6 @@ struct Server<'a> {
     window: Duration,
     /// Asks the refresher to refresh now.
     wanted: Notify,
-    /// Tells waiting requests that a refresh attempt ended.
-    attempted: Notify,
 }
 
 impl Server<'_> {
@@ -95,17 +94,10 @@ impl Server<'_> {
         if self.needs_refresh(now) {
             self.wanted.notify_one();
         }
-        if self.expired(now) {
-            // Nothing valid to hand out: wait for the refresh that was just asked for.
-            let attempted = self.attempted.notified();
-            let _ = tokio::time::timeout(Duration::from_secs(30), attempted).await;
-        }
+        // Expired means every refresh since the window opened failed: the SDKs'
+        // 1-5 s timeouts would hide the reason behind a wait, so it is told at once.
         let state = self.state.borrow();
-        answer(
-            &state.current,
-            state.last_failure.as_deref(),
-            SystemTime::now(),
-        )
+        answer(&state.current, state.last_failure.as_deref(), now)
     }
 
     /// Refreshes ahead of expiry, or at once when a request asks; a failure
@@ -163,14 +155,12 @@ impl Server<'_> {
                         state.last_failure = Some(err.message().to_string());
                         state.failures += 1;
                         // 1 s, 2 s, 4 s … up to 30 s between attempts.
-                        Duration::from_secs(1 << (state.failures - 1).min(5)).min(MAX_PAUSE)
+                        crate::retry::ceiling(Duration::from_secs(1), MAX_PAUSE, state.failures)
                     };
-                    self.attempted.notify_waiters();
                     tokio::time::sleep(pause).await;
                     continue;
                 }
             }
-            self.attempted.notify_waiters();
         }
     }
 }
@@ -193,11 +183,13 @@ fn refuse(request: &Request<Incoming>, token: &Secret) -> Option<Answer> {
             "Unauthorized",
             "send AWS_CONTAINER_AUTHORIZATION_TOKEN as the Authorization header",
         )),
-        Some(given) if !same(given.as_bytes(), token.expose().as_bytes()) => Some(error(
-            403,
-            "Forbidden",
-            "the Authorization header is not this run's token",
-        )),
+        Some(given) if !bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())) => {
+            Some(error(
+                403,
+                "Forbidden",
+                "the Authorization header is not this run's token",
+            ))
+        }
         Some(_) => None,
     }
 }
@@ -236,11 +228,6 @@ fn error(status: u16, code: &str, message: &str) -> Answer {
     )
 }
 
-/// Compares without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn random_token() -> Result<Secret> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| {
@@ -248,9 +235,7 @@ fn random_token() -> Result<Secret> {
             "no randomness for the credentials endpoint's token: {e}"
         ))
     })?;
-    Ok(Secret::new(
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-    ))
+    Ok(Secret::new(hex::encode(bytes)))
 }
 
 /// Serves the credentials to `argv` until it exits, refreshing them with
@@ -260,7 +245,7 @@ pub async fn run<F, Fut>(
     first: Output,
     window: Duration,
     renew: F,
-) -> Result<ExitCode>
+) -> Result<Exit>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Output>>,
@@ -282,7 +267,8 @@ where
     // Listening before the command starts: a signal sent as soon as it is up
     // must reach it, not end vault-ci and orphan it.
     let mut signals = Signals::new()?;
-    let mut command = exec::command(argv);
+    let mut command = exec::command(argv)?;
+    crate::platform::die_with_parent(&mut command);
     command
         .envs(first.region_variables())
         .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
@@ -303,7 +289,6 @@ where
         token: &token,
         window,
         wanted: Notify::new(),
-        attempted: Notify::new(),
     };
     let mut refresher = pin!(server.refresher(renew));
     let mut connections = FuturesUnordered::new();
@@ -338,7 +323,7 @@ where
         "the command exited after {} refreshes; closing the endpoint",
         server.state.borrow().refreshes
     );
-    Ok(exit_code(status))
+    Ok(Exit::of(status))
 }
 
 fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
@@ -350,22 +335,6 @@ fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-#[cfg(unix)]
-fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    use std::os::unix::process::ExitStatusExt;
-    // Like a shell: 128 + the signal that ended the command.
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1);
-    ExitCode::from(code.clamp(0, 255) as u8)
-}
-
-#[cfg(not(unix))]
-fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8)
 }
 
 /// The signals a CI sends to stop a job, passed on to the command, which
@@ -489,12 +458,5 @@ mod tests {
         assert!(body.contains("CredentialsExpired"), "{body}");
         assert!(body.contains("STS throttled AssumeRole"), "{body}");
         assert!(!body.contains("secret"), "{body}");
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
     }
 }

@@ -1,0 +1,327 @@
+//! The hops: each [`Step`] turns what it is given (a token, or the previous
+//! hop's credentials) into the next role's session through the real STS SDK,
+//! one file per STS call. Hop 1 with a token is AssumeRoleWithWebIdentity
+//! (unsigned); every other hop is AssumeRole signed with the credentials before it.
+
+mod assume_role;
+pub mod caller_identity;
+mod errors;
+mod web_identity;
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::retry::RetryConfig;
+use aws_sdk_sts::config::timeout::TimeoutConfig;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use tracing::debug;
+
+use crate::arn::RoleArn;
+use crate::error::{Error, Result};
+use crate::identity::TokenFuture;
+use crate::retry::{RetryPolicy, retry};
+use crate::secret::{Credentials, Secret};
+use crate::token::Token;
+use crate::validate::MAX_DURATION;
+
+/// A token with less life than this left is fetched anew before a retry.
+const TOKEN_FRESHNESS: i64 = 60;
+
+/// Which role a step assumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRef {
+    Arn(RoleArn),
+    /// A role name alone, as configure-aws-credentials takes it with keys: the
+    /// role of that name in the keys' own account, found with GetCallerIdentity.
+    InCallerAccount(String),
+}
+
+/// One role to assume, with everything its request carries, validated before
+/// the first request.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub role: RoleRef,
+    /// The name the user gave it (`deploy` in `--chain deploy,cfn`), or the ARN.
+    pub label: String,
+    pub session_name: String,
+    pub duration: u32,
+    pub external_id: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    /// MFA device and code, for a person's first AssumeRole.
+    pub mfa: Option<(String, Secret)>,
+}
+
+impl Step {
+    pub fn arn(&self) -> Result<&RoleArn> {
+        match &self.role {
+            RoleRef::Arn(arn) => Ok(arn),
+            RoleRef::InCallerAccount(name) => Err(Error::usage(format!(
+                "the role name `{name}` was not completed to an ARN"
+            ))),
+        }
+    }
+}
+
+/// A hop's result: the role session and who it is.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub credentials: Credentials,
+    pub assumed_role_arn: String,
+}
+
+/// What the first hop starts from.
+pub enum Start<'a> {
+    /// An OIDC token, and how to get a fresh one if it nears expiry while retrying.
+    Token {
+        token: Box<Token>,
+        renew: &'a dyn Fn() -> TokenFuture<'a>,
+        /// A copy of the first role's trust policy, to explain a denial.
+        trust_policy: Option<&'a serde_json::Value>,
+    },
+    Keys(Credentials),
+}
+
+/// Where STS is and how to reach it; shared by every hop so a chain reuses
+/// one connection.
+pub struct Sts {
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub http: SharedHttpClient,
+    pub retry: RetryPolicy,
+    pub attempt_timeout: Duration,
+}
+
+impl Sts {
+    fn client(&self, credentials: Option<&Credentials>) -> aws_sdk_sts::Client {
+        let mut config = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .http_client(self.http.clone())
+            // Retries are ours (crate::retry): explicit about what is transient.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.attempt_timeout)
+                    .operation_attempt_timeout(self.attempt_timeout)
+                    .build(),
+            );
+        if let Some(endpoint) = &self.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        if let Some(creds) = credentials {
+            config = config.credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    creds.access_key_id.clone(),
+                    creds.secret_access_key.expose().to_string(),
+                    creds.session_token.as_ref().map(|t| t.expose().to_string()),
+                    creds.expiration,
+                    "vault-ci",
+                ),
+            ));
+        }
+        aws_sdk_sts::Client::from_conf(config.build())
+    }
+
+    fn endpoint_shown(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| format!("the {} regional STS endpoint", self.region))
+    }
+}
+
+/// Walks the whole chain from `start`, retrying each hop on transient
+/// failures; returns the last hop's session.
+pub async fn run(sts: &Sts, start: Start<'_>, steps: &[Step]) -> Result<Session> {
+    let (first, rest) = steps.split_first().ok_or_else(|| {
+        Error::usage("no role to assume: pass --role-arn ARN or --chain NAME,...")
+    })?;
+    let mut session = match start {
+        Start::Token {
+            token,
+            renew,
+            trust_policy,
+        } => {
+            let token = RefCell::new(*token);
+            retry(&sts.retry, |attempt| {
+                let token = &token;
+                async move {
+                    if attempt > 1 && token.borrow().expires_within(TOKEN_FRESHNESS) {
+                        debug!("the token is about to expire; fetching a fresh one");
+                        let fresh = renew().await?;
+                        *token.borrow_mut() = fresh;
+                    }
+                    let current = token.borrow().clone();
+                    web_identity::call(sts, &current, first, trust_policy).await
+                }
+            })
+            .await?
+        }
+        Start::Keys(keys) => {
+            retry(&sts.retry, |_| assume_role::call(sts, &keys, first, true)).await?
+        }
+    };
+    debug!("hop {} gave {}", first.label, session.assumed_role_arn);
+    for step in rest {
+        let base = session.credentials;
+        session = retry(&sts.retry, |_| assume_role::call(sts, &base, step, false)).await?;
+        debug!("hop {} gave {}", step.label, session.assumed_role_arn);
+    }
+    Ok(session)
+}
+
+fn policy_arns(arns: &[String]) -> Option<Vec<aws_sdk_sts::types::PolicyDescriptorType>> {
+    if arns.is_empty() {
+        return None;
+    }
+    Some(
+        arns.iter()
+            .map(|arn| {
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build()
+            })
+            .collect(),
+    )
+}
+
+/// STS's answer as credentials, checked before anything is delivered: an
+/// answer without keys, already expired or with a lifetime STS never gives is
+/// not from a working STS.
+fn session_from(
+    credentials: Option<&aws_sdk_sts::types::Credentials>,
+    assumed_role_arn: Option<&str>,
+    role: &RoleArn,
+    endpoint: &str,
+) -> Result<Session> {
+    let bad = |why: &str| {
+        Error::rejected(format!(
+            "STS at {endpoint} answered for {role} with {why}; is it really STS?"
+        ))
+    };
+    let creds = credentials.ok_or_else(|| bad("no credentials"))?;
+    if creds.access_key_id().trim().is_empty() {
+        return Err(bad("an empty AccessKeyId"));
+    }
+    if creds.secret_access_key().trim().is_empty() {
+        return Err(bad("an empty SecretAccessKey"));
+    }
+    if creds.session_token().trim().is_empty() {
+        return Err(bad("an empty SessionToken"));
+    }
+    let expiration =
+        SystemTime::try_from(*creds.expiration()).map_err(|_| bad("an Expiration out of range"))?;
+    let now = SystemTime::now();
+    if expiration <= now {
+        return Err(bad(&format!(
+            "credentials that expired at {}",
+            crate::time::rfc3339(crate::time::unix(expiration)).unwrap_or_default()
+        )));
+    }
+    // STS gives at most 12 hours; a minute of slack for clocks.
+    if expiration > now + Duration::from_secs(u64::from(MAX_DURATION) + 60) {
+        return Err(bad("credentials that outlive the 12 hours STS ever grants"));
+    }
+    let assumed_role_arn = match assumed_role_arn {
+        Some(arn) if well_formed_session_arn(arn) => arn.to_string(),
+        Some(arn) => {
+            return Err(bad(&format!(
+                "the assumed-role ARN `{}`, which is not one",
+                crate::text::one_line(arn)
+            )));
+        }
+        None => return Err(bad("no AssumedRoleUser")),
+    };
+    Ok(Session {
+        credentials: Credentials {
+            access_key_id: creds.access_key_id().to_string(),
+            secret_access_key: Secret::new(creds.secret_access_key()),
+            session_token: Some(Secret::new(creds.session_token())),
+            expiration: Some(expiration),
+        },
+        assumed_role_arn,
+    })
+}
+
+/// `arn:<partition>:sts::<12 digits>:assumed-role/<role>/<session>`.
+fn well_formed_session_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    prefix == "arn"
+        && partition.starts_with("aws")
+        && service == "sts"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource
+            .strip_prefix("assumed-role/")
+            .is_some_and(|rest| rest.split('/').count() >= 2 && !rest.contains(char::is_control))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::primitives::DateTime;
+
+    fn answer(key: &str, secret: &str, expires_in: i64) -> aws_sdk_sts::types::Credentials {
+        aws_sdk_sts::types::Credentials::builder()
+            .access_key_id(key)
+            .secret_access_key(secret)
+            .session_token("token")
+            .expiration(DateTime::from_secs(crate::time::now_unix() + expires_in))
+            .build()
+            .unwrap()
+    }
+
+    fn check(creds: &aws_sdk_sts::types::Credentials, arn: &str) -> Result<Session> {
+        let role: RoleArn = "arn:aws:iam::123456789012:role/deploy".parse().unwrap();
+        session_from(Some(creds), Some(arn), &role, "http://sts")
+    }
+
+    const ARN: &str = "arn:aws:sts::123456789012:assumed-role/deploy/s";
+
+    #[test]
+    fn a_sound_answer_becomes_a_session() {
+        let session = check(&answer("ASIA1", "s", 900), ARN).unwrap();
+        assert_eq!(session.credentials.access_key_id, "ASIA1");
+        assert_eq!(session.assumed_role_arn, ARN);
+    }
+
+    #[test]
+    fn broken_answers_are_refused_with_what_is_wrong() {
+        let cases = [
+            (answer("ASIA1", "", 900), ARN, "an empty SecretAccessKey"),
+            (answer(" ", "s", 900), ARN, "an empty AccessKeyId"),
+            (
+                answer("ASIA1", "s", -3600),
+                ARN,
+                "credentials that expired at 20",
+            ),
+            (answer("ASIA1", "s", 50_000), ARN, "outlive the 12 hours"),
+            (
+                answer("ASIA1", "s", 900),
+                "arn:aws:sts::1:assumed-role/x/y",
+                "which is not one",
+            ),
+            (
+                answer("ASIA1", "s", 900),
+                "garbage\n::set-env",
+                "`garbage\\n::set-env`",
+            ),
+        ];
+        for (creds, arn, expected) in cases {
+            let err = check(&creds, arn).unwrap_err();
+            assert!(err.message().contains(expected), "{expected}: {err}");
+            assert!(err.message().starts_with(
+                "STS at http://sts answered for arn:aws:iam::123456789012:role/deploy with "
+            ));
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! What `vault-ci assume` will do, decided before anything is sent: the
+//! identity source, the steps of the chain, where STS is, the network set-up
+//! and the destinations. [`Plan::new`] is a function of the command line and
+//! the environment snapshot only (as ripgrep turns its low-level arguments
+//! into high-level ones), so every bad input is refused here, with one line
+//! naming the problem and the fix, and before a token is spent.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::arn::RoleArn;
+use crate::cli::{AssumeArgs, NetArgs, ProviderChoice};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::hop::{RoleRef, Step};
+use crate::identity::{Choice, Ci, ProviderOptions, Source};
+use crate::net::{NetConfig, NetOptions};
+use crate::retry::RetryPolicy;
+use crate::secret::Secret;
+use crate::sink::{self, Format, Sink};
+use crate::validate;
+use crate::workflow::Workflow;
+
+/// STS's region when none is given: the global partition's default.
+const DEFAULT_STS_REGION: &str = "us-east-1";
+
+/// The regional STS endpoint, unless the plan names another.
+pub struct StsTarget {
+    pub region: String,
+    pub endpoint: Option<String>,
+}
+
+/// What happens once the credentials are there.
+pub enum Finish {
+    /// The sinks were all; vault-ci exits 0.
+    Done,
+    /// Replace vault-ci with this command, the credentials in its environment.
+    Exec(Vec<OsString>),
+    /// Run this command with a refreshing credentials endpoint instead of keys.
+    Refresh {
+        command: Vec<OsString>,
+        window: Duration,
+    },
+}
+
+pub struct Plan {
+    pub source: Source,
+    pub steps: Vec<Step>,
+    pub sts: StsTarget,
+    pub net: NetConfig,
+    /// The region exported to later steps, when the user chose one.
+    pub region: Option<String>,
+    pub audience: Option<String>,
+    pub sinks: Vec<Box<dyn Sink>>,
+    pub finish: Finish,
+    pub workflow: Workflow,
+    /// Mask the roles' account ids in the job log.
+    pub mask_accounts: bool,
+    /// A copy of the first role's trust policy, to explain a denial.
+    pub trust_policy: Option<serde_json::Value>,
+}
+
+impl Plan {
+    pub fn new(args: &AssumeArgs, env: &Env) -> Result<Plan> {
+        let mut workflow = Workflow::from_env(env);
+        let (sinks, finish) = destinations(args, env, &mut workflow)?;
+        let source = select_source(&args.identity, env)?;
+        let from_keys = matches!(source, Source::Keys(_));
+        let keys_are_session = matches!(&source, Source::Keys(keys) if keys.is_session());
+
+        let mut roles = roles(args, &source, env, from_keys)?;
+        // Role chaining: any hop signed by a role session, including a first
+        // hop signed by static keys that are themselves a session.
+        let chained = roles.len() > 1 || keys_are_session;
+        let duration = validate::duration(args.duration, chained)?;
+        let session_name = session_name(args, &source, env);
+        let tags = tags(args, env, from_keys, roles.len())?;
+        if let Some(id) = &args.external_id {
+            validate::external_id(id)?;
+            if !from_keys && roles.len() == 1 {
+                return Err(Error::usage(
+                    "--external-id applies to AssumeRole hops, and this run has only a web-identity hop",
+                ));
+            }
+        }
+        if let Some(id) = &args.source_identity {
+            validate::source_identity(id)?;
+        }
+        let trust_policy = args
+            .trust_policy
+            .as_deref()
+            .map(|path| read_trust_policy(path, "--trust-policy"))
+            .transpose()?;
+        let policy = args
+            .session_policy
+            .as_deref()
+            .map(validate::session_policy)
+            .transpose()?;
+        validate::managed_policies(&args.managed_policies)?;
+        let mfa = mfa(args, from_keys)?;
+
+        let last = roles.len() - 1;
+        let steps = roles
+            .drain(..)
+            .enumerate()
+            .map(|(index, (role, label))| {
+                let assume_role = from_keys || index > 0;
+                Step {
+                    role,
+                    label,
+                    session_name: session_name.clone(),
+                    // Intermediate sessions are used once, right away.
+                    duration: if index == last {
+                        duration
+                    } else {
+                        validate::MIN_DURATION
+                    },
+                    external_id: args.external_id.clone().filter(|_| assume_role),
+                    tags: if assume_role {
+                        tags.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    transitive_tag_keys: Vec::new(),
+                    source_identity: args.source_identity.clone().filter(|_| assume_role),
+                    policy: policy.clone().filter(|_| index == last),
+                    policy_arns: if index == last {
+                        args.managed_policies.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    mfa: mfa.clone().filter(|_| index == 0),
+                }
+            })
+            .collect::<Vec<_>>();
+
+        let region = args
+            .sts
+            .region
+            .as_deref()
+            .or_else(|| env.get("AWS_REGION"))
+            .or_else(|| env.get("AWS_DEFAULT_REGION"))
+            .map(str::to_string);
+        if let Some(region) = &region {
+            validate::region(region)?;
+        }
+        let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
+        if let RoleRef::Arn(first) = &steps[0].role {
+            let partition = first.partition();
+            if region.is_none() && endpoint.is_none() && partition != "aws" {
+                return Err(Error::usage(format!(
+                    "{first} is in the {partition} partition, which the default STS region (us-east-1) cannot \
+                     reach: pass --region (e.g. cn-north-1 or us-gov-west-1)"
+                )));
+            }
+        }
+        // Without an endpoint, STS is the region's https:// one.
+        let sts_url = endpoint.as_deref().unwrap_or("https://sts.amazonaws.com");
+        let urls: Vec<&str> = [Some(sts_url), source.token_url()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
+        Ok(Plan {
+            source,
+            steps,
+            sts: StsTarget {
+                region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
+                endpoint,
+            },
+            net,
+            region,
+            audience: args.identity.audience.clone(),
+            sinks,
+            finish,
+            workflow,
+            mask_accounts: args.mask_account_id && workflow.active(),
+            trust_policy,
+        })
+    }
+}
+
+/// The destinations, checked before any request: the variables CIs set exist,
+/// directories exist, and nothing prints keys into a GitHub job log.
+fn destinations(
+    args: &AssumeArgs,
+    env: &Env,
+    workflow: &mut Workflow,
+) -> Result<(Vec<Box<dyn Sink>>, Finish)> {
+    let command = args.command.clone();
+    if args.refresh {
+        // clap keeps the other destinations out.
+        let window = Duration::from_secs(args.refresh_window);
+        return Ok((Vec::new(), Finish::Refresh { command, window }));
+    }
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if args.github_env {
+        let path = env_target(
+            env,
+            "GITHUB_ENV",
+            "--github-env",
+            "it exists only inside a GitHub Actions step; elsewhere use --env-file PATH",
+        )?;
+        let output = env.path("GITHUB_OUTPUT");
+        if args.output_credentials && output.is_none() {
+            return Err(Error::usage(
+                "--output-credentials needs $GITHUB_OUTPUT, which is not set: it exists only inside a GitHub Actions step",
+            ));
+        }
+        sinks.push(Box::new(sink::GithubEnv::new(
+            path,
+            output,
+            args.output_credentials,
+            *workflow,
+        )));
+    }
+    if args.bash_env {
+        let path = env_target(
+            env,
+            "BASH_ENV",
+            "--bash-env",
+            "CircleCI sets it in every job; elsewhere use --env-file PATH",
+        )?;
+        sinks.push(Box::new(sink::BashEnv::new(&path)));
+    }
+    if let Some(path) = &args.env_file {
+        validate::writable_parent(path, "--env-file")?;
+        sinks.push(Box::new(sink::EnvFile::new(path.clone())));
+    }
+    if args.format.is_some() && !command.is_empty() {
+        return Err(Error::usage(
+            "--format prints the credentials to stdout, which the command after `--` also \
+             writes to: use one or the other",
+        ));
+    }
+    let format = match args.format {
+        None if sinks.is_empty() && command.is_empty() => {
+            if workflow.active() {
+                // stdout is the job log here: printing keys would publish them.
+                return Err(Error::usage(
+                    "no destination given, and in GitHub Actions stdout is the job log: \
+                     add --github-env (or --env-file PATH, or `-- COMMAND`)",
+                ));
+            }
+            Some(Format::Env)
+        }
+        other => other,
+    };
+    if let Some(format) = format {
+        workflow.reserve_stdout();
+        sinks.push(Box::new(sink::Stdout::new(format)));
+    }
+    let finish = if command.is_empty() {
+        Finish::Done
+    } else {
+        Finish::Exec(command)
+    };
+    Ok((sinks, finish))
+}
+
+/// A path from an environment variable the CI sets, checked to be usable.
+fn env_target(env: &Env, var: &str, option: &str, hint: &str) -> Result<PathBuf> {
+    let path = env
+        .path(var)
+        .ok_or_else(|| Error::usage(format!("{option} needs ${var}, which is not set: {hint}")))?;
+    validate::writable_parent(&path, &format!("{option} (${var})"))?;
+    Ok(path)
+}
+
+pub fn select_source(identity: &crate::cli::IdentityArgs, env: &Env) -> Result<Source> {
+    let choice = match identity.provider {
+        ProviderChoice::Auto => Choice::Auto,
+        ProviderChoice::Github => Choice::Ci(Ci::Github),
+        ProviderChoice::Circleci => Choice::Ci(Ci::Circleci),
+        ProviderChoice::Gitlab => Choice::Ci(Ci::Gitlab),
+        ProviderChoice::Buildkite => Choice::Ci(Ci::Buildkite),
+        ProviderChoice::Bitbucket => Choice::Ci(Ci::Bitbucket),
+        ProviderChoice::TokenFile => Choice::TokenFile,
+        ProviderChoice::Static => Choice::Static,
+    };
+    let options = ProviderOptions {
+        token_env: identity.token_env.clone(),
+    };
+    let source = Source::select(choice, identity.token_file.clone(), env, &options)?;
+    tracing::info!("identity: {}", source.describe());
+    Ok(source)
+}
+
+/// A role's name alone (no `arn:`), as IAM allows it.
+fn is_role_name(raw: &str) -> bool {
+    !raw.starts_with("arn:")
+        && (1..=64).contains(&raw.len())
+        && raw.chars().all(crate::arn::is_iam_name_char)
+}
+
+/// `--role-arn` first, then `--chain` in order (a name in the chain is read
+/// from `VAULT_CI_ROLE_<NAME>`), else the source's default role.
+fn roles(
+    args: &AssumeArgs,
+    source: &Source,
+    env: &Env,
+    from_keys: bool,
+) -> Result<Vec<(RoleRef, String)>> {
+    let mut roles = Vec::new();
+    if let Some(raw) = &args.role_arn {
+        if is_role_name(raw) {
+            // `--role-arn deploy`, as configure-aws-credentials takes it: the role of
+            // that name in the static keys' own account, which one request finds.
+            if !from_keys {
+                return Err(Error::usage(format!(
+                    "--role-arn `{raw}` is a role name, which vault-ci can complete only from static keys' \
+                     account; give the whole ARN (arn:aws:iam::ACCOUNT:role/{raw})"
+                )));
+            }
+            roles.push((RoleRef::InCallerAccount(raw.clone()), raw.clone()));
+        } else {
+            let role = parse_role(raw, "--role-arn")?;
+            roles.push((RoleRef::Arn(role), raw.clone()));
+        }
+    }
+    if let Some(index) = args.chain.iter().position(|entry| entry.trim().is_empty()) {
+        return Err(Error::usage(format!(
+            "--chain has an empty entry at position {}: write names or ARNs separated by single commas",
+            index + 1
+        )));
+    }
+    for entry in &args.chain {
+        let entry = entry.trim();
+        let role = if entry.starts_with("arn:") {
+            parse_role(entry, "--chain")?
+        } else {
+            resolve_name(entry, env)?
+        };
+        roles.push((RoleRef::Arn(role), entry.to_string()));
+    }
+    if roles.is_empty()
+        && let Some(raw) = source.default_role(env)
+    {
+        let role = parse_role(raw, "AWS_ROLE_ARN")?;
+        roles.push((RoleRef::Arn(role), raw.to_string()));
+    }
+    if roles.is_empty() {
+        return Err(Error::usage(
+            "no role to assume: pass --role-arn ARN, or --chain NAME,... with VAULT_CI_ROLE_<NAME> set",
+        ));
+    }
+    Ok(roles)
+}
+
+fn parse_role(raw: &str, origin: &str) -> Result<RoleArn> {
+    raw.parse::<RoleArn>()
+        .map_err(|e| Error::usage(format!("{origin}: {e}")))
+}
+
+fn resolve_name(name: &str, env: &Env) -> Result<RoleArn> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::usage(format!(
+            "--chain entry `{name}` is neither a role ARN nor a name of letters, digits, `-` and `_`"
+        )));
+    }
+    let var = format!(
+        "VAULT_CI_ROLE_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
+    let raw = env.get(&var).ok_or_else(|| {
+        Error::usage(format!(
+            "--chain {name}: {var} is not set; set it to the role's ARN (e.g. as a CI variable) or put the ARN in --chain"
+        ))
+    })?;
+    raw.parse::<RoleArn>()
+        .map_err(|e| Error::usage(format!("--chain {name}: {var} holds {e}")))
+}
+
+fn session_name(args: &AssumeArgs, source: &Source, env: &Env) -> String {
+    let raw = args
+        .session_name
+        .clone()
+        .or_else(|| source.default_session_name(env))
+        .unwrap_or_else(|| format!("vault-ci-{}", crate::time::now_unix()));
+    let name = validate::sanitize_session_name(&raw);
+    if name != raw {
+        warn!(
+            "session name `{}` is not accepted by STS as is; using `{name}`",
+            crate::text::one_line(&raw)
+        );
+    }
+    name
+}
+
+fn tags(
+    args: &AssumeArgs,
+    env: &Env,
+    from_keys: bool,
+    roles: usize,
+) -> Result<Vec<(String, String)>> {
+    let mut tags = validate::tags(&args.tags)?;
+    let assume_role_hops = if from_keys { roles } else { roles - 1 };
+    if args.github_session_tags && assume_role_hops > 0 {
+        for (key, value) in crate::identity::github::session_tags(env) {
+            if !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                tags.push((key, value));
+            }
+        }
+    }
+    if !tags.is_empty() && assume_role_hops == 0 {
+        return Err(Error::usage(
+            "--tag applies to AssumeRole hops, and this run has only a web-identity hop: \
+             put session tags in the token's https://aws.amazon.com/tags claim, or chain a role after it",
+        ));
+    }
+    Ok(tags)
+}
+
+fn mfa(args: &AssumeArgs, from_keys: bool) -> Result<Option<(String, Secret)>> {
+    match (&args.mfa_serial, &args.mfa_code) {
+        (Some(serial), Some(code)) => {
+            if !from_keys {
+                return Err(Error::usage(
+                    "--mfa-serial applies to AssumeRole from static keys (a person's IAM user); \
+                     an OIDC token carries no MFA",
+                ));
+            }
+            validate::mfa(serial, code)?;
+            Ok(Some((serial.clone(), Secret::new(code.clone()))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `--sts-endpoint`, then the SDK conventions `AWS_ENDPOINT_URL_STS` and
+/// `AWS_ENDPOINT_URL` (unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true).
+fn sts_endpoint(flag: Option<&str>, env: &Env) -> Result<Option<String>> {
+    if let Some(url) = flag {
+        return validate::endpoint(url, "--sts-endpoint").map(Some);
+    }
+    if env.is_true("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
+        return Ok(None);
+    }
+    match env.first(&["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]) {
+        Some((var, url)) => validate::endpoint(url, var).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub fn net_options<'a>(net: &'a NetArgs, env: &'a Env) -> NetOptions<'a> {
+    NetOptions {
+        ca_bundle: net
+            .ca_bundle
+            .as_deref()
+            .or_else(|| env.get("AWS_CA_BUNDLE").map(Path::new)),
+        proxy: net.http_proxy.as_deref(),
+        retry: RetryPolicy {
+            max_attempts: net.max_attempts,
+            ..RetryPolicy::default()
+        },
+        attempt_timeout: Duration::from_secs(net.attempt_timeout),
+        total_timeout: Duration::from_secs(net.timeout),
+    }
+}
+
+/// A copy of a role's trust policy, read and parsed before any request.
+pub fn read_trust_policy(path: &Path, option: &str) -> Result<serde_json::Value> {
+    let text = crate::files::read_text(path, crate::net::MAX_BODY)
+        .map_err(|e| Error::usage(format!("{option} {}: cannot read it ({e})", path.display())))?;
+    let mut policy: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::usage(format!(
+            "{option} {} is not JSON ({e}); save the role's trust policy, e.g. \
+             aws iam get-role --role-name NAME --query Role.AssumeRolePolicyDocument",
+            path.display()
+        ))
+    })?;
+    // `aws iam get-role` output, whole: take the document out of it.
+    if let Some(document) = policy.pointer("/Role/AssumeRolePolicyDocument") {
+        policy = document.clone();
+    }
+    if policy.get("Statement").is_none() {
+        return Err(Error::usage(format!(
+            "{option} {} has no \"Statement\": it is not an IAM policy document",
+            path.display()
+        )));
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
+    const CFN: &str = "arn:aws:iam::123456789012:role/cfn";
+
+    fn keys() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY123456"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ]
+    }
+
+    fn plan(argv: &[&str], env: &[(&str, &str)]) -> Result<Plan> {
+        // clap reads VAULT_CI_* itself: these tests set none.
+        let cli = Cli::try_parse_from(["vault-ci", "assume"].iter().chain(argv))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Assume(args) = cli.command else {
+            unreachable!()
+        };
+        Plan::new(&args, &Env::of(env.iter().copied()))
+    }
+
+    fn refused(argv: &[&str], env: &[(&str, &str)]) -> String {
+        match plan(argv, env) {
+            Ok(_) => panic!("{argv:?} was accepted"),
+            Err(err) => err.message().to_string(),
+        }
+    }
+
+    #[test]
+    fn a_chain_asks_for_the_short_minimum_in_between_and_the_duration_at_the_end() {
+        let plan = plan(
+            &[
+                "--role-arn",
+                ROLE,
+                "--chain",
+                CFN,
+                "--duration",
+                "1800",
+                "--session-policy",
+                r#"{"Statement":[]}"#,
+            ],
+            &keys(),
+        )
+        .unwrap();
+        let steps: Vec<(&str, u32, bool)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.label.as_str(), s.duration, s.policy.is_some()))
+            .collect();
+        assert_eq!(steps, [(ROLE, 900, false), (CFN, 1800, true)]);
+        assert!(plan.steps[0].session_name.starts_with("vault-ci-"));
+        assert!(matches!(plan.finish, Finish::Done));
+        assert_eq!(plan.sinks.len(), 1, "export lines on stdout");
+    }
+
+    #[test]
+    fn names_in_the_chain_come_from_vault_ci_role_variables() {
+        let mut env = keys();
+        env.push(("VAULT_CI_ROLE_DEPLOY_APP", ROLE));
+        let plan = plan(&["--chain", "deploy-app"], &env).unwrap();
+        assert_eq!(plan.steps[0].role, RoleRef::Arn(ROLE.parse().unwrap()));
+        assert_eq!(
+            refused(&["--chain", "cfn"], &keys()),
+            "--chain cfn: VAULT_CI_ROLE_CFN is not set; set it to the role's ARN (e.g. as a CI variable) or put the ARN in --chain"
+        );
+    }
+
+    #[test]
+    fn a_bare_role_name_waits_for_the_keys_account() {
+        let plan = plan(&["--role-arn", "deploy"], &keys()).unwrap();
+        assert_eq!(
+            plan.steps[0].role,
+            RoleRef::InCallerAccount("deploy".into())
+        );
+        let token_file = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+        assert!(
+            refused(&["--role-arn", "deploy"], &token_file)
+                .starts_with("--role-arn `deploy` is a role name")
+        );
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_anything_is_sent() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--role-arn", ROLE, "--chain", CFN, "--duration", "7200"],
+                "STS caps role chaining at 3600",
+            ),
+            (&["--role-arn", ROLE, "--duration", "60"], "is out of range"),
+            (
+                &["--role-arn", ROLE, "--chain", "a,,b"],
+                "empty entry at position 2",
+            ),
+            (
+                &["--role-arn", ROLE, "--region", "EU_WEST"],
+                "is not an AWS region name",
+            ),
+            (
+                &["--role-arn", ROLE, "--sts-endpoint", "ftp://x"],
+                "must be an http:// or https:// URL",
+            ),
+            (&["--role-arn", ROLE, "--tag", "team"], "has no `=`"),
+            (
+                &["--role-arn", ROLE, "--mfa-serial", "x", "--mfa-code", "12"],
+                "is not an MFA device",
+            ),
+            (
+                &["--role-arn", ROLE, "--env-file", "/nonexistent/dir/f"],
+                "does not exist",
+            ),
+            (
+                &["--role-arn", ROLE, "--bash-env"],
+                "--bash-env needs $BASH_ENV",
+            ),
+            (
+                &["--role-arn", ROLE, "--format", "json", "--", "true"],
+                "use one or the other",
+            ),
+            (
+                &["--role-arn", "arn:aws-cn:iam::123456789012:role/x"],
+                "--region (e.g. cn-north-1",
+            ),
+        ];
+        let mut env = keys();
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+        for (argv, expected) in cases {
+            let message = refused(argv, &env);
+            assert!(message.contains(expected), "{argv:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_web_identity_hop_takes_no_tags_or_external_id() {
+        let token = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+        assert!(
+            refused(&["--role-arn", ROLE, "--tag", "a=b"], &token)
+                .starts_with("--tag applies to AssumeRole hops")
+        );
+        assert!(
+            refused(&["--role-arn", ROLE, "--external-id", "xyz"], &token)
+                .starts_with("--external-id applies to AssumeRole hops")
+        );
+        let plan = plan(
+            &[
+                "--role-arn",
+                ROLE,
+                "--chain",
+                CFN,
+                "--tag",
+                "a=b",
+                "--external-id",
+                "xyz",
+            ],
+            &token,
+        )
+        .unwrap();
+        assert!(plan.steps[0].tags.is_empty() && plan.steps[0].external_id.is_none());
+        assert_eq!(plan.steps[1].tags, [("a".to_string(), "b".to_string())]);
+        assert_eq!(plan.steps[1].external_id.as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn in_github_actions_keys_never_go_to_the_job_log() {
+        let mut env = keys();
+        env.push(("GITHUB_ACTIONS", "true"));
+        assert!(
+            refused(&["--role-arn", ROLE], &env)
+                .starts_with("no destination given, and in GitHub Actions")
+        );
+        assert!(plan(&["--role-arn", ROLE, "--format", "json"], &env).is_ok());
+    }
+}

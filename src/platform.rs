@@ -1,0 +1,144 @@
+//! What differs between operating systems, kept small and in one place.
+
+use std::ffi::{OsStr, OsString};
+
+/// The program to start for `-- NAME`. Windows' process API finds only
+/// `NAME.exe` on PATH, while npm tools (`npx`, `cdk`) are `NAME.cmd` shims that
+/// `cmd` finds through PATHEXT: vault-ci looks the same way.
+pub fn program(name: &OsStr) -> OsString {
+    #[cfg(windows)]
+    {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let pathext = std::env::var("PATHEXT").unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into());
+        if let Some(found) = search_pathext(name, &path, &pathext, |p| p.is_file()) {
+            return found.into_os_string();
+        }
+    }
+    name.to_os_string()
+}
+
+/// `name` as `cmd` would find it: if it has no directory part and no
+/// extension, each directory of `path` in order, with each of `pathext`'s
+/// extensions in order.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub fn search_pathext(
+    name: &OsStr,
+    path: &OsStr,
+    pathext: &str,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> Option<std::path::PathBuf> {
+    let as_path = std::path::Path::new(name);
+    let bare = as_path.components().count() == 1 && as_path.extension().is_none();
+    if !bare {
+        return None;
+    }
+    for dir in std::env::split_paths(path) {
+        for ext in pathext
+            .split(';')
+            .map(str::trim)
+            .filter(|e| e.starts_with('.'))
+        {
+            let mut file = name.to_os_string();
+            file.push(ext.to_ascii_lowercase());
+            let candidate = dir.join(&file);
+            if exists(&candidate) {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// While vault-ci waits for the command, a Ctrl-C or Ctrl-Break goes to the
+/// command (every process of the console gets it) and vault-ci stays to pass
+/// the command's status on.
+#[cfg(windows)]
+pub fn outlive_ctrl_c() {
+    use windows_sys::Win32::System::Console::{
+        CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler,
+    };
+    unsafe extern "system" fn handler(event: u32) -> windows_sys::core::BOOL {
+        // Handled (TRUE) only for the keyboard's events: closing the console
+        // or logging off still ends vault-ci.
+        (event == CTRL_C_EVENT || event == CTRL_BREAK_EVENT) as windows_sys::core::BOOL
+    }
+    // SAFETY: registers a handler function with the signature the API expects.
+    unsafe {
+        SetConsoleCtrlHandler(Some(handler), 1);
+    }
+}
+
+/// A child that must not outlive vault-ci (the command under `--refresh`,
+/// whose credentials vault-ci serves) is killed when vault-ci dies.
+#[cfg(target_os = "linux")]
+pub fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // vault-ci died before the line above ran.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn die_with_parent(_command: &mut std::process::Command) {}
+
+/// No core dump (and no ptrace by other users' processes) of a process whose
+/// memory holds credentials.
+pub fn not_dumpable() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with PR_SET_DUMPABLE and a constant argument.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0);
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    // SAFETY: setrlimit with a valid, fully initialised struct.
+    unsafe {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn bare_names_are_found_through_pathext_in_path_order() {
+        let dirs = std::env::join_paths(["/a", "/b"]).unwrap();
+        let exists = |p: &Path| p == Path::new("/b/npx.cmd") || p == Path::new("/b/npx.exe");
+        assert_eq!(
+            search_pathext(OsStr::new("npx"), &dirs, ".COM;.EXE;.BAT;.CMD", exists),
+            Some(PathBuf::from("/b/npx.exe"))
+        );
+        assert_eq!(
+            search_pathext(OsStr::new("npx"), &dirs, ".CMD", exists),
+            Some(PathBuf::from("/b/npx.cmd"))
+        );
+        assert_eq!(
+            search_pathext(OsStr::new("npx.cmd"), &dirs, ".CMD", exists),
+            None
+        );
+        assert_eq!(
+            search_pathext(OsStr::new("/b/npx"), &dirs, ".CMD", exists),
+            None
+        );
+        assert_eq!(
+            search_pathext(OsStr::new("git"), &dirs, ".EXE", exists),
+            None
+        );
+    }
+}
