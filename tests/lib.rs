@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod act;
 mod deploy_user;
 mod diagnostics;
 mod exec;

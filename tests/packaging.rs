@@ -29,14 +29,14 @@ fn yaml(env: &Env, path: &Path) -> Value {
 }
 
 /// The runner's PATH before anything installed vault-ci.
-fn path_without_vault_ci() -> String {
+pub fn path_without_vault_ci() -> String {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs = std::env::split_paths(&path).filter(|d| !d.join("vault-ci").exists());
     std::env::join_paths(dirs).unwrap().into_string().unwrap()
 }
 
 /// A directory holding this build as `vault-ci`, for a PATH that already has one.
-fn preinstalled(env: &Env) -> PathBuf {
+pub fn preinstalled(env: &Env) -> PathBuf {
     let bin = env.path("preinstalled");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_vault-ci"), bin.join("vault-ci")).unwrap();
