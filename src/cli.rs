@@ -10,6 +10,17 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use crate::identity::Ci;
 pub use crate::sink::Format;
 
+/// A boolean from the environment as GitHub Actions' YAML 1.2 core schema has
+/// it (configure-aws-credentials' getBooleanInput): true, True, TRUE, false,
+/// False, FALSE. Anything else is a mistake to report, not to guess at.
+pub fn boolean(value: &str) -> Result<bool, String> {
+    match value {
+        "true" | "True" | "TRUE" => Ok(true),
+        "false" | "False" | "FALSE" => Ok(false),
+        _ => Err("expected true | True | TRUE | false | False | FALSE".into()),
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vault-ci",
@@ -65,7 +76,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProviderChoice {
-    /// Detect the running CI; fall back to a token file, then to static keys.
+    /// The running CI's token; else a token file, static keys, container
+    /// credentials, the instance's role — the AWS SDKs' order.
     Auto,
     /// GitHub Actions' OIDC endpoint (needs `permissions: id-token: write`).
     Github,
@@ -81,6 +93,10 @@ pub enum ProviderChoice {
     TokenFile,
     /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) from the environment.
     Static,
+    /// The container's credentials endpoint (ECS, CodeBuild, EKS Pod Identity).
+    Container,
+    /// The EC2 instance's role, from instance metadata (IMDSv2).
+    Imds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,8 +201,63 @@ pub struct AssumeArgs {
     /// Repository, Workflow, Action, Actor, Commit and Branch, as
     /// configure-aws-credentials does (the role's trust policy must allow sts:TagSession).
     /// Web-identity hops cannot take tags and are left as they are.
-    #[arg(long, env = "VAULT_CI_GITHUB_SESSION_TAGS", help_heading = "Roles")]
+    #[arg(long, env = "VAULT_CI_GITHUB_SESSION_TAGS", value_parser = boolean, help_heading = "Roles")]
     pub github_session_tags: bool,
+
+    /// Tag no session with the run, even where --github-session-tags would
+    /// (configure-aws-credentials' role-skip-session-tagging).
+    #[arg(long, env = "VAULT_CI_ROLE_SKIP_SESSION_TAGGING", value_parser = boolean, help_heading = "Roles")]
+    pub role_skip_session_tagging: bool,
+
+    /// Session tags as one JSON object, {"team": "payments", "cost-center": 42}
+    /// (configure-aws-credentials' custom-tags); added to --tag and the run's tags.
+    #[arg(
+        long,
+        value_name = "JSON",
+        env = "VAULT_CI_CUSTOM_TAGS",
+        help_heading = "Roles"
+    )]
+    pub custom_tags: Option<String>,
+
+    /// A session tag key that stays with the session through later hops
+    /// (repeatable; comma- or line-separated). It must be one of the session's tags.
+    #[arg(
+        long = "transitive-tag-key",
+        value_name = "KEY",
+        env = "VAULT_CI_TRANSITIVE_TAG_KEY",
+        value_delimiter = ',',
+        help_heading = "Roles"
+    )]
+    pub transitive_tag_keys: Vec<String>,
+
+    /// Assume no role: deliver the identity's own credentials (static keys, the
+    /// container's or the instance's), checked with GetCallerIdentity first. For
+    /// long-lived keys an OIDC role is the better way; this is for the jobs that
+    /// still have them.
+    #[arg(long, env = "VAULT_CI_NO_ROLE", value_parser = boolean,
+          conflicts_with_all = ["role_arn", "chain"], help_heading = "Roles")]
+    pub no_role: bool,
+
+    /// Repeat the final AssumeRole until the keys have none of !@#$%^&*()_+-=[]{};':"\|,.<>/?
+    /// for tools that mangle them (configure-aws-credentials' special-characters-workaround).
+    #[arg(long, env = "VAULT_CI_SPECIAL_CHARACTERS_WORKAROUND", value_parser = boolean, help_heading = "Roles")]
+    pub special_characters_workaround: bool,
+
+    /// Fail unless the final credentials belong to one of these accounts (repeatable,
+    /// or comma-separated); checked before anything is written.
+    #[arg(
+        long = "allowed-account-id",
+        value_name = "ID",
+        env = "VAULT_CI_ALLOWED_ACCOUNT_IDS",
+        value_delimiter = ',',
+        help_heading = "Roles"
+    )]
+    pub allowed_account_ids: Vec<String>,
+
+    /// If the keys already in the environment work (GetCallerIdentity), do nothing
+    /// and succeed (configure-aws-credentials' use-existing-credentials).
+    #[arg(long, env = "VAULT_CI_USE_EXISTING_CREDENTIALS", value_parser = boolean, help_heading = "Identity")]
+    pub use_existing_credentials: bool,
 
     /// Source identity for the AssumeRole hops; it stays with the session through the chain.
     #[arg(
@@ -239,7 +310,7 @@ pub struct AssumeArgs {
     // ── sinks ───────────────────────────────────────────────────────────────
     /// Append the credentials to $GITHUB_ENV for later steps (masked in the log first),
     /// and aws-account-id / aws-expiration to $GITHUB_OUTPUT.
-    #[arg(long, env = "VAULT_CI_GITHUB_ENV", help_heading = "Destinations")]
+    #[arg(long, env = "VAULT_CI_GITHUB_ENV", value_parser = boolean, help_heading = "Destinations")]
     pub github_env: bool,
 
     /// With --github-env: also write aws-access-key-id, aws-secret-access-key and
@@ -247,17 +318,46 @@ pub struct AssumeArgs {
     #[arg(
         long,
         env = "VAULT_CI_OUTPUT_CREDENTIALS",
+        value_parser = boolean,
         requires = "github_env",
         help_heading = "Destinations"
     )]
     pub output_credentials: bool,
 
     /// In GitHub Actions: mask the roles' account ids in the log, before anything is logged.
-    #[arg(long, env = "VAULT_CI_MASK_ACCOUNT_ID", help_heading = "Destinations")]
+    #[arg(long, env = "VAULT_CI_MASK_ACCOUNT_ID", value_parser = boolean, help_heading = "Destinations")]
     pub mask_account_id: bool,
 
+    /// With --github-env: export the credentials and region to later steps as
+    /// variables (default true; false with --aws-profile, as configure-aws-credentials
+    /// does). The outputs are set either way.
+    #[arg(long, value_name = "BOOL", env = "VAULT_CI_OUTPUT_ENV_CREDENTIALS", value_parser = boolean,
+          help_heading = "Destinations")]
+    pub output_env_credentials: Option<bool>,
+
+    /// In GitHub Actions: blank the AWS_* keys and region an earlier step exported,
+    /// first thing, so later steps lose them even if this one fails.
+    #[arg(long, env = "VAULT_CI_UNSET_CURRENT_CREDENTIALS", value_parser = boolean, help_heading = "Destinations")]
+    pub unset_current_credentials: bool,
+
+    /// Write the credentials (and the region) as this profile of the shared AWS files
+    /// (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, else ~/.aws/credentials and
+    /// ~/.aws/config), as `aws configure` would: for tools that run `aws --profile NAME`.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "VAULT_CI_AWS_PROFILE",
+        help_heading = "Destinations"
+    )]
+    pub aws_profile: Option<String>,
+
+    /// With --aws-profile: replace a profile of that name that is already there.
+    #[arg(long, env = "VAULT_CI_OVERWRITE_AWS_PROFILE", value_parser = boolean,
+          requires = "aws_profile", help_heading = "Destinations")]
+    pub overwrite_aws_profile: bool,
+
     /// Append `export` lines to $BASH_ENV for later steps (CircleCI).
-    #[arg(long, env = "VAULT_CI_BASH_ENV", help_heading = "Destinations")]
+    #[arg(long, env = "VAULT_CI_BASH_ENV", value_parser = boolean, help_heading = "Destinations")]
     pub bash_env: bool,
 
     /// Write `export` lines to this file (mode 0600, replaced atomically), like the
@@ -288,8 +388,8 @@ pub struct AssumeArgs {
     /// credentials fresh for as long as it runs (re-running the whole chain before they
     /// expire): for deploys that outlast --duration. Every AWS SDK and CLI reads it
     /// through AWS_CONTAINER_CREDENTIALS_FULL_URI.
-    #[arg(long, env = "VAULT_CI_REFRESH", requires = "command",
-          conflicts_with_all = ["github_env", "bash_env", "env_file", "format"],
+    #[arg(long, env = "VAULT_CI_REFRESH", value_parser = boolean, requires = "command",
+          conflicts_with_all = ["github_env", "bash_env", "env_file", "format", "aws_profile"],
           help_heading = "Destinations")]
     pub refresh: bool,
 
@@ -304,6 +404,11 @@ pub struct IdentityArgs {
     /// Where the identity comes from.
     #[arg(long, value_enum, default_value_t = ProviderChoice::Auto, env = "VAULT_CI_PROVIDER", help_heading = "Identity")]
     pub provider: ProviderChoice,
+
+    /// With --provider auto: never use the CI's OIDC token, even where there is one
+    /// (configure-aws-credentials' force-skip-oidc).
+    #[arg(long, env = "VAULT_CI_FORCE_SKIP_OIDC", value_parser = boolean, help_heading = "Identity")]
+    pub force_skip_oidc: bool,
 
     /// Audience (`aud`) of the OIDC token; must match the IAM OIDC provider's client ID.
     /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite);
@@ -367,6 +472,20 @@ pub struct NetArgs {
     )]
     pub ca_bundle: Option<PathBuf>,
 
+    /// Hosts reached without the proxy: comma-separated names, `.domain` suffixes,
+    /// `*` for all. Default: NO_PROXY.
+    #[arg(
+        long,
+        value_name = "HOSTS",
+        env = "VAULT_CI_NO_PROXY",
+        help_heading = "Network"
+    )]
+    pub no_proxy: Option<String>,
+
+    /// No retries at all: the first failure is final (--max-attempts 1).
+    #[arg(long, env = "VAULT_CI_DISABLE_RETRY", value_parser = boolean, help_heading = "Network")]
+    pub disable_retry: bool,
+
     /// Proxy for STS and the token endpoint. Default: HTTPS_PROXY / HTTP_PROXY, with NO_PROXY.
     #[arg(
         long,
@@ -388,9 +507,10 @@ pub struct NetArgs {
           value_parser = clap::value_parser!(u64).range(1..=600), help_heading = "Network")]
     pub attempt_timeout: u64,
 
-    /// Seconds the whole exchange (token and every hop, retries included) may take.
+    /// Seconds the whole exchange (token and every hop, retries included) may take;
+    /// 0 for no limit (then throttling, too, is retried only --max-attempts times).
     #[arg(long, value_name = "SECONDS", default_value_t = 120, env = "VAULT_CI_TIMEOUT",
-          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Network")]
+          value_parser = clap::value_parser!(u64).range(0..=3600), help_heading = "Network")]
     pub timeout: u64,
 }
 

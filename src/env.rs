@@ -71,6 +71,15 @@ impl Env {
         envy::from_iter(vars).unwrap_or_default()
     }
 
+    /// The same environment without these variables.
+    pub fn without(&self, names: &[&str]) -> Env {
+        let mut vars = self.vars.clone();
+        for name in names {
+            vars.remove(OsStr::new(name));
+        }
+        Env { vars }
+    }
+
     pub fn in_github_actions(&self) -> bool {
         self.is_true("GITHUB_ACTIONS")
     }

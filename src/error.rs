@@ -16,6 +16,8 @@ pub enum Peer {
     Sts,
     /// A CI's OIDC token endpoint or CLI.
     TokenEndpoint,
+    /// The machine's own credentials: container endpoint or instance metadata.
+    Metadata,
 }
 
 /// What went wrong, by cause. The kind decides the exit code and the title of a
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Rejected => "request rejected",
             Kind::Unavailable(Peer::Sts) => "STS unavailable",
             Kind::Unavailable(Peer::TokenEndpoint) => "OIDC token endpoint unavailable",
+            Kind::Unavailable(Peer::Metadata) => "credentials endpoint unavailable",
             Kind::Timeout => "timed out",
             Kind::Sink => "cannot write credentials",
             Kind::Exec(_) => "cannot run the command",
@@ -152,6 +155,10 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
     }
 
     pub fn exit_code(&self) -> ExitCode {

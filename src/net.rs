@@ -30,6 +30,8 @@ pub struct NetOptions<'a> {
     pub ca_bundle: Option<&'a Path>,
     /// An explicit proxy for everything; otherwise HTTPS_PROXY / HTTP_PROXY / ALL_PROXY.
     pub proxy: Option<&'a str>,
+    /// Hosts reached directly; otherwise NO_PROXY.
+    pub no_proxy: Option<&'a str>,
     pub retry: RetryPolicy,
     pub attempt_timeout: Duration,
     pub total_timeout: Duration,
@@ -51,7 +53,7 @@ impl NetConfig {
     /// run's time otherwise (BENCHMARKS.md).
     pub fn new(options: NetOptions<'_>, env: &Env, urls: &[&str]) -> Result<NetConfig> {
         install_crypto_provider();
-        let proxies = Proxies::decide(options.proxy, env)?;
+        let proxies = Proxies::decide(options.proxy, options.no_proxy, env)?;
         let tls_needed = urls.iter().any(|u| !is_plain_http(u)) || proxies.any_over_tls();
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.attempt_timeout)
@@ -114,10 +116,10 @@ struct Proxies {
 }
 
 impl Proxies {
-    fn decide(explicit: Option<&str>, env: &Env) -> Result<Proxies> {
-        let no_proxy = env
-            .first(&["NO_PROXY", "no_proxy"])
-            .map(|(_, v)| v.to_string());
+    fn decide(explicit: Option<&str>, no_proxy: Option<&str>, env: &Env) -> Result<Proxies> {
+        let no_proxy = no_proxy
+            .or_else(|| env.first(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v))
+            .map(str::to_string);
         let mut chosen = Vec::new();
         if let Some(raw) = explicit {
             chosen.push((
@@ -413,7 +415,7 @@ mod tests {
             ("http_proxy", "http://plain:3128"),
             ("NO_PROXY", "127.0.0.1"),
         ]);
-        let from_env = Proxies::decide(None, &env).unwrap();
+        let from_env = Proxies::decide(None, None, &env).unwrap();
         let shown: Vec<_> = from_env
             .chosen
             .iter()
@@ -437,10 +439,12 @@ mod tests {
             ]
         );
         assert!(from_env.any_over_tls());
-        let explicit = Proxies::decide(Some("http://flag:8080"), &env).unwrap();
+        let explicit = Proxies::decide(Some("http://flag:8080"), None, &env).unwrap();
         assert_eq!(explicit.chosen.len(), 1);
         assert!(!explicit.any_over_tls());
         assert_eq!(explicit.no_proxy.as_deref(), Some("127.0.0.1"));
+        let flag = Proxies::decide(None, Some("*"), &env).unwrap();
+        assert_eq!(flag.no_proxy.as_deref(), Some("*"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::arn::RoleArn;
 use crate::cli::{AssumeArgs, NetArgs, ProviderChoice};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::hop::{RoleRef, Step};
+use crate::hop::{RoleRef, Step, Tags};
 use crate::identity::{Choice, Ci, ProviderOptions, Source};
 use crate::net::{NetConfig, NetOptions};
 use crate::retry::RetryPolicy;
@@ -61,6 +61,10 @@ pub struct Plan {
     pub mask_accounts: bool,
     /// A copy of the first role's trust policy, to explain a denial.
     pub trust_policy: Option<serde_json::Value>,
+    /// The accounts the final credentials may belong to; empty: any.
+    pub allowed_accounts: Vec<String>,
+    /// Do nothing if the keys in the environment already work.
+    pub use_existing: bool,
 }
 
 impl Plan {
@@ -68,16 +72,17 @@ impl Plan {
         let mut workflow = Workflow::from_env(env);
         let (sinks, finish) = destinations(args, env, &mut workflow)?;
         let source = select_source(&args.identity, env)?;
-        let from_keys = matches!(source, Source::Keys(_));
-        let keys_are_session = matches!(&source, Source::Keys(keys) if keys.is_session());
+        let from_keys = source.gives_credentials();
+        let allowed_accounts = allowed_accounts(&args.allowed_account_ids)?;
 
         let mut roles = roles(args, &source, env, from_keys)?;
         // Role chaining: any hop signed by a role session, including a first
-        // hop signed by static keys that are themselves a session.
-        let chained = roles.len() > 1 || keys_are_session;
+        // hop signed by keys that are themselves a session.
+        let chained = roles.len() > 1 || source.is_session();
         let duration = validate::duration(args.duration, chained)?;
         let session_name = session_name(args, &source, env);
-        let tags = tags(args, env, from_keys, roles.len())?;
+        let (tags, droppable_tags) = tags(args, env, from_keys, roles.len())?;
+        let transitive_tag_keys = transitive_tag_keys(&args.transitive_tag_keys, &tags)?;
         if let Some(id) = &args.external_id {
             validate::external_id(id)?;
             if !from_keys && roles.len() == 1 {
@@ -99,10 +104,25 @@ impl Plan {
             .as_deref()
             .map(validate::session_policy)
             .transpose()?;
-        validate::managed_policies(&args.managed_policies)?;
+        let managed_policies: Vec<String> = args
+            .managed_policies
+            .iter()
+            .flat_map(|v| v.split(['\n', '\r']))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect();
+        validate::managed_policies(&managed_policies)?;
         let mfa = mfa(args, from_keys)?;
 
-        let last = roles.len() - 1;
+        if let Some((RoleRef::Arn(last), _)) = roles.last() {
+            check_account(
+                &allowed_accounts,
+                last.account(),
+                &format!("the role {last}"),
+            )?;
+        }
+        let last = roles.len().saturating_sub(1);
         let steps = roles
             .drain(..)
             .enumerate()
@@ -118,21 +138,15 @@ impl Plan {
                     } else {
                         validate::MIN_DURATION
                     },
-                    external_id: args.external_id.clone().filter(|_| assume_role),
-                    tags: if assume_role {
-                        tags.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    transitive_tag_keys: Vec::new(),
-                    source_identity: args.source_identity.clone().filter(|_| assume_role),
-                    policy: policy.clone().filter(|_| index == last),
-                    policy_arns: if index == last {
-                        args.managed_policies.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    mfa: mfa.clone().filter(|_| index == 0),
+                    external_id: when(assume_role, args.external_id.clone()),
+                    tags: when(assume_role, tags.clone()),
+                    droppable_tags: droppable_tags.clone(),
+                    transitive_tag_keys: when(assume_role, transitive_tag_keys.clone()),
+                    source_identity: when(assume_role, args.source_identity.clone()),
+                    policy: when(index == last, policy.clone()),
+                    policy_arns: when(index == last, managed_policies.clone()),
+                    mfa: when(index == 0, mfa.clone()),
+                    plain_keys: args.special_characters_workaround && index == last,
                 }
             })
             .collect::<Vec<_>>();
@@ -148,7 +162,7 @@ impl Plan {
             validate::region(region)?;
         }
         let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
-        if let RoleRef::Arn(first) = &steps[0].role {
+        if let Some(RoleRef::Arn(first)) = steps.first().map(|s| &s.role) {
             let partition = first.partition();
             if region.is_none() && endpoint.is_none() && partition != "aws" {
                 return Err(Error::usage(format!(
@@ -179,8 +193,15 @@ impl Plan {
             workflow,
             mask_accounts: args.mask_account_id && workflow.active(),
             trust_policy,
+            allowed_accounts,
+            use_existing: args.use_existing_credentials,
         })
     }
+}
+
+/// `value` where it applies, nothing elsewhere.
+fn when<T: Default>(applies: bool, value: T) -> T {
+    if applies { value } else { T::default() }
 }
 
 /// The destinations, checked before any request: the variables CIs set exist,
@@ -210,10 +231,15 @@ fn destinations(
                 "--output-credentials needs $GITHUB_OUTPUT, which is not set: it exists only inside a GitHub Actions step",
             ));
         }
+        let variables = args
+            .output_env_credentials
+            .unwrap_or(args.aws_profile.is_none());
         sinks.push(Box::new(sink::GithubEnv::new(
             path,
             output,
             args.output_credentials,
+            variables,
+            args.aws_profile.clone(),
             *workflow,
         )));
     }
@@ -225,6 +251,13 @@ fn destinations(
             "CircleCI sets it in every job; elsewhere use --env-file PATH",
         )?;
         sinks.push(Box::new(sink::BashEnv::new(&path)));
+    }
+    if let Some(name) = &args.aws_profile {
+        sinks.push(Box::new(sink::Profile::new(
+            name,
+            args.overwrite_aws_profile,
+            env,
+        )?));
     }
     if let Some(path) = &args.env_file {
         validate::writable_parent(path, "--env-file")?;
@@ -280,9 +313,12 @@ pub fn select_source(identity: &crate::cli::IdentityArgs, env: &Env) -> Result<S
         ProviderChoice::Bitbucket => Choice::Ci(Ci::Bitbucket),
         ProviderChoice::TokenFile => Choice::TokenFile,
         ProviderChoice::Static => Choice::Static,
+        ProviderChoice::Container => Choice::Container,
+        ProviderChoice::Imds => Choice::Imds,
     };
     let options = ProviderOptions {
         token_env: identity.token_env.clone(),
+        skip_ci: identity.force_skip_oidc,
     };
     let source = Source::select(choice, identity.token_file.clone(), env, &options)?;
     tracing::info!("identity: {}", source.describe());
@@ -305,6 +341,16 @@ fn roles(
     from_keys: bool,
 ) -> Result<Vec<(RoleRef, String)>> {
     let mut roles = Vec::new();
+    if args.no_role {
+        if !from_keys {
+            return Err(Error::usage(format!(
+                "--no-role delivers the identity's own credentials, and {} is an OIDC token, \
+                 not credentials: name the role to exchange it for with --role-arn",
+                source.describe()
+            )));
+        }
+        return Ok(roles);
+    }
     if let Some(raw) = &args.role_arn {
         if is_role_name(raw) {
             // `--role-arn deploy`, as configure-aws-credentials takes it: the role of
@@ -343,9 +389,14 @@ fn roles(
         roles.push((RoleRef::Arn(role), raw.to_string()));
     }
     if roles.is_empty() {
-        return Err(Error::usage(
-            "no role to assume: pass --role-arn ARN, or --chain NAME,... with VAULT_CI_ROLE_<NAME> set",
-        ));
+        let keys = if from_keys {
+            ", or --no-role to deliver these credentials as they are"
+        } else {
+            ""
+        };
+        return Err(Error::usage(format!(
+            "no role to assume: pass --role-arn ARN, or --chain NAME,... with VAULT_CI_ROLE_<NAME> set{keys}"
+        )));
     }
     Ok(roles)
 }
@@ -393,28 +444,115 @@ fn session_name(args: &AssumeArgs, source: &Source, env: &Env) -> String {
     name
 }
 
+/// The sessions' tags: `--tag`, `--custom-tags`, and with
+/// `--github-session-tags` the run's (unless `--role-skip-session-tagging`);
+/// and the keys among them that may be dropped if STS finds them too large.
 fn tags(
     args: &AssumeArgs,
     env: &Env,
     from_keys: bool,
     roles: usize,
-) -> Result<Vec<(String, String)>> {
+) -> Result<(Tags, Vec<String>)> {
     let mut tags = validate::tags(&args.tags)?;
-    let assume_role_hops = if from_keys { roles } else { roles - 1 };
-    if args.github_session_tags && assume_role_hops > 0 {
-        for (key, value) in crate::identity::github::session_tags(env) {
-            if !tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
-                tags.push((key, value));
+    if let Some(raw) = &args.custom_tags {
+        for (key, value) in validate::custom_tags(raw)? {
+            if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                return Err(Error::usage(format!(
+                    "--custom-tags {key} is also given as --tag: keep one"
+                )));
             }
+            tags.push((key, value));
         }
     }
-    if !tags.is_empty() && assume_role_hops == 0 {
+    let assume_role_hops = if from_keys {
+        roles
+    } else {
+        roles.saturating_sub(1)
+    };
+    let mut droppable = Vec::new();
+    if args.github_session_tags && !args.role_skip_session_tagging && assume_role_hops > 0 {
+        let user_tags = std::mem::take(&mut tags);
+        for (key, value) in crate::identity::github::session_tags(env) {
+            if crate::identity::github::DROPPABLE_TAGS
+                .iter()
+                .any(|(k, _)| *k == key)
+            {
+                droppable.push(key.clone());
+            }
+            tags.push((key, value));
+        }
+        for (key, value) in user_tags {
+            if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+                return Err(Error::usage(format!(
+                    "--tag {key} is a tag vault-ci sets for the run (--github-session-tags); choose another key"
+                )));
+            }
+            tags.push((key, value));
+        }
+        if tags.len() > 50 {
+            return Err(Error::usage(format!(
+                "{} session tags with the run's own: STS accepts at most 50",
+                tags.len()
+            )));
+        }
+    }
+    let given_by_user = !args.tags.is_empty() || args.custom_tags.is_some();
+    if given_by_user && assume_role_hops == 0 {
         return Err(Error::usage(
             "--tag applies to AssumeRole hops, and this run has only a web-identity hop: \
              put session tags in the token's https://aws.amazon.com/tags claim, or chain a role after it",
         ));
     }
-    Ok(tags)
+    Ok((tags, droppable))
+}
+
+/// Transitive keys must name session tags: STS refuses others.
+fn transitive_tag_keys(keys: &[String], tags: &[(String, String)]) -> Result<Vec<String>> {
+    let keys: Vec<String> = keys
+        .iter()
+        .flat_map(|k| k.split(['\n', '\r']))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    for key in &keys {
+        if !tags.iter().any(|(k, _)| k == key) {
+            return Err(Error::usage(format!(
+                "--transitive-tag-key {key} is not one of the session's tags; add it with --tag {key}=VALUE"
+            )));
+        }
+    }
+    Ok(keys)
+}
+
+fn allowed_accounts(raw: &[String]) -> Result<Vec<String>> {
+    let ids: Vec<String> = raw
+        .iter()
+        .flat_map(|v| v.split(['\n', ',']))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    for id in &ids {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::usage(format!(
+                "--allowed-account-id `{id}` is not a 12-digit AWS account id"
+            )));
+        }
+    }
+    Ok(ids)
+}
+
+/// Refuses credentials for an account outside `--allowed-account-id`.
+pub fn check_account(allowed: &[String], account: &str, what: &str) -> Result<()> {
+    if allowed.is_empty() || allowed.iter().any(|a| a == account) {
+        return Ok(());
+    }
+    Err(Error::denied(format!(
+        "{what} is in account {account}, which is not among --allowed-account-id {}; \
+         nothing was written: check the role ARN, or add the account",
+        allowed.join(", ")
+    )))
 }
 
 fn mfa(args: &AssumeArgs, from_keys: bool) -> Result<Option<(String, Secret)>> {
@@ -455,8 +593,13 @@ pub fn net_options<'a>(net: &'a NetArgs, env: &'a Env) -> NetOptions<'a> {
             .as_deref()
             .or_else(|| env.get("AWS_CA_BUNDLE").map(Path::new)),
         proxy: net.http_proxy.as_deref(),
+        no_proxy: net.no_proxy.as_deref(),
         retry: RetryPolicy {
-            max_attempts: net.max_attempts,
+            max_attempts: if net.disable_retry {
+                1
+            } else {
+                net.max_attempts
+            },
             ..RetryPolicy::default()
         },
         attempt_timeout: Duration::from_secs(net.attempt_timeout),

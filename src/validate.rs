@@ -109,12 +109,44 @@ pub fn tags(raw: &[String]) -> Result<Vec<(String, String)>> {
     Ok(tags)
 }
 
+/// `--custom-tags`: one JSON object of tags, values strings, numbers or
+/// booleans, with configure-aws-credentials' rules and messages.
+pub fn custom_tags(raw: &str) -> Result<Vec<(String, String)>> {
+    let value: serde_json::Value = serde_json::from_str(raw)
+        .map_err(|_| Error::usage("--custom-tags: input is not valid JSON"))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(Error::usage(
+            "--custom-tags: input must be a JSON object (not an array or primitive)",
+        ));
+    };
+    let mut tags = Vec::new();
+    for (key, value) in object {
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Error::usage(format!(
+                    "--custom-tags: value for key '{key}' must be a string, number, or boolean (not an object or array)"
+                )));
+            }
+        };
+        if crate::identity::github::reserved_tag_keys().any(|k| k == key) {
+            return Err(Error::usage(format!(
+                "--custom-tags: key '{key}' conflicts with a session tag vault-ci sets for the run; choose another key"
+            )));
+        }
+        tags.push(tag(&format!("{key}={value}"))?);
+    }
+    Ok(tags)
+}
+
 /// Reads `JSON` or `@FILE`, checks it is a JSON object and returns it minified,
 /// since STS counts the characters of the policy text (2048 at most).
 pub fn session_policy(raw: &str) -> Result<String> {
     let (text, origin) = match raw.strip_prefix('@') {
         Some(path) => (
-            std::fs::read_to_string(path).map_err(|e| {
+            crate::files::read_text(Path::new(path), crate::net::MAX_BODY).map_err(|e| {
                 Error::usage(format!(
                     "--session-policy @{path}: cannot read the file: {e}"
                 ))
@@ -303,6 +335,25 @@ mod tests {
         assert!(tag("=x").is_err());
         assert!(tag("aws:foo=x").is_err());
         assert!(tags(&["a=1".into(), "A=2".into()]).is_err());
+    }
+
+    #[test]
+    fn custom_tags_are_a_json_object_of_scalars() {
+        assert_eq!(
+            custom_tags(r#"{"team": "payments", "cost": 1.50, "prod": true}"#).unwrap(),
+            [("team", "payments"), ("cost", "1.5"), ("prod", "true")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        for (raw, expected) in [
+            ("[1]", "must be a JSON object"),
+            ("{", "is not valid JSON"),
+            (r#"{"a": {"b": 1}}"#, "must be a string, number, or boolean"),
+            (r#"{"Repository": "x"}"#, "conflicts with a session tag"),
+            (r#"{"a": "b#c"}"#, "the value must be"),
+        ] {
+            let err = custom_tags(raw).unwrap_err();
+            assert!(err.message().contains(expected), "{raw}: {err}");
+        }
     }
 
     #[test]

@@ -46,6 +46,15 @@ impl Workflow {
         }
     }
 
+    /// A notice on the run's summary page; elsewhere an info line.
+    pub fn notice(&self, text: &str) {
+        if self.active {
+            print_now(&format!("::notice::{}\n", escape_data(text)));
+        } else {
+            tracing::info!("{text}");
+        }
+    }
+
     /// The error as an annotation on the run's summary page (`::error title=…::…`).
     pub fn annotate(&self, err: &Error) {
         if self.active {
@@ -70,12 +79,13 @@ fn print_now(text: &str) {
     let _ = stdout.flush();
 }
 
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
 pub fn annotation(err: &Error) -> String {
-    let escape_data = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
     let escape_property = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
     format!(
         "::error title={}::{}",

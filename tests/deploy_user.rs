@@ -121,7 +121,7 @@ fn a_bare_role_name_is_completed_with_the_deploy_users_account() {
     assert_eq!(out.json()["RoleArn"], assumed_role("deploy", "by-name"));
     assert!(
         out.stderr.contains(&format!(
-            "arn:aws:iam::{ACCOUNT}:role/deploy, in the account of the static keys"
+            "arn:aws:iam::{ACCOUNT}:role/deploy, in the account of the static keys from the environment"
         )),
         "{out}"
     );

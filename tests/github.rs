@@ -183,5 +183,21 @@ fn assume_role_sessions_are_tagged_with_the_run_like_configure_aws_credentials_d
     assert_eq!(tags["Workflow"], "Deploy _prod__ _1", "{tags}");
     assert_eq!(tags["Actor"], "octocat", "{tags}");
     assert_eq!(tags["Commit"], "4f1e0c0ffee", "{tags}");
-    assert_eq!(tags["Branch"], "main", "{tags}");
+    // configure-aws-credentials' Branch is the whole ref; its optional tags follow.
+    assert_eq!(tags["Branch"], "refs/heads/main", "{tags}");
+    assert_eq!(tags["RunId"], "4242", "{tags}");
+    assert_eq!(
+        tags.as_object().unwrap().keys().collect::<Vec<_>>(),
+        [
+            "GitHub",
+            "Repository",
+            "Workflow",
+            "Action",
+            "Actor",
+            "Commit",
+            "Branch",
+            "RunId"
+        ],
+        "{tags}"
+    );
 }

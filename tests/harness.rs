@@ -181,6 +181,10 @@ impl Env {
             "AWS_SHARED_CREDENTIALS_FILE".into(),
             home.join("aws-credentials").display().to_string(),
         );
+        // No instance metadata here: vault-ci, the aws CLI and the SDKs would
+        // each wait for 169.254.169.254 as their last resort. The tests of the
+        // instance's role remove this and point them at an endpoint of their own.
+        vars.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         Env { dir, vars }
     }
 

@@ -7,15 +7,36 @@ use tracing::{info, warn};
 use super::{runtime, within_timeout};
 use crate::cli::AssumeArgs;
 use crate::env::Env;
+use crate::error::Error;
 use crate::error::Result;
 use crate::exit::Exit;
 use crate::hop::{self, RoleRef, Start, Sts};
-use crate::identity::{Context, Identity, TokenFuture};
+use crate::identity::{Context, Identity, Source, TokenFuture};
+use crate::plan::check_account;
 use crate::plan::{Finish, Plan};
+use crate::secret::Credentials;
 use crate::sink::{self, Output, endpoint, exec};
 use crate::time::{human_duration, rfc3339};
 
+/// What `--unset-current-credentials` blanks, as configure-aws-credentials does.
+const CURRENT: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
+
 pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
+    // Before anything can fail: later steps lose the old keys whatever happens here.
+    let unset;
+    let env = if args.unset_current_credentials && env.in_github_actions() {
+        unset_current(&args, env)?;
+        unset = env.without(CURRENT);
+        &unset
+    } else {
+        env
+    };
     let mut plan = Plan::new(&args, env)?;
     if plan.mask_accounts {
         mask_accounts(&plan);
@@ -28,13 +49,26 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         attempt_timeout: plan.net.attempt_timeout,
     };
     let runtime = runtime()?;
-    if let RoleRef::InCallerAccount(name) = plan.steps[0].role.clone() {
+    let existing = || async { Ok(existing_work(&sts, env).await) };
+    if plan.use_existing && runtime.block_on(within_timeout(&plan.net, existing()))? {
+        plan.workflow
+            .notice("Pre-existing credentials are valid. No need to generate new ones.");
+        return Ok(Exit::SUCCESS);
+    }
+    if plan.use_existing {
+        plan.workflow
+            .notice("No valid credentials exist. Running as normal.");
+    }
+    if let Some(RoleRef::InCallerAccount(name)) = plan.steps.first().map(|s| s.role.clone()) {
         let role =
             runtime.block_on(within_timeout(&plan.net, complete_role(&plan, &sts, &name)))?;
         if plan.mask_accounts {
             plan.workflow.mask(role.account());
         }
-        info!("--role-arn {name}: {role}, in the account of the static keys");
+        info!(
+            "--role-arn {name}: {role}, in the account of the {}",
+            plan.source.describe()
+        );
         plan.steps[0].role = RoleRef::Arn(role);
     }
     let plan = plan;
@@ -66,6 +100,33 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     deliver(plan, out)
 }
 
+/// Blanks the keys and region earlier steps exported, for the later steps.
+fn unset_current(args: &AssumeArgs, env: &Env) -> Result<()> {
+    let exports = args
+        .output_env_credentials
+        .unwrap_or(args.aws_profile.is_none());
+    let Some(path) = env.path("GITHUB_ENV").filter(|_| exports) else {
+        return Ok(());
+    };
+    let fail = |e: std::io::Error| {
+        Error::sink(format!(
+            "cannot append to $GITHUB_ENV ({}): {e}",
+            path.display()
+        ))
+    };
+    let blank: String = CURRENT.iter().map(|name| format!("{name}=\n")).collect();
+    let mut file = crate::files::open_append(&path).map_err(fail)?;
+    std::io::Write::write_all(&mut file, blank.as_bytes()).map_err(fail)
+}
+
+/// `--use-existing-credentials`: the keys in the environment work.
+async fn existing_work(sts: &Sts, env: &Env) -> bool {
+    let Some(Ok(keys)) = crate::identity::static_keys::from_env(env) else {
+        return false;
+    };
+    hop::caller_identity::call(sts, &keys).await.is_ok()
+}
+
 fn deliver(plan: Plan, out: Output) -> Result<Exit> {
     let Plan {
         mut sinks, finish, ..
@@ -77,12 +138,16 @@ fn deliver(plan: Plan, out: Output) -> Result<Exit> {
     }
 }
 
-/// The ARN of a bare role name in the static keys' account.
+/// The ARN of a bare role name in the account of the source's credentials.
 async fn complete_role(plan: &Plan, sts: &Sts, name: &str) -> Result<crate::arn::RoleArn> {
-    let crate::identity::Source::Keys(keys) = &plan.source else {
-        unreachable!("the plan allows role names only with static keys");
+    let ctx = Context {
+        audience: None,
+        net: &plan.net,
     };
-    let caller = hop::caller_identity::call(sts, keys).await?;
+    let Identity::Keys(keys) = plan.source.identity(&ctx).await? else {
+        unreachable!("the plan allows role names only with credentials");
+    };
+    let caller = hop::caller_identity::call(sts, &keys).await?;
     format!(
         "arn:{}:iam::{}:role/{name}",
         caller.partition, caller.account
@@ -110,13 +175,37 @@ async fn chain(plan: &Plan, sts: &Sts, ctx: &Context<'_>) -> Result<Output> {
                 trust_policy: plan.trust_policy.as_ref(),
             }
         }
+        Identity::Keys(keys) if plan.steps.is_empty() => return as_they_are(plan, sts, keys).await,
         Identity::Keys(keys) => Start::Keys(keys),
     };
     let session = hop::run(sts, start, &plan.steps).await?;
-    Ok(Output {
+    let out = Output {
         account_id: crate::arn::account_of(&session.assumed_role_arn).map(str::to_string),
         assumed_role_arn: session.assumed_role_arn,
         credentials: session.credentials,
+        region: plan.region.clone(),
+    };
+    if let Some(account) = &out.account_id {
+        check_account(&plan.allowed_accounts, account, "the credentials")?;
+    }
+    Ok(out)
+}
+
+/// `--no-role`: the source's own credentials, checked to work first.
+async fn as_they_are(plan: &Plan, sts: &Sts, keys: Credentials) -> Result<Output> {
+    let caller = hop::caller_identity::call(sts, &keys).await?;
+    check_account(&plan.allowed_accounts, &caller.account, "the credentials")?;
+    info!("credentials of {} (no role assumed)", caller.arn);
+    if matches!(plan.source, Source::Keys(_)) && !keys.is_session() {
+        plan.workflow.notice(
+            "These are long-lived access keys. With OIDC the job needs none: \
+             `vault-ci trust-policy` prints the role's trust policy to set up.",
+        );
+    }
+    Ok(Output {
+        account_id: Some(caller.account),
+        assumed_role_arn: caller.arn,
+        credentials: keys,
         region: plan.region.clone(),
     })
 }

@@ -23,6 +23,10 @@ pub async fn within_timeout<T>(
     work: impl Future<Output = Result<T>>,
 ) -> Result<T> {
     let total = net.total_timeout;
+    if total.is_zero() {
+        // --timeout 0: no limit.
+        return work.await;
+    }
     let deadline = tokio::time::Instant::now() + total;
     let work = crate::retry::with_deadline(deadline, work);
     tokio::time::timeout_at(deadline, work)

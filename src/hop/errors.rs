@@ -148,6 +148,7 @@ where
                 .map(Duration::from_secs);
             service_error(sts, call, status, code, message, retry_after)
         }
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => timed_out(sts, &what),
         SdkError::DispatchFailure(failure) => {
             let text = format!(
                 "cannot reach STS at {endpoint} for {what}: {}",
@@ -170,19 +171,24 @@ where
                  (HTTPS_PROXY, NO_PROXY) and --ca-bundle",
             )
         }
-        SdkError::TimeoutError(_) => Error::unavailable(
-            Peer::Sts,
-            format!(
-                "STS at {endpoint} did not answer {what} within {} s (--attempt-timeout)",
-                sts.attempt_timeout.as_secs()
-            ),
-        ),
+        SdkError::TimeoutError(_) => timed_out(sts, &what),
         SdkError::ResponseError(_) => Error::rejected(format!(
             "STS at {endpoint} sent a reply to {what} that is not STS XML: {}",
             error_chain(&err)
         )),
         _ => Error::rejected(format!("{what} failed: {}", error_chain(&err))),
     }
+}
+
+fn timed_out(sts: &Sts, what: &str) -> Error {
+    Error::unavailable(
+        Peer::Sts,
+        format!(
+            "STS at {} did not answer {what} within {} s (--attempt-timeout)",
+            sts.endpoint_shown(),
+            sts.attempt_timeout.as_secs()
+        ),
+    )
 }
 
 fn service_error(

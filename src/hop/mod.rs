@@ -38,6 +38,9 @@ pub enum RoleRef {
     InCallerAccount(String),
 }
 
+/// Session tags, key and value, in the order they are sent.
+pub type Tags = Vec<(String, String)>;
+
 /// One role to assume, with everything its request carries, validated before
 /// the first request.
 #[derive(Debug, Clone)]
@@ -48,13 +51,18 @@ pub struct Step {
     pub session_name: String,
     pub duration: u32,
     pub external_id: Option<String>,
-    pub tags: Vec<(String, String)>,
+    pub tags: Tags,
+    /// Tag keys to drop, and try once more, if STS finds the tags too large.
+    pub droppable_tags: Vec<String>,
     pub transitive_tag_keys: Vec<String>,
     pub source_identity: Option<String>,
     pub policy: Option<String>,
     pub policy_arns: Vec<String>,
     /// MFA device and code, for a person's first AssumeRole.
     pub mfa: Option<(String, Secret)>,
+    /// Ask again until the keys have no special characters (configure-aws-credentials'
+    /// special-characters-workaround, for tools that mangle them).
+    pub plain_keys: bool,
 }
 
 impl Step {
@@ -138,6 +146,28 @@ impl Sts {
 /// Walks the whole chain from `start`, retrying each hop on transient
 /// failures; returns the last hop's session.
 pub async fn run(sts: &Sts, start: Start<'_>, steps: &[Step]) -> Result<Session> {
+    let plain_keys = steps.last().is_some_and(|step| step.plain_keys);
+    let mut session = run_once(sts, &start, steps).await?;
+    if !plain_keys {
+        return Ok(session);
+    }
+    for _ in 1..PLAIN_KEY_TRIES {
+        if !has_special_characters(&session.credentials) {
+            return Ok(session);
+        }
+        debug!("the keys have special characters; asking again");
+        session = run_once(sts, &start, steps).await?;
+    }
+    if has_special_characters(&session.credentials) {
+        return Err(Error::rejected(format!(
+            "--special-characters-workaround: {PLAIN_KEY_TRIES} sets of keys in a row had special \
+             characters; the tool that needs plain keys should quote them instead"
+        )));
+    }
+    Ok(session)
+}
+
+async fn run_once(sts: &Sts, start: &Start<'_>, steps: &[Step]) -> Result<Session> {
     let (first, rest) = steps.split_first().ok_or_else(|| {
         Error::usage("no role to assume: pass --role-arn ARN or --chain NAME,...")
     })?;
@@ -147,7 +177,7 @@ pub async fn run(sts: &Sts, start: Start<'_>, steps: &[Step]) -> Result<Session>
             renew,
             trust_policy,
         } => {
-            let token = RefCell::new(*token);
+            let token = RefCell::new(token.as_ref().clone());
             retry(&sts.retry, |attempt| {
                 let token = &token;
                 async move {
@@ -157,19 +187,19 @@ pub async fn run(sts: &Sts, start: Start<'_>, steps: &[Step]) -> Result<Session>
                         *token.borrow_mut() = fresh;
                     }
                     let current = token.borrow().clone();
-                    web_identity::call(sts, &current, first, trust_policy).await
+                    web_identity::call(sts, &current, first, *trust_policy).await
                 }
             })
             .await?
         }
         Start::Keys(keys) => {
-            retry(&sts.retry, |_| assume_role::call(sts, &keys, first, true)).await?
+            retry(&sts.retry, |_| assume_role::call(sts, keys, first, true)).await?
         }
     };
     debug!("hop {} gave {}", first.label, session.assumed_role_arn);
     for step in rest {
-        let base = session.credentials;
-        session = retry(&sts.retry, |_| assume_role::call(sts, &base, step, false)).await?;
+        let signer = session.credentials;
+        session = retry(&sts.retry, |_| assume_role::call(sts, &signer, step, false)).await?;
         debug!("hop {} gave {}", step.label, session.assumed_role_arn);
     }
     Ok(session)
@@ -188,6 +218,16 @@ fn policy_arns(arns: &[String]) -> Option<Vec<aws_sdk_sts::types::PolicyDescript
             })
             .collect(),
     )
+}
+
+/// How often the final hop is asked again for keys without special characters.
+/// About one AWS secret key in four has none of them.
+const PLAIN_KEY_TRIES: usize = 32;
+
+/// configure-aws-credentials' test: anything but letters and digits, in either key.
+fn has_special_characters(creds: &Credentials) -> bool {
+    let special = |s: &str| !s.chars().all(|c| c.is_ascii_alphanumeric());
+    special(&creds.access_key_id) || special(creds.secret_access_key.expose())
 }
 
 /// STS's answer as credentials, checked before anything is delivered: an

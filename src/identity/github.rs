@@ -12,30 +12,51 @@ use crate::secret::Secret;
 use crate::token::Token;
 use crate::trust::{Scope, Subject};
 
-/// The run, as session tags (configure-aws-credentials' set), each value cut to
-/// what STS accepts in a tag.
-pub fn session_tags(env: &Env) -> Vec<(String, String)> {
-    let var = |name: &str| env.get(name).map(str::to_string);
-    let branch = var("GITHUB_REF").and_then(|r| r.strip_prefix("refs/heads/").map(str::to_string));
-    [
-        ("GitHub", Some("Actions".to_string())),
-        ("Repository", var("GITHUB_REPOSITORY")),
-        ("Workflow", var("GITHUB_WORKFLOW")),
-        ("Action", var("GITHUB_ACTION")),
-        ("Actor", var("GITHUB_ACTOR")),
-        ("Commit", var("GITHUB_SHA")),
-        ("Branch", branch),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| Some((key.to_string(), tag_value(&value?))))
-    .collect()
+/// The run's session tags, as configure-aws-credentials sets them: the keys
+/// in this order, each only when its variable is set.
+const TAGS: &[(&str, &str)] = &[
+    ("Repository", "GITHUB_REPOSITORY"),
+    ("Workflow", "GITHUB_WORKFLOW"),
+    ("Action", "GITHUB_ACTION"),
+    ("Actor", "GITHUB_ACTOR"),
+    ("Commit", "GITHUB_SHA"),
+    ("Branch", "GITHUB_REF"),
+];
+
+/// Tags that are dropped, and the request sent again, when STS finds the packed
+/// session policy and tags too large.
+pub const DROPPABLE_TAGS: &[(&str, &str)] = &[
+    ("EventName", "GITHUB_EVENT_NAME"),
+    ("BaseRef", "GITHUB_BASE_REF"),
+    ("HeadRef", "GITHUB_HEAD_REF"),
+    ("RunId", "GITHUB_RUN_ID"),
+    ("Job", "GITHUB_JOB"),
+    ("TriggeringActor", "GITHUB_TRIGGERING_ACTOR"),
+];
+
+/// Every key the run's tags may use; user tags cannot take them.
+pub fn reserved_tag_keys() -> impl Iterator<Item = &'static str> {
+    std::iter::once("GitHub").chain(TAGS.iter().chain(DROPPABLE_TAGS).map(|(key, _)| *key))
 }
 
-/// STS tag values: letters, digits, spaces and `_.:/=+-@`, at most 256 characters.
+/// The run, as session tags: `GitHub=Actions`, then the run's variables, each
+/// value cut to what STS accepts in a tag.
+pub fn session_tags(env: &Env) -> Vec<(String, String)> {
+    let mut tags = vec![("GitHub".to_string(), "Actions".to_string())];
+    for (key, var) in TAGS.iter().chain(DROPPABLE_TAGS) {
+        if let Some(value) = env.get(var) {
+            tags.push((key.to_string(), tag_value(value)));
+        }
+    }
+    tags
+}
+
+/// STS tag values: letters, digits, spaces and `_.:/=+-@`, at most 256 characters;
+/// anything else becomes `_`.
 fn tag_value(raw: &str) -> String {
     raw.chars()
         .map(|c| {
-            if c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c) {
+            if c.is_alphabetic() || c.is_numeric() || c == ' ' || "_.:/=+-@".contains(c) {
                 c
             } else {
                 '_'
@@ -244,4 +265,31 @@ async fn request_once(
         ))
     })?;
     Ok(reply.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runs_tags_are_configure_aws_credentials_set_in_its_order() {
+        let env = Env::of([
+            ("GITHUB_REPOSITORY", "octo-org/app"),
+            ("GITHUB_WORKFLOW", "My_wf(ci)!ü"),
+            ("GITHUB_REF", "refs/heads/feat/x#1"),
+            ("GITHUB_RUN_ID", "42"),
+        ]);
+        assert_eq!(
+            session_tags(&env),
+            [
+                ("GitHub", "Actions"),
+                ("Repository", "octo-org/app"),
+                ("Workflow", "My_wf_ci__ü"),
+                ("Branch", "refs/heads/feat/x_1"),
+                ("RunId", "42"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert_eq!(reserved_tag_keys().count(), 13);
+    }
 }

@@ -10,8 +10,11 @@
 pub mod bitbucket;
 pub mod buildkite;
 pub mod circleci;
+pub mod container;
 pub mod github;
 pub mod gitlab;
+pub mod imds;
+mod machine;
 pub mod static_keys;
 pub mod token_file;
 
@@ -79,6 +82,8 @@ pub enum Choice {
     Ci(Ci),
     TokenFile,
     Static,
+    Container,
+    Imds,
 }
 
 /// What the first hop starts from.
@@ -133,6 +138,8 @@ pub trait Provider {
 pub struct ProviderOptions {
     /// GitLab: the variable named in `id_tokens:`.
     pub token_env: Option<String>,
+    /// `--force-skip-oidc`: `auto` passes over the CI's token.
+    pub skip_ci: bool,
 }
 
 /// The CI this job runs in, if exactly one is detected.
@@ -172,6 +179,13 @@ pub enum Source {
     Ci(Box<dyn Provider>),
     TokenFile(PathBuf),
     Keys(Credentials),
+    Container(String),
+    /// The instance's role; when it is only the last resort of `auto`, the error
+    /// to report if instance metadata has nothing either (most often the CI's
+    /// missing token).
+    Imds {
+        instead: Option<Error>,
+    },
 }
 
 impl Source {
@@ -197,6 +211,17 @@ impl Source {
                     "--provider static needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment",
                 )),
             },
+            Choice::Container if container::configured(env) => {
+                Ok(Source::Container(container::describe(env)))
+            }
+            Choice::Container => Err(Error::usage(
+                "--provider container needs AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or \
+                 AWS_CONTAINER_CREDENTIALS_FULL_URI, which ECS, CodeBuild and EKS Pod Identity set",
+            )),
+            Choice::Imds if imds::disabled(env) => Err(Error::usage(
+                "--provider imds, but AWS_EC2_METADATA_DISABLED=true turns instance metadata off",
+            )),
+            Choice::Imds => Ok(Source::Imds { instead: None }),
             Choice::Ci(ci) => {
                 let provider = ci.provider(env, options);
                 if provider.has_token() {
@@ -209,7 +234,7 @@ impl Source {
                 if let Some(path) = token_file {
                     return Ok(Source::TokenFile(path));
                 }
-                let ci = running_ci(env, options)?;
+                let ci = running_ci(env, options)?.filter(|_| !options.skip_ci);
                 if let Some(provider) = &ci
                     && provider.has_token()
                 {
@@ -223,17 +248,28 @@ impl Source {
                 if let Some(keys) = keys() {
                     return keys.map(Source::Keys);
                 }
-                if let Some(provider) = ci {
-                    return Err(provider.missing_token());
+                // The machine's own role, in the SDKs' order: container, then instance.
+                if container::configured(env) {
+                    return Ok(Source::Container(container::describe(env)));
                 }
-                Err(Error::identity(
-                    "no identity found: not in a CI that issues OIDC tokens, no \
-                     AWS_WEB_IDENTITY_TOKEN_FILE, and no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
-                )
-                .with_hint(
-                    "hint: in GitHub Actions grant `permissions: id-token: write`; elsewhere pass \
-                     --provider, --token-file PATH, or export the deploy user's keys",
-                ))
+                let nothing = match ci {
+                    Some(provider) => provider.missing_token(),
+                    None => Error::identity(
+                        "no identity found: not in a CI that issues OIDC tokens, no \
+                         AWS_WEB_IDENTITY_TOKEN_FILE, no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+                         no container credentials and no instance metadata",
+                    )
+                    .with_hint(
+                        "hint: in GitHub Actions grant `permissions: id-token: write`; elsewhere pass \
+                         --provider, --token-file PATH, or export the deploy user's keys",
+                    ),
+                };
+                if imds::disabled(env) {
+                    return Err(nothing);
+                }
+                Ok(Source::Imds {
+                    instead: Some(nothing),
+                })
             }
         }
     }
@@ -244,6 +280,26 @@ impl Source {
             Source::Ci(provider) => format!("{} OIDC token", provider.title()),
             Source::TokenFile(path) => format!("OIDC token file {}", path.display()),
             Source::Keys(_) => "static keys from the environment".into(),
+            Source::Container(described) => described.clone(),
+            Source::Imds { .. } => imds::TITLE.into(),
+        }
+    }
+
+    /// Credentials rather than a token: every hop is AssumeRole.
+    pub fn gives_credentials(&self) -> bool {
+        matches!(
+            self,
+            Source::Keys(_) | Source::Container(_) | Source::Imds { .. }
+        )
+    }
+
+    /// The credentials are already a role session, so the first AssumeRole is
+    /// role chaining (capped at one hour by STS).
+    pub fn is_session(&self) -> bool {
+        match self {
+            Source::Keys(keys) => keys.is_session(),
+            Source::Container(_) | Source::Imds { .. } => true,
+            _ => false,
         }
     }
 
@@ -270,7 +326,7 @@ impl Source {
                 .get("AWS_ROLE_SESSION_NAME")
                 .map(str::to_string)
                 .or_else(running),
-            Source::Keys(_) => running(),
+            Source::Keys(_) | Source::Container(_) | Source::Imds { .. } => running(),
         }
     }
 
@@ -285,6 +341,25 @@ impl Source {
     pub async fn identity(&self, ctx: &Context<'_>) -> Result<Identity> {
         match self {
             Source::Keys(keys) => Ok(Identity::Keys(keys.clone())),
+            Source::Container(_) => container::credentials(ctx.net).await.map(Identity::Keys),
+            Source::Imds { instead } => match imds::credentials(ctx.net).await {
+                Ok(creds) => Ok(Identity::Keys(creds)),
+                // Nothing else was found either: the likelier mistake comes first.
+                Err(err) => Err(match instead {
+                    Some(instead) => {
+                        let both = Error::identity(format!(
+                            "{} (and instance metadata had no role: {})",
+                            instead.message(),
+                            err.message()
+                        ));
+                        match instead.hint() {
+                            Some(hint) => both.with_hint(hint),
+                            None => both,
+                        }
+                    }
+                    None => err,
+                }),
+            },
             _ => self.token(ctx).await.map(Identity::WebIdentity),
         }
     }
@@ -306,9 +381,10 @@ impl Source {
         match self {
             Source::Ci(provider) => provider.token(ctx).await,
             Source::TokenFile(path) => token_file::read_token(path),
-            Source::Keys(_) => Err(Error::usage(
-                "static keys have no OIDC token: choose a --provider that issues one, or --token-file",
-            )),
+            _ => Err(Error::usage(format!(
+                "{} give credentials, not an OIDC token: choose a --provider that issues one, or --token-file",
+                self.describe()
+            ))),
         }
     }
 }
@@ -444,11 +520,19 @@ mod tests {
             select(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"), keys[0], keys[1]]).unwrap(),
             "OIDC token file /t"
         );
+        // Nothing else: the instance's role, as the SDKs' chain ends; unless
+        // metadata is off, when the CI's missing token is the story.
+        assert_eq!(select(&[("GITHUB_ACTIONS", "true")]).unwrap(), imds::TITLE);
+        let off = ("AWS_EC2_METADATA_DISABLED", "true");
         assert!(
-            select(&[("GITHUB_ACTIONS", "true")])
+            select(&[("GITHUB_ACTIONS", "true"), off])
                 .unwrap_err()
                 .starts_with("this GitHub Actions step has no OIDC token endpoint")
         );
-        assert!(select(&[]).unwrap_err().starts_with("no identity found"));
+        assert!(select(&[off]).unwrap_err().starts_with("no identity found"));
+        assert_eq!(
+            select(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/x"), off]).unwrap(),
+            "container credentials (ECS/CodeBuild)"
+        );
     }
 }

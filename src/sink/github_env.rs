@@ -16,6 +16,11 @@ pub struct GithubEnv {
     output: Option<Append>,
     /// Also put the keys in the outputs (configure-aws-credentials' output-credentials).
     output_credentials: bool,
+    /// Export the credentials and region as variables (configure-aws-credentials'
+    /// output-env-credentials); off, only the outputs are set.
+    variables: bool,
+    /// A profile written for later steps, exported as AWS_PROFILE with the variables.
+    profile: Option<String>,
     workflow: Workflow,
 }
 
@@ -24,12 +29,16 @@ impl GithubEnv {
         env: PathBuf,
         output: Option<PathBuf>,
         output_credentials: bool,
+        variables: bool,
+        profile: Option<String>,
         workflow: Workflow,
     ) -> GithubEnv {
         GithubEnv {
             env: Append::new(&env, "$GITHUB_ENV"),
             output: output.map(|path| Append::new(&path, "$GITHUB_OUTPUT")),
             output_credentials,
+            variables,
+            profile,
             workflow,
         }
     }
@@ -51,6 +60,7 @@ pub fn outputs(out: &Output, output_credentials: bool) -> Vec<(&'static str, Str
     if let Some(account) = &out.account_id {
         outputs.push(("aws-account-id", account.clone()));
     }
+    outputs.push(("authenticated-arn", out.assumed_role_arn.clone()));
     outputs.push(("aws-role-arn", out.assumed_role_arn.clone()));
     if let Some(expiration) = out.expiration() {
         outputs.push(("aws-expiration", expiration));
@@ -81,8 +91,14 @@ impl Sink for GithubEnv {
         }
         let delimiter = workflow::delimiter()?;
         let closer = format!("\n{delimiter}\n");
-        let (text, retraction) = entries(&out.reveal_variables(), &delimiter)?;
-        self.env.stage(text, closer.clone(), retraction)?;
+        if self.variables {
+            let mut variables = out.reveal_variables();
+            if let Some(profile) = &self.profile {
+                variables.push(("AWS_PROFILE", profile.clone()));
+            }
+            let (text, retraction) = entries(&variables, &delimiter)?;
+            self.env.stage(text, closer.clone(), retraction)?;
+        }
         if let Some(output) = &mut self.output {
             let (text, retraction) = entries(&outputs(out, self.output_credentials), &delimiter)?;
             output.stage(text, closer, retraction)?;

@@ -16,12 +16,14 @@ pub mod endpoint;
 mod env_file;
 pub mod exec;
 mod github_env;
+mod profile;
 mod shell;
 mod stdout;
 
 pub use bash_env::BashEnv;
 pub use env_file::EnvFile;
 pub use github_env::GithubEnv;
+pub use profile::Profile;
 pub use stdout::{Format, Stdout};
 
 use aws_smithy_types::date_time::DateTime;

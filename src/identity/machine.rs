@@ -1,0 +1,47 @@
+//! The machine's own credentials, found as the AWS SDKs' default chain finds
+//! them, through the official providers of the `aws-config` crate: for
+//! self-hosted runners whose task, pod or instance has a role. Shared by
+//! `container.rs` and `imds.rs`.
+
+use aws_config::provider_config::ProviderConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::error::CredentialsError;
+
+use crate::error::{Error, Peer, Result, error_chain};
+use crate::net::NetConfig;
+use crate::secret::{Credentials, Secret};
+
+pub fn provider_config(net: &NetConfig) -> ProviderConfig {
+    ProviderConfig::without_region().with_http_client(net.sts_http_client())
+}
+
+/// Asks `provider` once; `what` names it in messages ("ECS/EKS container credentials").
+pub async fn fetch(
+    provider: &impl ProvideCredentials,
+    what: &str,
+    fix: &str,
+) -> Result<Credentials> {
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| failure(e, what, fix))?;
+    if creds.access_key_id().is_empty() || creds.secret_access_key().is_empty() {
+        return Err(Error::identity(format!("{what} came without keys")));
+    }
+    Ok(Credentials {
+        access_key_id: creds.access_key_id().to_string(),
+        secret_access_key: Secret::new(creds.secret_access_key()),
+        session_token: creds.session_token().map(Secret::new),
+        expiration: creds.expiry(),
+    })
+}
+
+fn failure(err: CredentialsError, what: &str, fix: &str) -> Error {
+    let cause = error_chain(&err);
+    match err {
+        CredentialsError::ProviderTimedOut(_) | CredentialsError::ProviderError(_) => {
+            Error::unavailable(Peer::Metadata, format!("{what} could not be had: {cause}"))
+        }
+        _ => Error::identity(format!("{what} could not be had: {cause}; {fix}")),
+    }
+}
