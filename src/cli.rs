@@ -356,6 +356,17 @@ pub struct AssumeArgs {
           requires = "aws_profile", help_heading = "Destinations")]
     pub overwrite_aws_profile: bool,
 
+    /// With --aws-profile: write the region into the profile (the aws-cli orb's
+    /// configure_profile_region).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = ArgAction::Set,
+          env = "VAULT_CI_CONFIGURE_PROFILE_REGION", value_parser = boolean, help_heading = "Destinations")]
+    pub configure_profile_region: bool,
+
+    /// With --aws-profile: also make the region the default profile's (the aws-cli
+    /// orb's configure_default_region); the default profile's other settings stay.
+    #[arg(long, env = "VAULT_CI_CONFIGURE_DEFAULT_REGION", value_parser = boolean, help_heading = "Destinations")]
+    pub configure_default_region: bool,
+
     /// Append `export` lines to $BASH_ENV for later steps (CircleCI).
     #[arg(long, env = "VAULT_CI_BASH_ENV", value_parser = boolean, help_heading = "Destinations")]
     pub bash_env: bool,
@@ -404,6 +415,11 @@ pub struct IdentityArgs {
     /// Where the identity comes from.
     #[arg(long, value_enum, default_value_t = ProviderChoice::Auto, env = "VAULT_CI_PROVIDER", help_heading = "Identity")]
     pub provider: ProviderChoice,
+
+    /// Start from the credentials already in the environment (an earlier step's
+    /// session, the container's, the instance's) instead of a token.
+    #[arg(long, env = "VAULT_CI_ROLE_CHAINING", value_parser = boolean, help_heading = "Identity")]
+    pub role_chaining: bool,
 
     /// With --provider auto: never use the CI's OIDC token, even where there is one
     /// (configure-aws-credentials' force-skip-oidc).

@@ -71,7 +71,7 @@ impl Plan {
     pub fn new(args: &AssumeArgs, env: &Env) -> Result<Plan> {
         let mut workflow = Workflow::from_env(env);
         let (sinks, finish) = destinations(args, env, &mut workflow)?;
-        let source = select_source(&args.identity, env)?;
+        let source = select_source(&args.identity, env, args.no_role)?;
         let from_keys = source.gives_credentials();
         let allowed_accounts = allowed_accounts(&args.allowed_account_ids)?;
 
@@ -256,6 +256,7 @@ fn destinations(
         sinks.push(Box::new(sink::Profile::new(
             name,
             args.overwrite_aws_profile,
+            (args.configure_profile_region, args.configure_default_region),
             env,
         )?));
     }
@@ -303,8 +304,15 @@ fn env_target(env: &Env, var: &str, option: &str, hint: &str) -> Result<PathBuf>
     Ok(path)
 }
 
-pub fn select_source(identity: &crate::cli::IdentityArgs, env: &Env) -> Result<Source> {
+/// `credentials_only`: the job wants credentials, not a token to exchange.
+pub fn select_source(
+    identity: &crate::cli::IdentityArgs,
+    env: &Env,
+    credentials_only: bool,
+) -> Result<Source> {
+    let wants_credentials = identity.role_chaining || credentials_only;
     let choice = match identity.provider {
+        ProviderChoice::Auto if wants_credentials => Choice::Credentials,
         ProviderChoice::Auto => Choice::Auto,
         ProviderChoice::Github => Choice::Ci(Ci::Github),
         ProviderChoice::Circleci => Choice::Ci(Ci::Circleci),

@@ -49,6 +49,19 @@ pub fn search_pathext(
     None
 }
 
+/// Whether `name` is a program on the environment's PATH.
+pub fn on_path(name: &str, env: &crate::env::Env) -> bool {
+    let Some(path) = env.path("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(name);
+        #[cfg(windows)]
+        let candidate = candidate.with_extension("exe");
+        candidate.is_file()
+    })
+}
+
 /// While vault-ci waits for the command, a Ctrl-C or Ctrl-Break goes to the
 /// command (every process of the console gets it) and vault-ci stays to pass
 /// the command's status on.

@@ -121,6 +121,11 @@ pub fn github_endpoint(args: &[&str]) -> Peer {
     Peer::start(&all)
 }
 
+/// Any peer of tests/peers/peer.py, for one test; it stops when dropped.
+pub fn start_peer(args: &[&str]) -> Peer {
+    Peer::start(args)
+}
+
 /// An STS that answers with scripted errors first (see tests/peers/README.md).
 pub fn faulty_sts(args: &[&str]) -> Peer {
     let mut all = vec!["faulty-sts"];

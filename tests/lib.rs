@@ -3,12 +3,14 @@
 mod harness;
 
 mod act;
+mod compat;
 mod deploy_user;
 mod diagnostics;
 mod exec;
 mod faults;
 mod github;
 mod leaks;
+mod machine;
 mod network;
 mod packaging;
 mod providers;

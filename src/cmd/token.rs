@@ -22,7 +22,7 @@ pub fn run(args: TokenArgs, env: &Env) -> Result<Exit> {
         .as_deref()
         .map(|path| read_trust_policy(path, "--trust-policy"))
         .transpose()?;
-    let source = select_source(&args.identity, env)?;
+    let source = select_source(&args.identity, env, false)?;
     let urls: Vec<&str> = source.token_url().into_iter().collect();
     let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
     let mut workflow = Workflow::from_env(env);

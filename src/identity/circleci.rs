@@ -1,6 +1,8 @@
 //! CircleCI: jobs that use a context get `CIRCLE_OIDC_TOKEN` (and the richer
 //! `CIRCLE_OIDC_TOKEN_V2`, whose `sub` names the VCS ref), with the
-//! organization id as audience. Another audience needs the `circleci` CLI.
+//! organization id as audience, valid for an hour. The `circleci` CLI in the
+//! job's image mints new ones (`circleci run oidc get`): for another audience,
+//! and when the job's own token is used up.
 
 use serde::Deserialize;
 
@@ -17,11 +19,36 @@ pub struct CircleCi {
     circle_oidc_token: Option<Secret>,
     circle_build_num: Option<String>,
     circle_project_reponame: Option<String>,
+    circle_organization_id: Option<String>,
+    /// The `circleci` CLI is on PATH.
+    #[serde(skip)]
+    cli: bool,
 }
+
+/// A job's token with less life than this left is minted anew, where the CLI can.
+const FRESH_ENOUGH: i64 = 300;
 
 impl CircleCi {
     pub fn from_env(env: &Env) -> Self {
-        env.deserialize()
+        let mut circleci: CircleCi = env.deserialize();
+        circleci.cli = crate::platform::on_path("circleci", env);
+        circleci
+    }
+
+    /// The CLI mints a token for `audience`, or for the job's own (the organization).
+    fn mintable(&self, audience: Option<&str>) -> Option<String> {
+        let audience = audience.or(self.circle_organization_id.as_deref())?;
+        self.cli.then(|| audience.to_string())
+    }
+
+    async fn mint(&self, audience: &str) -> Result<crate::token::Token> {
+        let claims = serde_json::json!({ "aud": audience }).to_string();
+        mint_with(
+            "circleci",
+            &["run", "oidc", "get", "--claims", &claims],
+            "CircleCI tokens on request",
+        )
+        .await
     }
 
     fn env_token(&self) -> Option<(&Secret, &'static str)> {
@@ -58,7 +85,7 @@ impl Provider for CircleCi {
     }
 
     fn has_token(&self) -> bool {
-        self.env_token().is_some()
+        self.env_token().is_some() || self.mintable(None).is_some()
     }
 
     fn missing_token(&self) -> Error {
@@ -80,29 +107,35 @@ impl Provider for CircleCi {
         })
     }
 
-    /// Only through the `circleci` CLI, which is used for an explicit --audience.
+    /// Only through the `circleci` CLI.
     fn mints_fresh_tokens(&self, ctx: &Context<'_>) -> bool {
-        ctx.audience.is_some()
+        self.mintable(ctx.audience).is_some()
     }
 
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(async move {
-            // The token in the environment carries the organization id as audience;
-            // only an explicit --audience asks for another one.
-            match ctx.audience {
-                None => {
-                    let (token, variable) = self.env_token().ok_or_else(|| self.missing_token())?;
-                    token_from_variable(token.expose(), variable, ctx, "")
+            // An explicit --audience needs a token minted for it.
+            if let Some(audience) = ctx.audience {
+                return match self.mintable(Some(audience)) {
+                    Some(audience) => self.mint(&audience).await,
+                    None => Err(Error::identity(
+                        "`circleci` is not on PATH, and it is what mints CircleCI tokens with a custom \
+                         audience; run vault-ci inside the job's environment, or drop --audience",
+                    )),
+                };
+            }
+            let from_env = self
+                .env_token()
+                .map(|(token, variable)| token_from_variable(token.expose(), variable, ctx, ""));
+            match (from_env, self.mintable(None)) {
+                (Some(Ok(token)), minter)
+                    if minter.is_none() || !token.expires_within(FRESH_ENOUGH) =>
+                {
+                    Ok(token)
                 }
-                Some(audience) => {
-                    let claims = serde_json::json!({ "aud": audience }).to_string();
-                    mint_with(
-                        "circleci",
-                        &["run", "oidc", "get", "--claims", &claims],
-                        "CircleCI tokens with a custom audience",
-                    )
-                    .await
-                }
+                (_, Some(audience)) => self.mint(&audience).await,
+                (Some(result), None) => result,
+                (None, None) => Err(self.missing_token()),
             }
         })
     }

@@ -84,6 +84,9 @@ pub enum Choice {
     Static,
     Container,
     Imds,
+    /// Credentials the environment has, whatever CI runs: keys, then the
+    /// container's, then the instance's (`--role-chaining`, `--no-role`).
+    Credentials,
 }
 
 /// What the first hop starts from.
@@ -222,6 +225,26 @@ impl Source {
                 "--provider imds, but AWS_EC2_METADATA_DISABLED=true turns instance metadata off",
             )),
             Choice::Imds => Ok(Source::Imds { instead: None }),
+            Choice::Credentials => {
+                if let Some(keys) = keys() {
+                    return keys.map(Source::Keys);
+                }
+                if container::configured(env) {
+                    return Ok(Source::Container(container::describe(env)));
+                }
+                let none = Error::identity(
+                    "no credentials in the environment to start from: no AWS_ACCESS_KEY_ID / \
+                     AWS_SECRET_ACCESS_KEY, no container credentials, and instance metadata is off",
+                )
+                .with_hint(
+                    "hint: an earlier step exports them (configure-aws-credentials, vault-ci --github-env), \
+                     or give the deploy user's keys",
+                );
+                if imds::disabled(env) {
+                    return Err(none);
+                }
+                Ok(Source::Imds { instead: Some(none) })
+            }
             Choice::Ci(ci) => {
                 let provider = ci.provider(env, options);
                 if provider.has_token() {

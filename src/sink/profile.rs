@@ -23,12 +23,20 @@ pub struct Profile {
     credentials: PathBuf,
     config: PathBuf,
     overwrite: bool,
+    /// Where the region goes: the profile's section, the default profile's.
+    profile_region: bool,
+    default_region: bool,
     staged: Vec<Replacement>,
 }
 
 impl Profile {
     /// Checks the name and that the profile may be written, before any request.
-    pub fn new(name: &str, overwrite: bool, env: &Env) -> Result<Profile> {
+    pub fn new(
+        name: &str,
+        overwrite: bool,
+        (profile_region, default_region): (bool, bool),
+        env: &Env,
+    ) -> Result<Profile> {
         validate_name(name)?;
         let home = || {
             env.path("HOME")
@@ -49,6 +57,8 @@ impl Profile {
             credentials: file("AWS_SHARED_CREDENTIALS_FILE", "credentials")?,
             config: file("AWS_CONFIG_FILE", "config")?,
             overwrite,
+            profile_region,
+            default_region,
             staged: Vec::new(),
         };
         // Refused now, before a token is spent; checked again when written.
@@ -68,6 +78,18 @@ impl Profile {
 
     /// `path`'s contents with `section` set to exactly `values`.
     fn merged(&self, path: &Path, section: &str, values: &[(&str, &str)]) -> Result<String> {
+        self.edited(path, section, values, None)
+    }
+
+    /// As [`Self::merged`], and `extra`'s key set in its section, the rest of
+    /// which stays: the default profile's region, say.
+    fn edited(
+        &self,
+        path: &Path,
+        section: &str,
+        values: &[(&str, &str)],
+        extra: Option<(&str, &str, &str)>,
+    ) -> Result<String> {
         let shown = path.display();
         let text = match crate::files::read_text(path, crate::net::MAX_BODY) {
             Ok(text) => text,
@@ -98,6 +120,9 @@ impl Profile {
         let mut setter = ini.with_section(Some(section));
         for (key, value) in values {
             setter.set(*key, *value);
+        }
+        if let Some((section, key, value)) = extra {
+            ini.with_section(Some(section)).set(key, value);
         }
         let mut out = Vec::new();
         ini.write_to_opt(
@@ -193,10 +218,19 @@ impl Sink for Profile {
         }
         let credentials = self.merged(&self.credentials, &self.name, &keys)?;
         let config = match &out.region {
-            Some(region) => {
-                Some(self.merged(&self.config, &self.config_section(), &[("region", region)])?)
+            Some(region) if self.profile_region || self.default_region => {
+                let section = self.config_section();
+                let own: &[(&str, &str)] = if self.profile_region {
+                    &[("region", region)]
+                } else {
+                    &[]
+                };
+                let default = self
+                    .default_region
+                    .then_some(("default", "region", region.as_str()));
+                Some(self.edited(&self.config, &section, own, default)?)
             }
-            None => None,
+            _ => None,
         };
         let path = self.credentials.clone();
         self.stage_file(&path, &credentials)?;
@@ -231,7 +265,7 @@ mod tests {
             ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
             ("AWS_CONFIG_FILE", config.to_str().unwrap()),
         ]);
-        Profile::new(name, overwrite, &env)
+        Profile::new(name, overwrite, (true, false), &env)
     }
 
     #[test]

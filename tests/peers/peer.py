@@ -637,6 +637,68 @@ def cmd_faulty_sts(args) -> int:
     return announce_and_wait({"endpoint": base, "log": f"{base}/_log"})
 
 
+# --------------------------------------------------------------------------
+# EC2 instance metadata (IMDSv2)
+# --------------------------------------------------------------------------
+
+
+def cmd_imds(args) -> int:
+    """An IMDSv2-shaped endpoint: PUT /latest/api/token for a session token, then
+    with it GET the role's name and its credentials, as an EC2 instance answers."""
+    session_token = secrets.token_urlsafe(32)
+    requests: list[dict] = []
+    state = {"token_failures": args.fail_token}
+    credentials = json.loads(args.credentials)
+    role_path = "/latest/meta-data/iam/security-credentials/"
+
+    class Handler(QuietHandler):
+        def record(self, answer: int) -> None:
+            requests.append({"method": self.command, "path": self.path, "answer": answer})
+
+        def do_PUT(self) -> None:
+            if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
+                self.record(400)
+                return self.send_body(400, b"", "text/plain")
+            if state["token_failures"] > 0:
+                state["token_failures"] -= 1
+                self.record(503)
+                return self.send_body(503, b"", "text/plain")
+            self.record(200)
+            body = session_token.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            # An IMDSv2 token answer says how long the token lives; SDKs refuse one that does not.
+            self.send_header("X-aws-ec2-metadata-token-ttl-seconds",
+                             self.headers["X-aws-ec2-metadata-token-ttl-seconds"])
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/_log":
+                return self.send_json(200, requests)
+            if self.headers.get("X-aws-ec2-metadata-token") != session_token:
+                self.record(401)
+                return self.send_body(401, b"", "text/plain")
+            if self.path == role_path:
+                if args.no_role:
+                    self.record(404)
+                    return self.send_body(404, b"", "text/plain")
+                self.record(200)
+                return self.send_body(200, args.role.encode(), "text/plain")
+            if self.path == role_path + args.role and not args.no_role:
+                self.record(200)
+                body = {"Code": "Success", "Type": "AWS-HMAC", "LastUpdated": "2026-01-01T00:00:00Z", **credentials}
+                return self.send_json(200, body)
+            self.record(404)
+            self.send_body(404, b"", "text/plain")
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    host, port = server.server_address
+    return announce_and_wait({"endpoint": f"http://{host}:{port}", "log": f"http://{host}:{port}/_log"})
+
+
 def real_sts_error_shape(app):
     """moto's IAM-enforcement errors come as <ErrorResponse><Errors><Error>…, the
     EC2 shape; real STS (an awsQuery service) sends <ErrorResponse><Error>…, and
@@ -714,6 +776,14 @@ def main() -> int:
                    help="next answer, in order (repeatable)")
     p.add_argument("--forward", metavar="URL", help="send requests past the script to this STS (e.g. moto)")
     p.set_defaults(run=cmd_faulty_sts)
+
+    p = commands.add_parser("imds", parents=[common], help="EC2 instance metadata (IMDSv2) serving a role's credentials")
+    p.add_argument("--credentials", required=True, metavar="JSON",
+                   help='{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"} to serve')
+    p.add_argument("--role", default="runner-instance-role", help="the instance profile's role name")
+    p.add_argument("--no-role", action="store_true", help="an instance without an instance profile (404)")
+    p.add_argument("--fail-token", type=int, default=0, metavar="N", help="answer the first N token PUTs with 503")
+    p.set_defaults(run=cmd_imds)
 
     p = commands.add_parser("mint-token", help="print one GitHub-shaped JWT")
     p.add_argument("--aud", help="audience (default: https://github.com/<owner>)")

@@ -1,0 +1,347 @@
+//! What configure-aws-credentials users write, as vault-ci options any CLI or
+//! orb user has too: profiles, an account guard, keys delivered as they are,
+//! GitHub's booleans. (tests/dropin.rs runs the original side by side.)
+
+use crate::harness::*;
+
+fn deploy_user_env() -> Env {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    env
+}
+
+#[test]
+fn a_profile_is_what_aws_profile_reads_and_other_profiles_stay() {
+    let env = deploy_user_env();
+    env.write(
+        "home/aws-config",
+        "[profile other]\nregion = ap-south-1\ns3 =\n  max_concurrent_requests = 20\n",
+    );
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--session-name",
+        "profiled",
+        "--aws-profile",
+        "deploy",
+    ])
+    .success();
+
+    let mut bare = env.command(
+        "aws",
+        [
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "deploy",
+            "--output",
+            "json",
+        ],
+    );
+    bare.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION");
+    let outcome: Outcome = bare.output().into();
+    assert_eq!(outcome.json()["Arn"], assumed_role("deploy", "profiled"));
+    let region = env.run("aws", ["configure", "get", "region", "--profile", "deploy"]);
+    assert_eq!(region.stdout.trim(), "us-east-1", "{region}");
+    let other = env.run(
+        "aws",
+        [
+            "configure",
+            "get",
+            "s3.max_concurrent_requests",
+            "--profile",
+            "other",
+        ],
+    );
+    assert_eq!(other.stdout.trim(), "20", "{other}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in ["home/aws-config", "home/aws-credentials"] {
+            let mode = std::fs::metadata(env.path(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+}
+
+#[test]
+fn an_existing_profile_is_refused_before_any_request_unless_overwritten() {
+    let env = deploy_user_env();
+    env.write(
+        "home/aws-credentials",
+        "[deploy]\naws_access_key_id = AKIAKEEPME\n",
+    );
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--aws-profile",
+        "deploy",
+    ]);
+    out.failure(2, &["already has [deploy]; pass --overwrite-aws-profile"]);
+    assert!(
+        !out.stderr.contains("AssumeRole"),
+        "refused before STS: {out}"
+    );
+    assert!(env.read("home/aws-credentials").contains("AKIAKEEPME"));
+
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--aws-profile",
+        "deploy",
+        "--overwrite-aws-profile",
+    ])
+    .success();
+    assert!(!env.read("home/aws-credentials").contains("AKIAKEEPME"));
+}
+
+#[test]
+fn two_profiles_give_one_job_two_roles() {
+    let env = deploy_user_env();
+    // The deploy user may assume only deploy; cfn is a hop further.
+    for (chain, profile) in [("deploy", "app"), ("deploy,cfn", "infra")] {
+        let chain: Vec<String> = chain.split(',').map(|r| moto_auth().role(r)).collect();
+        env.vault_ci([
+            "assume",
+            "--chain",
+            &chain.join(","),
+            "--session-name",
+            profile,
+            "--aws-profile",
+            profile,
+        ])
+        .success();
+    }
+    for (role, profile) in [("deploy", "app"), ("cfn", "infra")] {
+        let mut aws = env.command(
+            "aws",
+            [
+                "sts",
+                "get-caller-identity",
+                "--profile",
+                profile,
+                "--output",
+                "json",
+            ],
+        );
+        aws.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        let outcome: Outcome = aws.output().into();
+        assert_eq!(outcome.json()["Arn"], assumed_role(role, profile));
+    }
+}
+
+#[test]
+fn credentials_for_an_account_not_allowed_are_never_written() {
+    let env = deploy_user_env();
+    let role = moto_auth().role("deploy");
+    env.vault_ci(["assume", "--role-arn", &role, "--allowed-account-id", "999999999999", "--env-file", "aws.env"])
+        .failure(
+            1,
+            &[&format!("the role {role} is in account {ACCOUNT}, which is not among --allowed-account-id 999999999999")],
+        );
+    assert!(!env.path("aws.env").exists());
+
+    // A bare role name's account is known only after a request: checked before writing.
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        "deploy",
+        "--allowed-account-id",
+        "111111111111,999999999999",
+        "--env-file",
+        "aws.env",
+    ]);
+    out.failure(1, &["the credentials is in account", "nothing was written"]);
+    assert!(!env.path("aws.env").exists());
+
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &role,
+        "--allowed-account-id",
+        &format!("111111111111, {ACCOUNT}"),
+        "--env-file",
+        "aws.env",
+    ])
+    .success();
+    assert!(env.path("aws.env").exists());
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &role,
+        "--allowed-account-id",
+        "12345",
+    ])
+    .failure(2, &["`12345` is not a 12-digit AWS account id"]);
+}
+
+#[test]
+fn keys_without_a_role_are_checked_and_delivered_as_they_are() {
+    let env = deploy_user_env();
+    let out = env.vault_ci(["assume", "--no-role", "--format", "json"]);
+    let doc = out.json();
+    assert_eq!(
+        doc["AccessKeyId"],
+        moto_auth().str("/deploy_user/access_key_id")
+    );
+    assert_eq!(doc["RoleArn"], moto_auth().str("/deploy_user/arn"));
+    assert_eq!(doc["AccountId"], ACCOUNT);
+    assert_eq!(doc["Expiration"], serde_json::Value::Null);
+
+    let mut wrong = deploy_user_env();
+    wrong.set("AWS_SECRET_ACCESS_KEY", "not-the-secret");
+    wrong
+        .vault_ci(["assume", "--no-role", "--format", "json"])
+        .failure(1, &["GetCallerIdentity", "SignatureDoesNotMatch"]);
+
+    let hint = env.vault_ci(["assume"]);
+    hint.failure(
+        2,
+        &[
+            "no role to assume",
+            "or --no-role to deliver these credentials as they are",
+        ],
+    );
+}
+
+#[test]
+fn without_a_role_an_oidc_token_is_no_credential() {
+    let mut env = Env::new();
+    env.sts(moto()).github_actions();
+    env.vault_ci([
+        "assume",
+        "--provider",
+        "github",
+        "--no-role",
+        "--github-env",
+    ])
+    .failure(
+        2,
+        &[
+            "--no-role delivers the identity's own credentials",
+            "is an OIDC token",
+        ],
+    );
+}
+
+#[test]
+fn booleans_from_the_environment_follow_githubs_core_schema() {
+    let mut env = deploy_user_env();
+    env.set("VAULT_CI_NO_ROLE", "True");
+    env.vault_ci(["assume", "--format", "json"]).success();
+    env.set("VAULT_CI_NO_ROLE", "yes");
+    env.vault_ci(["assume", "--format", "json"]).failure(
+        2,
+        &[
+            "invalid value 'yes'",
+            "expected true | True | TRUE | false | False | FALSE",
+        ],
+    );
+    env.set("VAULT_CI_NO_ROLE", "FALSE");
+    env.vault_ci(["assume", "--format", "json"])
+        .failure(2, &["no role to assume"]);
+}
+
+#[test]
+fn with_output_env_credentials_false_later_steps_get_outputs_but_no_variables() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto).github_actions();
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto.role("gha-deploy"),
+        "--github-env",
+        "--output-env-credentials",
+        "false",
+        "--output-credentials",
+    ])
+    .success();
+    assert_eq!(env.read("github_env"), "");
+    let outputs = parse_github_file(&env.read("github_output"));
+    assert_eq!(outputs["aws-account-id"], ACCOUNT);
+    assert_eq!(
+        outputs["authenticated-arn"],
+        assumed_role("gha-deploy", "github-4242-2")
+    );
+    assert!(outputs["aws-secret-access-key"].len() >= 20);
+}
+
+#[test]
+fn a_profile_with_github_env_exports_aws_profile_only_when_asked() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto).github_actions();
+    let args = |extra: &[&str]| {
+        let mut all = vec![
+            "assume",
+            "--role-arn",
+            &*Box::leak(moto.role("gha-deploy").into_boxed_str()),
+            "--github-env",
+            "--aws-profile",
+            "ci",
+            "--overwrite-aws-profile",
+        ];
+        all.extend_from_slice(extra);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    env.vault_ci(args(&[])).success();
+    assert_eq!(
+        env.read("github_env"),
+        "",
+        "a profile is instead of variables"
+    );
+    env.vault_ci(args(&["--output-env-credentials", "true"]))
+        .success();
+    let vars = parse_github_file(&env.read("github_env"));
+    assert_eq!(vars["AWS_PROFILE"], "ci");
+    assert!(vars.contains_key("AWS_SESSION_TOKEN"));
+}
+
+#[test]
+fn existing_working_keys_mean_nothing_to_do() {
+    let env = deploy_user_env();
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--use-existing-credentials",
+        "--env-file",
+        "aws.env",
+    ]);
+    out.success();
+    assert!(
+        out.stderr.contains("Pre-existing credentials are valid"),
+        "{out}"
+    );
+    assert!(!env.path("aws.env").exists());
+
+    let mut stale = deploy_user_env();
+    stale.set("AWS_SECRET_ACCESS_KEY", "rotated");
+    let out = stale.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto_auth().role("deploy"),
+        "--use-existing-credentials",
+        "--env-file",
+        "aws.env",
+    ]);
+    // The stale keys are the only identity too: the exchange then fails on them.
+    out.failure(1, &["SignatureDoesNotMatch"]);
+    assert!(
+        out.stderr
+            .contains("No valid credentials exist. Running as normal."),
+        "{out}"
+    );
+}
