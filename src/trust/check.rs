@@ -183,8 +183,9 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
                     .filter(|issuer| {
                         tests.iter().any(|t| {
                             t.false_when_absent()
-                                && t.key.len() > issuer.len()
-                                && t.key[..issuer.len()].eq_ignore_ascii_case(issuer)
+                                && t.key
+                                    .rsplit_once(':')
+                                    .is_some_and(|(prefix, _)| prefix.eq_ignore_ascii_case(issuer))
                         })
                     })
                     .collect();
@@ -2101,6 +2102,10 @@ mod tests {
             "token.actions.githubusercontent.com:sub": "repo:acme/app:*",
         } }));
         assert_eq!(classes(&policy), [OtherOwners, OtherOwners]);
+        // Keys are compared, never cut: non-ASCII text is just text (and `é`,
+        // a key no request carries, makes the statement admit nothing).
+        let policy = star(json!({ "StringEquals": { "tökén.example.com:sub": "x", "é": "y" } }));
+        assert_eq!(classes(&policy), [AdmitsNothing]);
     }
 
     #[test]
