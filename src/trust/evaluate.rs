@@ -138,7 +138,7 @@ fn failing_condition(
     None
 }
 
-fn strings(value: Option<&Value>) -> Vec<String> {
+pub(super) fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(all)) => all.iter().flat_map(|v| strings(Some(v))).collect(),
@@ -148,7 +148,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn like_ignore_case(pattern: &str, value: &str) -> bool {
+pub(super) fn like_ignore_case(pattern: &str, value: &str) -> bool {
     like_match(&pattern.to_ascii_lowercase(), &value.to_ascii_lowercase())
 }
 

@@ -2,6 +2,12 @@
 //! issuer, audience and subject, printed by `vault-ci trust-policy` and shown
 //! when STS denies a token — the same text in both places.
 
+// Not wired to the command line yet (`trust-policy --check FILE`,
+// `trust-policy --format cloudformation`): only their tests call them.
+#[allow(dead_code)]
+pub mod check;
+#[allow(dead_code)]
+pub mod cloudformation;
 pub mod evaluate;
 pub mod hint;
 

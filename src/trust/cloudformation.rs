@@ -1,0 +1,230 @@
+//! `trust-policy --format cloudformation`'s pure part: a CloudFormation
+//! template (JSON, which is also YAML) for the IAM role with exactly the trust
+//! policy `trust-policy` prints, and the account's IAM OIDC provider for the
+//! issuer unless the account already has one.
+//!
+//! No `ThumbprintList`: it is optional in `AWS::IAM::OIDCProvider` (and in
+//! CreateOpenIDConnectProvider, which then retrieves the top intermediate CA's
+//! thumbprint itself), and IAM verifies the big CI issuers against its own
+//! trusted root CAs, not a thumbprint.
+
+use serde_json::{Value, json};
+
+use super::Subject;
+
+/// The template. `create_provider` is the default of its `CreateOidcProvider`
+/// parameter: an account has at most one IAM OIDC provider per issuer, so the
+/// second role for the same CI is deployed with `CreateOidcProvider=false`.
+/// With the placeholder account `ACCOUNT_ID`, the existing provider's ARN is
+/// the deploying account's (`${AWS::AccountId}`); a real account is written as
+/// trust-policy prints it.
+pub fn cloudformation(
+    subject: &Subject,
+    partition: &str,
+    account: &str,
+    create_provider: bool,
+) -> Value {
+    let issuer = &subject.issuer;
+    let mut document = subject.document(partition, account);
+    let existing = if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        document["Statement"][0]["Principal"]["Federated"].clone()
+    } else {
+        json!({
+            "Fn::Sub": format!("arn:{partition}:iam::${{AWS::AccountId}}:oidc-provider/{issuer}")
+        })
+    };
+    document["Statement"][0]["Principal"]["Federated"] = json!({
+        "Fn::If": ["CreatesOidcProvider", { "Ref": "OidcProvider" }, existing]
+    });
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!(
+            "IAM role for CI jobs whose OIDC token comes from {issuer} with sub {} \
+             (written by vault-ci trust-policy)",
+            subject.subject
+        ),
+        "Parameters": {
+            "RoleName": {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": "[\\w+=,.@-]{0,64}",
+                "Description": "The role's name (needs CAPABILITY_NAMED_IAM); empty lets CloudFormation name it."
+            },
+            "ManagedPolicyArns": {
+                "Type": "CommaDelimitedList",
+                "Description": "ARNs of the managed policies the role gets, comma-separated, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess."
+            },
+            "CreateOidcProvider": {
+                "Type": "String",
+                "AllowedValues": ["true", "false"],
+                "Default": create_provider.to_string(),
+                "Description": format!(
+                    "true: create the IAM OIDC provider for https://{issuer}. \
+                     false: the account already has it (an account has at most one per URL)."
+                )
+            }
+        },
+        "Conditions": {
+            "CreatesOidcProvider": { "Fn::Equals": [{ "Ref": "CreateOidcProvider" }, "true"] },
+            "HasRoleName": { "Fn::Not": [{ "Fn::Equals": [{ "Ref": "RoleName" }, ""] }] }
+        },
+        "Resources": {
+            "OidcProvider": {
+                "Type": "AWS::IAM::OIDCProvider",
+                "Condition": "CreatesOidcProvider",
+                "Properties": {
+                    "Url": format!("https://{issuer}"),
+                    "ClientIdList": [subject.audience]
+                }
+            },
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": {
+                        "Fn::If": ["HasRoleName", { "Ref": "RoleName" }, { "Ref": "AWS::NoValue" }]
+                    },
+                    "AssumeRolePolicyDocument": document,
+                    "ManagedPolicyArns": { "Ref": "ManagedPolicyArns" }
+                }
+            }
+        },
+        "Outputs": {
+            "RoleArn": {
+                "Description": "The role to pass to vault-ci assume --role-arn.",
+                "Value": { "Fn::GetAtt": ["Role", "Arn"] }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn github() -> Subject {
+        Subject {
+            issuer: "token.actions.githubusercontent.com".into(),
+            audience: "sts.amazonaws.com".into(),
+            subject: "repo:octo-org/octo-repo:ref:refs/heads/main".into(),
+        }
+    }
+
+    /// The trust policy with `Fn::If` taken one way: the provider this stack
+    /// creates (`Ref`), or the existing one.
+    fn resolved(template: &Value, creating: bool) -> Value {
+        let mut document =
+            template["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"].clone();
+        let choice = &document["Statement"][0]["Principal"]["Federated"]["Fn::If"];
+        assert_eq!(choice[0], "CreatesOidcProvider");
+        let arn = if creating {
+            assert_eq!(choice[1], json!({ "Ref": "OidcProvider" }));
+            json!("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com")
+        } else {
+            choice[2].clone()
+        };
+        document["Statement"][0]["Principal"]["Federated"] = arn;
+        document
+    }
+
+    #[test]
+    fn the_role_trusts_exactly_what_trust_policy_prints() {
+        let subject = github();
+        let template = cloudformation(&subject, "aws", "123456789012", true);
+        let printed = subject.document("aws", "123456789012");
+        assert_eq!(resolved(&template, false), printed);
+        // Deployed in 123456789012, the provider it creates has the same ARN.
+        assert_eq!(resolved(&template, true), printed);
+        assert!(crate::trust::check::check(&printed).unwrap().is_empty());
+        assert_eq!(
+            template["Outputs"]["RoleArn"]["Value"],
+            json!({ "Fn::GetAtt": ["Role", "Arn"] })
+        );
+        assert_eq!(template["AWSTemplateFormatVersion"], "2010-09-09");
+    }
+
+    #[test]
+    fn the_provider_is_created_only_when_the_parameter_says_so() {
+        let subject = github();
+        let template = cloudformation(&subject, "aws", "123456789012", true);
+        let provider = &template["Resources"]["OidcProvider"];
+        assert_eq!(provider["Type"], "AWS::IAM::OIDCProvider");
+        assert_eq!(provider["Condition"], "CreatesOidcProvider");
+        assert_eq!(
+            provider["Properties"]["Url"],
+            "https://token.actions.githubusercontent.com"
+        );
+        assert_eq!(
+            provider["Properties"]["ClientIdList"],
+            json!(["sts.amazonaws.com"])
+        );
+        assert!(provider["Properties"].get("ThumbprintList").is_none());
+        assert_eq!(
+            template["Conditions"]["CreatesOidcProvider"],
+            json!({ "Fn::Equals": [{ "Ref": "CreateOidcProvider" }, "true"] })
+        );
+        let parameter = &template["Parameters"]["CreateOidcProvider"];
+        assert_eq!(parameter["Default"], "true");
+        assert_eq!(parameter["AllowedValues"], json!(["true", "false"]));
+        let existing = cloudformation(&subject, "aws", "123456789012", false);
+        assert_eq!(
+            existing["Parameters"]["CreateOidcProvider"]["Default"],
+            "false"
+        );
+    }
+
+    #[test]
+    fn role_name_and_managed_policies_are_parameters() {
+        let template = cloudformation(&github(), "aws", "123456789012", true);
+        let role = &template["Resources"]["Role"];
+        assert_eq!(role["Type"], "AWS::IAM::Role");
+        assert_eq!(
+            role["Properties"]["RoleName"],
+            json!({ "Fn::If": ["HasRoleName", { "Ref": "RoleName" }, { "Ref": "AWS::NoValue" }] })
+        );
+        assert_eq!(
+            role["Properties"]["ManagedPolicyArns"],
+            json!({ "Ref": "ManagedPolicyArns" })
+        );
+        assert_eq!(template["Parameters"]["RoleName"]["Default"], "");
+        assert_eq!(
+            template["Parameters"]["ManagedPolicyArns"]["Type"],
+            "CommaDelimitedList"
+        );
+        // Every Ref names a parameter, a resource or a pseudo parameter; every
+        // Condition used is defined.
+        let text = template.to_string();
+        for name in ["RoleName", "ManagedPolicyArns", "CreateOidcProvider"] {
+            assert!(template["Parameters"].get(name).is_some(), "{name}");
+            assert!(
+                text.contains(&format!("{{\"Ref\":\"{name}\"}}")),
+                "{name} is never used"
+            );
+        }
+        for name in ["CreatesOidcProvider", "HasRoleName"] {
+            assert!(template["Conditions"].get(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_account_becomes_the_deploying_account() {
+        let subject = Subject {
+            issuer: "gitlab.example.com".into(),
+            audience: "https://gitlab.example.com".into(),
+            subject: "project_path:mygroup/myproject:ref_type:branch:ref:main".into(),
+        };
+        let template = cloudformation(&subject, "aws-us-gov", "ACCOUNT_ID", false);
+        let document = resolved(&template, false);
+        assert_eq!(
+            document["Statement"][0]["Principal"]["Federated"],
+            json!({ "Fn::Sub": "arn:aws-us-gov:iam::${AWS::AccountId}:oidc-provider/gitlab.example.com" })
+        );
+        let mut printed = subject.document("aws-us-gov", "ACCOUNT_ID");
+        printed["Statement"][0]["Principal"]["Federated"] =
+            document["Statement"][0]["Principal"]["Federated"].clone();
+        assert_eq!(document, printed);
+        assert_eq!(
+            template["Resources"]["OidcProvider"]["Properties"]["ClientIdList"],
+            json!(["https://gitlab.example.com"])
+        );
+    }
+}
