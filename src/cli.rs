@@ -100,6 +100,14 @@ pub enum ProviderChoice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFormat {
+    /// The trust policy document, as IAM takes it.
+    Json,
+    /// A CloudFormation template: the role with that trust policy, the OIDC provider.
+    Cloudformation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenFormat {
     /// Aligned, for people.
     Text,
@@ -555,8 +563,24 @@ pub struct TokenArgs {
 #[command(group(clap::ArgGroup::new("ref_kind").args(["branch", "environment", "tag", "pull_request"])))]
 pub struct TrustPolicyArgs {
     /// The CI whose tokens the role should admit.
-    #[arg(long, value_enum)]
-    pub provider: Ci,
+    #[arg(long, value_enum, required_unless_present = "check")]
+    pub provider: Option<Ci>,
+
+    /// Check a role's trust policy instead (JSON, or `aws iam get-role` output): every
+    /// way it admits more than one repository or project, each with its fix. Exit 0:
+    /// nothing found; 1: findings; 2: not a trust policy.
+    #[arg(long, value_name = "FILE", conflicts_with = "provider")]
+    pub check: Option<PathBuf>,
+
+    /// Print the trust policy (json), or a CloudFormation template that creates the
+    /// role with it and the account's IAM OIDC provider for the issuer (cloudformation).
+    #[arg(long, value_enum, default_value_t = PolicyFormat::Json)]
+    pub format: PolicyFormat,
+
+    /// With --format cloudformation: the account has the IAM OIDC provider already
+    /// (the template's CreateOidcProvider parameter defaults to false).
+    #[arg(long)]
+    pub existing_oidc_provider: bool,
 
     /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*).
     #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]

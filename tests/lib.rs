@@ -17,4 +17,5 @@ mod providers;
 mod refresh;
 mod sinks;
 mod token_file;
+mod trust;
 mod usage;

@@ -41,6 +41,9 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     if plan.mask_accounts {
         mask_accounts(&plan);
     }
+    if let Some(policy) = &plan.trust_policy {
+        warn_about(policy);
+    }
     let sts = Sts {
         region: plan.sts.region.clone(),
         endpoint: plan.sts.endpoint.clone(),
@@ -98,6 +101,20 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     // command runs: vault-ci is one thread from here on.
     drop(runtime);
     deliver(plan, out)
+}
+
+/// `--trust-policy`: a policy that admits more than it should is said so
+/// before it is used, whatever STS answers.
+fn warn_about(policy: &serde_json::Value) {
+    let Ok(findings) = crate::trust::check::check(policy) else {
+        return;
+    };
+    for finding in findings.iter().filter(|f| f.class.fails()) {
+        warn!("--trust-policy {finding}");
+        for line in finding.fix.to_string().lines() {
+            warn!("{line}");
+        }
+    }
 }
 
 /// Blanks the keys and region earlier steps exported, for the later steps.

@@ -3,12 +3,17 @@
 //! issuer, audience and `sub` format — the part people most often get wrong.
 //! Each CI's `sub` grammar lives with the CI, in `identity/<ci>.rs`.
 
-use crate::cli::TrustPolicyArgs;
+use std::path::Path;
+
+use crate::cli::{PolicyFormat, TrustPolicyArgs};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::trust::{self, Scope, Subject};
 
 pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
+    if let Some(path) = &args.check {
+        return check(path);
+    }
     let subject = subject(&args)?;
     if args.account_id != "ACCOUNT_ID"
         && (args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()))
@@ -18,7 +23,15 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
             args.account_id
         )));
     }
-    let document = subject.document(&args.partition, &args.account_id);
+    let document = match args.format {
+        PolicyFormat::Json => subject.document(&args.partition, &args.account_id),
+        PolicyFormat::Cloudformation => trust::cloudformation::cloudformation(
+            &subject,
+            &args.partition,
+            &args.account_id,
+            !args.existing_oidc_provider,
+        ),
+    };
     println!("{}", trust::render(&document));
     if args.account_id == "ACCOUNT_ID" {
         eprintln!("vault-ci: replace ACCOUNT_ID with your account id, or pass --account-id");
@@ -27,7 +40,45 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
 }
 
 pub fn subject(args: &TrustPolicyArgs) -> Result<Subject> {
-    args.provider.trust_subject(&scope(args))
+    let provider = args
+        .provider
+        .ok_or_else(|| Error::usage("--provider is needed to write a trust policy"))?;
+    provider.trust_subject(&scope(args))
+}
+
+/// `--check FILE`: the report on stdout, the verdict as the exit status.
+fn check(path: &Path) -> Result<Exit> {
+    let policy = read_policy(path)?;
+    let findings = trust::check::check(&policy)
+        .map_err(|why| Error::usage(format!("--check {}: {why}", path.display())))?;
+    print!("{}", trust::check::report(&findings));
+    let failing = findings.iter().filter(|f| f.class.fails()).count();
+    if failing == 0 {
+        eprintln!(
+            "vault-ci: {}: no statement admits more than the repository or project it names",
+            path.display()
+        );
+        return Ok(Exit::SUCCESS);
+    }
+    eprintln!(
+        "vault-ci: {}: {failing} finding{}: each fix above is the condition for the \
+         repository or project the statement seems meant for",
+        path.display(),
+        if failing == 1 { "" } else { "s" }
+    );
+    Ok(Exit(1))
+}
+
+fn read_policy(path: &Path) -> Result<serde_json::Value> {
+    let text = crate::files::read_text(path, crate::net::MAX_BODY)
+        .map_err(|e| Error::usage(format!("--check {}: cannot read it ({e})", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::usage(format!(
+            "--check {} is not JSON ({e}); save the role's trust policy, e.g. \
+             aws iam get-role --role-name NAME > role.json",
+            path.display()
+        ))
+    })
 }
 
 fn scope(args: &TrustPolicyArgs) -> Scope {

@@ -4,10 +4,10 @@
 use serde::Deserialize;
 
 use super::{Ci, Context, Provider, TokenFuture, token_from_variable};
+use super::{Scope, Subject};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::trust::{Scope, Subject};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Bitbucket {

@@ -3,9 +3,9 @@
 use serde::Deserialize;
 
 use super::{Ci, Context, Provider, TokenFuture, mint_with};
+use super::{Scope, Subject};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::trust::{Scope, Subject};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Buildkite {

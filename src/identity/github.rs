@@ -4,13 +4,13 @@
 use serde::Deserialize;
 
 use super::{Ci, Context, Provider, TokenFuture};
+use super::{Scope, Subject};
 use crate::env::Env;
 use crate::error::{Error, Peer, Result, error_chain};
 use crate::net::{BodyError, MAX_BODY, read_body};
 use crate::retry::retry;
 use crate::secret::Secret;
 use crate::token::Token;
-use crate::trust::{Scope, Subject};
 
 /// The run's session tags, as configure-aws-credentials sets them: the keys
 /// in this order, each only when its variable is set.

@@ -2,10 +2,10 @@
 //! variable the job definition names, with the audience set there too.
 
 use super::{Ci, Context, Provider, TokenFuture, token_from_variable};
+use super::{Scope, Subject};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::token::Token;
-use crate::trust::{Scope, Subject};
 
 /// Variables tried, in order, when --token-env does not name one.
 pub const CONVENTIONAL: &[&str] = &[

@@ -15,6 +15,7 @@ pub mod github;
 pub mod gitlab;
 pub mod imds;
 mod machine;
+mod scope;
 pub mod static_keys;
 pub mod token_file;
 
@@ -27,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::net::NetConfig;
 use crate::secret::Credentials;
 use crate::token::Token;
-use crate::trust::{Scope, Subject};
+pub use scope::{Scope, Subject};
 
 /// The audience asked for where a provider mints tokens on request.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";

@@ -20,13 +20,11 @@
 
 use std::fmt;
 
-use clap::{Args, FromArgMatches};
 use serde_json::{Map, Value, json};
 
 use super::Subject;
 use super::evaluate::{like_ignore_case, strings};
-use crate::cli::TrustPolicyArgs;
-use crate::identity::DEFAULT_AUDIENCE;
+use crate::identity::{DEFAULT_AUDIENCE, Scope};
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 const ASSUME_ROLE: &str = "sts:AssumeRole";
@@ -44,7 +42,8 @@ pub enum Class {
     /// No `aud` condition on an issuer whose audience every customer shares.
     NoAudience,
     /// The statement admits no token from this issuer at all: a typo'd key, or
-    /// another provider's. Harmless, but not what was meant.
+    /// another provider's. Not open, but broken — and the likely "fix" of
+    /// deleting the condition that never matches would open it.
     AdmitsNothing,
 }
 
@@ -54,13 +53,14 @@ impl Class {
             Class::OtherOwners => "high",
             Class::WholeOwner => "medium",
             Class::NoAudience => "low",
-            Class::AdmitsNothing => "info",
+            Class::AdmitsNothing => "broken",
         }
     }
 
-    /// Whether `trust-policy --check` should fail on it.
+    /// Whether `trust-policy --check` should fail on it: every class is a
+    /// policy that does not say what its author meant.
     pub fn fails(self) -> bool {
-        self != Class::AdmitsNothing
+        true
     }
 }
 
@@ -1398,25 +1398,58 @@ fn condition(subject: &Subject, provider: &Provider) -> Value {
     subject.statement(&provider.partition, &provider.account)["Condition"].clone()
 }
 
-/// What `vault-ci trust-policy ARGS` would print, by trust-policy's own code:
-/// the arguments are parsed by its clap definition (with no environment
-/// fallbacks, so the caller's VAULT_CI_* cannot leak in) and passed to
-/// `cmd::trust_policy::subject`.
+/// What `vault-ci trust-policy ARGS` prints, for the arguments a fix names:
+/// the CI's own `sub` grammar (identity/<ci>.rs) on the scope they give.
+/// (A test holds the arguments to what trust-policy's command line accepts.)
 pub(crate) fn trust_policy_subject(args: &[String]) -> Result<Subject, String> {
-    let command =
-        TrustPolicyArgs::augment_args(clap::Command::new("trust-policy").no_binary_name(true))
-            .mut_args(|arg| arg.env(None::<&'static str>));
     let internal = |e: &dyn fmt::Display| {
         format!(
             "internal error: trust-policy {} does not work ({e})",
             args.join(" ")
         )
     };
-    let matches = command
-        .try_get_matches_from(args)
-        .map_err(|e| internal(&e))?;
-    let parsed = TrustPolicyArgs::from_arg_matches(&matches).map_err(|e| internal(&e))?;
-    crate::cmd::trust_policy::subject(&parsed).map_err(|e| internal(&e))
+    let mut scope = Scope::default();
+    let mut provider = None;
+    let mut words = args.iter();
+    while let Some(flag) = words.next() {
+        if flag == "--pull-request" {
+            scope.pull_request = true;
+            continue;
+        }
+        let value = words.next().cloned().ok_or_else(|| internal(&flag))?;
+        let field = match flag.as_str() {
+            "--provider" => {
+                provider = Some(
+                    <crate::identity::Ci as clap::ValueEnum>::from_str(&value, false)
+                        .map_err(|e| internal(&e))?,
+                );
+                continue;
+            }
+            "--account-id" | "--partition" => continue,
+            "--repo" => &mut scope.repo,
+            "--owner-id" => &mut scope.owner_id,
+            "--repo-id" => &mut scope.repo_id,
+            "--project-path" => &mut scope.project_path,
+            "--org-id" => &mut scope.org_id,
+            "--project-id" => &mut scope.project_id,
+            "--organization" => &mut scope.organization,
+            "--pipeline" => &mut scope.pipeline,
+            "--workspace" => &mut scope.workspace,
+            "--workspace-uuid" => &mut scope.workspace_uuid,
+            "--repo-uuid" => &mut scope.repo_uuid,
+            "--branch" => &mut scope.branch,
+            "--environment" => &mut scope.environment,
+            "--tag" => &mut scope.tag,
+            "--audience" => &mut scope.audience,
+            "--issuer" => &mut scope.issuer,
+            other => return Err(internal(&other)),
+        };
+        *field = Some(value);
+    }
+    provider
+        .ok_or_else(|| internal(&"no --provider"))?
+        .trust_subject(&scope)
+        .map_err(|e| internal(&e))
 }
 
 /// A name made of the characters owner, repository, slug and UUID names use.
@@ -2291,6 +2324,18 @@ mod tests {
         #[test]
         fn every_policy_trust_policy_prints_passes((argv, whole_owner) in trust_policy_args()) {
             let subject = trust_policy_subject(&argv).unwrap();
+            // The arguments a fix names are what trust-policy's own command line takes.
+            let via_cli = {
+                use clap::{Args, FromArgMatches};
+                let command = crate::cli::TrustPolicyArgs::augment_args(
+                    clap::Command::new("trust-policy").no_binary_name(true),
+                )
+                .mut_args(|arg| arg.env(None::<&'static str>));
+                let matches = command.try_get_matches_from(&argv).unwrap();
+                let parsed = crate::cli::TrustPolicyArgs::from_arg_matches(&matches).unwrap();
+                crate::cmd::trust_policy::subject(&parsed).unwrap()
+            };
+            prop_assert_eq!(&subject, &via_cli);
             let document = subject.document("aws", "123456789012");
             let findings = check(&document).unwrap();
             let expected: Vec<Class> = if whole_owner { vec![WholeOwner] } else { Vec::new() };
