@@ -15,8 +15,10 @@ GitHub: each `run:` step is `bash --noprofile --norc -eo pipefail FILE` with fre
 GITHUB_ENV / GITHUB_OUTPUT / GITHUB_PATH files, read back after the step (later steps
 get the variables and PATH entries; `steps.<id>.outputs`). `uses: OWNER/REPO@REF` runs
 the composite action in DIR with inputs substituted (`github.action_ref` is REF) and
-`GITHUB_ACTION_PATH` set; an input it does not declare is an error. Expressions are
-property look-ups (`${{ inputs.x }}`, `${{ steps.id.outputs.y }}`); `if:` is refused.
+`GITHUB_ACTION_PATH` set. An input the action does not declare is a warning, as on
+GitHub: `Unexpected input(s) 'foo', valid inputs are ['a', 'b']`, and the step goes on.
+Expressions are property look-ups (`${{ inputs.x }}`, `${{ steps.id.outputs.y }}`);
+`if:` is refused.
 
 CircleCI: `ORB/command` steps expand with `<< parameters.x >>` substituted (defaults,
 types and unknown parameters checked); `run:` steps run as `/bin/bash -eo pipefail`,
@@ -192,10 +194,14 @@ class GitHubJob(Job):
         action = yaml.safe_load((directory / "action.yml").read_text())
         declared = action.get("inputs", {})
         given = {k: as_input(v) for k, v in (step.get("with") or {}).items()}
-        unknown = set(given) - set(declared)
+        unknown = [k for k in given if k not in declared]
         if unknown:
-            raise JobError(f"{step['uses']} has no input(s) {sorted(unknown)}")
+            # The runner's own words (ActionRunner), as a warning annotation.
+            self.emit("::warning::Unexpected input(s) '{}', valid inputs are ['{}']".format(
+                "', '".join(unknown), "', '".join(declared)))
         inputs = {k: given.get(k, as_input(spec.get("default"))) for k, spec in declared.items()}
+        # The runner hands an action every input it was given, declared or not.
+        inputs.update({k: given[k] for k in unknown})
         runs = action["runs"]
         if runs.get("using") != "composite":
             raise JobError("only composite actions are supported")
