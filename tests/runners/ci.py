@@ -18,7 +18,9 @@ the composite action in DIR with inputs substituted (`github.action_ref` is REF)
 `GITHUB_ACTION_PATH` set. An input the action does not declare is a warning, as on
 GitHub: `Unexpected input(s) 'foo', valid inputs are ['a', 'b']`, and the step goes on.
 Expressions are property look-ups (`${{ inputs.x }}`, `${{ steps.id.outputs.y }}`);
-`if:` is refused.
+`if:` is refused. The workflow is read with YAML 1.2's core schema, as GitHub reads it
+(`yes`, `on`, `010` and dates are strings or decimals, not YAML 1.1's booleans, octals
+and timestamps).
 
 CircleCI: `ORB/command` steps expand with `<< parameters.x >>` substituted (defaults,
 types and unknown parameters checked); `run:` steps run as `/bin/bash -eo pipefail`,
@@ -50,9 +52,54 @@ class JobError(Exception):
     """The job definition itself is wrong (not a step failing)."""
 
 
+class GitHubLoader(yaml.SafeLoader):
+    """YAML with the core schema of YAML 1.2, the one GitHub reads workflows with:
+    plain `true`/`True`/`TRUE` (and false) are booleans, `null`/`~`/empty is null,
+    decimal, `0o` and `0x` integers and floats are numbers; everything else
+    (`yes`, `off`, `2024-01-01`, `1_000`) is a string."""
+
+
+GitHubLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag.rsplit(":", 1)[-1] not in ("bool", "int", "float", "null", "timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _first in [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:null|Null|NULL|~|)$", ["n", "N", "~", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+]:
+    GitHubLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+
+
+def _github_int(loader, node) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)
+
+
+def _github_float(loader, node) -> float:
+    text = loader.construct_scalar(node).lower()
+    return float(text.replace(".inf", "inf").replace(".nan", "nan"))
+
+
+GitHubLoader.add_constructor("tag:yaml.org,2002:int", _github_int)
+GitHubLoader.add_constructor("tag:yaml.org,2002:float", _github_float)
+
+
+def load_workflow(text: str):
+    return yaml.load(text, Loader=GitHubLoader)
+
+
 def as_input(value) -> str:
+    """A YAML value as the string an action receives."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return "" if value is None else str(value)
 
 
@@ -191,7 +238,7 @@ class GitHubJob(Job):
         directory = self.actions.get(name)
         if directory is None:
             raise JobError(f"no local checkout for {step['uses']} (pass --action {name}=DIR)")
-        action = yaml.safe_load((directory / "action.yml").read_text())
+        action = load_workflow((directory / "action.yml").read_text())
         declared = action.get("inputs", {})
         given = {k: as_input(v) for k, v in (step.get("with") or {}).items()}
         unknown = [k for k in given if k not in declared]
@@ -330,7 +377,8 @@ def main() -> int:
     circleci.add_argument("--orb", action="append", default=[], metavar="NAME=PACKED_ORB.yml")
     args = parser.parse_args()
 
-    job_definition = yaml.safe_load(args.job.read_text())
+    text = args.job.read_text()
+    job_definition = load_workflow(text) if args.ci == "github" else yaml.safe_load(text)
     try:
         if args.ci == "github":
             actions = dict(a.split("=", 1) for a in args.action)
