@@ -5,6 +5,7 @@ mod harness;
 mod act;
 mod deploy_user;
 mod diagnostics;
+mod dropin;
 mod exec;
 mod faults;
 mod github;
