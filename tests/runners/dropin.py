@@ -586,10 +586,16 @@ def describe(value) -> str:
 
 
 def first_error(run: dict) -> str:
-    if not run["errors"]:
+    """Why a run failed: its first ::error::, or else the last thing its log said."""
+    if run["errors"]:
+        text = run["errors"][0].replace("%0D", "").replace("%0A", " / ").replace("%25", "%")
+        return f" ({text[:300]})"
+    if "failure" not in run["steps"]:
         return ""
-    text = run["errors"][0].replace("%0D", "").replace("%0A", " / ").replace("%25", "%")
-    return f" ({text[:300]})"
+    lines = [line.strip() for line in run["log"].split("Error: Process completed")[0].splitlines() if line.strip()]
+    # vault-ci's own error line, else whatever came last.
+    said = next((line for line in reversed(lines) if line.startswith("vault-ci: ")), lines[-1] if lines else "")
+    return f" (no ::error:: annotation; the log says {said[:300]!r})"
 
 
 def differences(cac: dict, vault_ci: dict, runs: dict) -> list[str]:
