@@ -87,12 +87,13 @@ fn assert_drop_in(scenario: &str) -> Report {
     let report = compare(scenario);
     if report.0["agree"] != true {
         let list = |key: &str| -> String {
-            report.0[key]
+            let items: Vec<String> = report.0[key]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|d| format!("  - {}\n", d.as_str().unwrap()))
-                .collect()
+                .collect();
+            items.concat()
         };
         let run = |tool: &str| {
             let errors = report.0[tool]["errors"].as_array().unwrap();
