@@ -6,6 +6,7 @@ mod act;
 mod compat;
 mod deploy_user;
 mod diagnostics;
+mod dropin;
 mod exec;
 mod faults;
 mod github;

@@ -126,8 +126,19 @@ fn runner_arch() -> &'static str {
 }
 
 /// Runs a job's steps (YAML) the way the runner does, with `vault-ci/vault-ci@REF`
-/// being this checkout.
+/// being this checkout. Every input these jobs give is one the action declares.
 fn run_github_job(env: &Env, job: &str) -> Value {
+    let report = run_github_job_as_written(env, job);
+    assert!(
+        !warnings(&report).any(|w| w.starts_with("Unexpected input(s)")),
+        "the action does not declare an input:\n{}",
+        pretty(&report)
+    );
+    report
+}
+
+/// The same, whatever the inputs.
+fn run_github_job_as_written(env: &Env, job: &str) -> Value {
     let file = env.write("job.yml", job);
     env.run(
         "python3",
@@ -140,6 +151,15 @@ fn run_github_job(env: &Env, job: &str) -> Value {
         ],
     )
     .json()
+}
+
+fn warnings(report: &Value) -> impl Iterator<Item = &str> {
+    report["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["level"] == "warning")
+        .map(|a| a["message"].as_str().unwrap())
 }
 
 fn log(report: &Value) -> &str {
@@ -450,6 +470,45 @@ steps:
         "{log}"
     );
     assert!(!log.contains(ACCOUNT), "{log}");
+}
+
+#[test]
+fn an_input_the_action_does_not_declare_is_a_warning_and_the_step_goes_on() {
+    let env = runner_with_vault_ci_installed(moto());
+
+    let report = run_github_job_as_written(
+        &env,
+        &r#"
+steps:
+  - uses: vault-ci/vault-ci@main
+    with:
+      role-to-assume: <ROLE>
+      no-such-input: 1
+      another-one: x
+  - run: aws sts get-caller-identity --query Arn --output text
+"#
+        .replace("<ROLE>", &moto().role("gha-deploy")),
+    );
+    // GitHub's runner says so in these words, lists what the action declares, and runs it.
+    assert_succeeded(&report);
+    let action = yaml(&env, &repo().join("action.yml"));
+    let declared: Vec<String> = action["inputs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| format!("'{k}'"))
+        .collect();
+    let warning = format!(
+        "Unexpected input(s) 'no-such-input', 'another-one', valid inputs are [{}]",
+        declared.join(", ")
+    );
+    assert_eq!(warnings(&report).collect::<Vec<_>>(), [warning.as_str()]);
+    assert!(log(&report).contains(&warning), "{}", log(&report));
+    assert!(
+        log(&report).contains(&assumed_role("gha-deploy", "github-4242-2")),
+        "{}",
+        log(&report)
+    );
 }
 
 #[test]

@@ -7,16 +7,24 @@ the action and the orb are tested as their users run them (tests/packaging.rs).
 
 JOB.yml is a job's `steps:` (and optional `env:`), as in a workflow or config file.
 The environment is this process's, as the test set it (GITHUB_*, CIRCLECI, BASH_ENV...).
-Prints one JSON report: {"result", "steps": [{"name", "outcome", "outputs"}], "env",
+Prints one JSON report: {"result", "steps": [{"name", "outcome", "outputs", "env"}], "env",
 "path", "log", "annotations"}. "log" is what the job log shows: GitHub masks applied,
 workflow commands processed.
 
 GitHub: each `run:` step is `bash --noprofile --norc -eo pipefail FILE` with fresh
 GITHUB_ENV / GITHUB_OUTPUT / GITHUB_PATH files, read back after the step (later steps
 get the variables and PATH entries; `steps.<id>.outputs`). `uses: OWNER/REPO@REF` runs
-the composite action in DIR with inputs substituted (`github.action_ref` is REF) and
-`GITHUB_ACTION_PATH` set; an input it does not declare is an error. Expressions are
-property look-ups (`${{ inputs.x }}`, `${{ steps.id.outputs.y }}`); `if:` is refused.
+the action in DIR: a composite one with inputs substituted (`github.action_ref` is REF)
+and `GITHUB_ACTION_PATH` set; a node one (`runs.using: node*`) as `node DIR/MAIN` with
+each input as INPUT_<NAME> (upper case, spaces as `_`, dashes kept), its outputs being
+whatever it wrote to GITHUB_OUTPUT (its `post:` is not run: it would run after every
+later step). An input the action does not declare is a warning, as on GitHub:
+`Unexpected input(s) 'foo', valid inputs are ['a', 'b']`, and the step goes on. The
+workflow is read with YAML 1.2's core schema, as GitHub reads it (`yes`, `on`, `010`
+and dates are strings or decimals, not YAML 1.1's booleans, octals and timestamps).
+Expressions (in `run:`, `env:` and `with:`) are property look-ups (`${{ inputs.x }}`,
+`${{ steps.id.outputs.y }}`, `${{ env.NAME }}`); `if:` is refused. A step's "env" is
+what it exported.
 
 CircleCI: `ORB/command` steps expand with `<< parameters.x >>` substituted (defaults,
 types and unknown parameters checked); `run:` steps run as `/bin/bash -eo pipefail`,
@@ -48,9 +56,54 @@ class JobError(Exception):
     """The job definition itself is wrong (not a step failing)."""
 
 
+class GitHubLoader(yaml.SafeLoader):
+    """YAML with the core schema of YAML 1.2, the one GitHub reads workflows with:
+    plain `true`/`True`/`TRUE` (and false) are booleans, `null`/`~`/empty is null,
+    decimal, `0o` and `0x` integers and floats are numbers; everything else
+    (`yes`, `off`, `2024-01-01`, `1_000`) is a string."""
+
+
+GitHubLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag.rsplit(":", 1)[-1] not in ("bool", "int", "float", "null", "timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _first in [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:null|Null|NULL|~|)$", ["n", "N", "~", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+]:
+    GitHubLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first))
+
+
+def _github_int(loader, node) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)
+
+
+def _github_float(loader, node) -> float:
+    text = loader.construct_scalar(node).lower()
+    return float(text.replace(".inf", "inf").replace(".nan", "nan"))
+
+
+GitHubLoader.add_constructor("tag:yaml.org,2002:int", _github_int)
+GitHubLoader.add_constructor("tag:yaml.org,2002:float", _github_float)
+
+
+def load_workflow(text: str):
+    return yaml.load(text, Loader=GitHubLoader)
+
+
 def as_input(value) -> str:
+    """A YAML value as the string an action receives."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return "" if value is None else str(value)
 
 
@@ -63,6 +116,7 @@ class Job:
         self.masks: list[str] = []
         self.annotations: list[dict] = []
         self.steps: list[dict] = []
+        self.step_exports: dict[str, str] = {}
         self.failed = False
         self.temp = Path(self.env.get("RUNNER_TEMP") or tempfile.mkdtemp())
 
@@ -81,17 +135,21 @@ class Job:
             line = line.replace(secret, "***")
         self.log.append(line)
 
-    def run_script(self, argv: list[str], script: str, env: dict, extra_files: bool) -> tuple[int, dict]:
+    def run_script(self, argv: list[str], script: str | None, env: dict, extra_files: bool) -> tuple[int, dict]:
+        """Runs argv (followed by a file holding `script`, if given); returns its exit
+        code and the contents of the file-command files it was given."""
         files = {}
         if extra_files:
-            for name in ("GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH"):
+            for name in ("GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_PATH", "GITHUB_STATE"):
                 files[name] = self.temp / f"{name.lower()}_{uuid.uuid4()}"
                 files[name].write_text("")
                 env[name] = str(files[name])
-        script_file = self.temp / f"step_{uuid.uuid4()}.sh"
-        script_file.write_text(script)
+        if script is not None:
+            script_file = self.temp / f"step_{uuid.uuid4()}.sh"
+            script_file.write_text(script)
+            argv = [*argv, str(script_file)]
         process = subprocess.run(
-            [*argv, str(script_file)], env=env, cwd=os.getcwd(), stdin=subprocess.DEVNULL,
+            argv, env=env, cwd=os.getcwd(), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in process.stdout.splitlines():
             self.emit(line)
@@ -165,6 +223,16 @@ class GitHubJob(Job):
         env.update(step_env)
         return env
 
+    def take_files(self, files: dict) -> dict:
+        """Applies what a process wrote to GITHUB_ENV and GITHUB_PATH; returns the
+        variables it exported."""
+        added = parse_file_command(files["GITHUB_ENV"])
+        self.env.update(added)
+        self.added_env.update(added)
+        self.step_exports.update(added)
+        self.path += [line for line in files["GITHUB_PATH"].splitlines() if line]
+        return added
+
     def run(self, step: dict, context: dict, step_env: dict) -> tuple[bool, dict]:
         """A `run:` step; returns (succeeded, outputs)."""
         if "if" in step:
@@ -176,56 +244,82 @@ class GitHubJob(Job):
         env.update(step_env)
         script = evaluate(step["run"], context)
         code, files = self.run_script(["bash", "--noprofile", "--norc", "-eo", "pipefail"], script, env, True)
-        added = parse_file_command(files["GITHUB_ENV"])
-        self.env.update(added)
-        self.added_env.update(added)
-        self.path += [line for line in files["GITHUB_PATH"].splitlines() if line]
+        self.take_files(files)
         if code != 0:
             self.emit(f"Error: Process completed with exit code {code}.")
         return code == 0, parse_file_command(files["GITHUB_OUTPUT"])
 
-    def uses(self, step: dict) -> tuple[bool, dict]:
+    def uses(self, step: dict, job_context: dict) -> tuple[bool, dict]:
         name, _, ref = step["uses"].partition("@")
         directory = self.actions.get(name)
         if directory is None:
             raise JobError(f"no local checkout for {step['uses']} (pass --action {name}=DIR)")
-        action = yaml.safe_load((directory / "action.yml").read_text())
-        declared = action.get("inputs", {})
-        given = {k: as_input(v) for k, v in (step.get("with") or {}).items()}
-        unknown = set(given) - set(declared)
+        action = load_workflow((directory / "action.yml").read_text())
+        declared = action.get("inputs") or {}
+        given = {k: evaluate(as_input(v), job_context) for k, v in (step.get("with") or {}).items()}
+        unknown = [k for k in given if k not in declared]
         if unknown:
-            raise JobError(f"{step['uses']} has no input(s) {sorted(unknown)}")
-        inputs = {k: given.get(k, as_input(spec.get("default"))) for k, spec in declared.items()}
+            # The runner's own words (ActionRunner), as a warning annotation.
+            self.emit("::warning::Unexpected input(s) '{}', valid inputs are ['{}']".format(
+                "', '".join(unknown), "', '".join(declared)))
+        inputs = {k: given.get(k, as_input((spec or {}).get("default"))) for k, spec in declared.items()}
+        # The runner hands an action every input it was given, declared or not.
+        inputs.update({k: given[k] for k in unknown})
         runs = action["runs"]
-        if runs.get("using") != "composite":
-            raise JobError("only composite actions are supported")
         github = {"action_path": str(directory), "action_ref": ref, "action_repository": name}
+        action_env = {
+            "GITHUB_ACTION_PATH": str(directory),
+            "GITHUB_ACTION_REPOSITORY": name,
+            "GITHUB_ACTION_REF": ref,
+            **{k: evaluate(as_input(v), job_context) for k, v in (step.get("env") or {}).items()},
+        }
+        using = runs.get("using", "")
+        if using.startswith("node"):
+            return self.node(directory, runs, inputs, action_env)
+        if using != "composite":
+            raise JobError(f"{step['uses']}: `using: {using}` actions are not supported")
         context = {"inputs": inputs, "github": github, "runner": {"os": self.env["RUNNER_OS"]}, "steps": {}}
         ok = True
         for inner in runs["steps"]:
-            ok, outputs = self.run(inner, context, {"GITHUB_ACTION_PATH": str(directory)})
+            ok, outputs = self.run(inner, context, action_env)
             if "id" in inner:
                 context["steps"][inner["id"]] = {"outputs": outputs}
             if not ok:
                 break
-        outputs = {k: evaluate(spec["value"], context) for k, spec in action.get("outputs", {}).items()}
+        outputs = {k: evaluate(spec["value"], context) for k, spec in (action.get("outputs") or {}).items()}
         return ok, outputs
 
+    def node(self, directory: Path, runs: dict, inputs: dict, action_env: dict) -> tuple[bool, dict]:
+        """A JavaScript action's main entry point; every output it sets is an output."""
+        env = self.step_env(action_env)
+        for name, value in inputs.items():
+            env[f"INPUT_{name.replace(' ', '_').upper()}"] = value
+        code, files = self.run_script(["node", str(directory / runs["main"])], None, env, True)
+        self.take_files(files)
+        if code != 0:
+            self.emit(f"Error: Process completed with exit code {code}.")
+        return code == 0, parse_file_command(files["GITHUB_OUTPUT"])
+
     def run_job(self, job: dict) -> None:
-        self.env.update({k: as_input(v) for k, v in (job.get("env") or {}).items()})
+        job_env = {k: as_input(v) for k, v in (job.get("env") or {}).items()}
+        self.env.update(job_env)
         context: dict = {"steps": {}}
         for step in job["steps"]:
+            # `env.X`: the job's env: and what earlier steps exported.
+            context["env"] = {**job_env, **self.added_env}
             name = step.get("name") or step.get("uses") or step["run"].splitlines()[0]
             if self.failed:
-                self.steps.append({"name": name, "outcome": "skipped", "outputs": {}})
+                self.steps.append({"name": name, "outcome": "skipped", "outputs": {}, "env": {}})
                 continue
+            self.step_exports = {}
             if "uses" in step:
-                ok, outputs = self.uses(step)
+                ok, outputs = self.uses(step, context)
             else:
                 ok, outputs = self.run(step, context, {})
             if "id" in step:
                 context["steps"][step["id"]] = {"outputs": outputs}
-            self.steps.append({"name": name, "outcome": "success" if ok else "failure", "outputs": outputs})
+            self.steps.append({"name": name, "outcome": "success" if ok else "failure", "outputs": outputs,
+                               "env": self.step_exports})
             self.failed = not ok
 
 
@@ -324,7 +418,8 @@ def main() -> int:
     circleci.add_argument("--orb", action="append", default=[], metavar="NAME=PACKED_ORB.yml")
     args = parser.parse_args()
 
-    job_definition = yaml.safe_load(args.job.read_text())
+    text = args.job.read_text()
+    job_definition = load_workflow(text) if args.ci == "github" else yaml.safe_load(text)
     try:
         if args.ci == "github":
             actions = dict(a.split("=", 1) for a in args.action)
