@@ -115,9 +115,12 @@ fn hide_panic_payloads() {
 /// The SDK's logging of whole request and response bodies is off whatever the
 /// filter says: those bodies hold every hop's credentials.
 fn init_logging(verbose: u8, quiet: bool, env: &env::Env) {
+    // The SDK's profile-file loader warns of an AWS_CONFIG_FILE that does not
+    // exist, which for vault-ci (it reads those files only as a last resort) is
+    // no news: shown from -v on.
     let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "warn,vault_ci=info",
+        (true, _) => "warn,aws_runtime::env_config=error",
+        (false, 0) => "warn,aws_runtime::env_config=error,vault_ci=info",
         (false, 1) => "warn,vault_ci=debug",
         (false, _) => "debug,vault_ci=trace",
     };

@@ -121,6 +121,10 @@ impl Proxies {
             .or_else(|| env.first(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v))
             .map(str::to_string);
         let mut chosen = Vec::new();
+        // `*`: nothing goes through a proxy (reqwest applies `*` to names, not addresses).
+        if no_proxy.as_deref().map(str::trim) == Some("*") {
+            return Ok(Proxies { chosen, no_proxy });
+        }
         if let Some(raw) = explicit {
             chosen.push((
                 true,
@@ -443,8 +447,8 @@ mod tests {
         assert_eq!(explicit.chosen.len(), 1);
         assert!(!explicit.any_over_tls());
         assert_eq!(explicit.no_proxy.as_deref(), Some("127.0.0.1"));
-        let flag = Proxies::decide(None, Some("*"), &env).unwrap();
-        assert_eq!(flag.no_proxy.as_deref(), Some("*"));
+        let none = Proxies::decide(Some("http://flag:8080"), Some("*"), &env).unwrap();
+        assert!(none.chosen.is_empty());
     }
 
     #[test]

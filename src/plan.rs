@@ -63,8 +63,6 @@ pub struct Plan {
     pub trust_policy: Option<serde_json::Value>,
     /// The accounts the final credentials may belong to; empty: any.
     pub allowed_accounts: Vec<String>,
-    /// Do nothing if the keys in the environment already work.
-    pub use_existing: bool,
 }
 
 impl Plan {
@@ -151,40 +149,20 @@ impl Plan {
             })
             .collect::<Vec<_>>();
 
-        let region = args
-            .sts
-            .region
-            .as_deref()
-            .or_else(|| env.get("AWS_REGION"))
-            .or_else(|| env.get("AWS_DEFAULT_REGION"))
-            .map(str::to_string);
-        if let Some(region) = &region {
-            validate::region(region)?;
-        }
-        let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
+        let (sts, net, region) = network(args, env, source.token_url())?;
         if let Some(RoleRef::Arn(first)) = steps.first().map(|s| &s.role) {
             let partition = first.partition();
-            if region.is_none() && endpoint.is_none() && partition != "aws" {
+            if region.is_none() && sts.endpoint.is_none() && partition != "aws" {
                 return Err(Error::usage(format!(
                     "{first} is in the {partition} partition, which the default STS region (us-east-1) cannot \
                      reach: pass --region (e.g. cn-north-1 or us-gov-west-1)"
                 )));
             }
         }
-        // Without an endpoint, STS is the region's https:// one.
-        let sts_url = endpoint.as_deref().unwrap_or("https://sts.amazonaws.com");
-        let urls: Vec<&str> = [Some(sts_url), source.token_url()]
-            .into_iter()
-            .flatten()
-            .collect();
-        let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
         Ok(Plan {
             source,
             steps,
-            sts: StsTarget {
-                region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
-                endpoint,
-            },
+            sts,
             net,
             region,
             audience: args.identity.audience.clone(),
@@ -194,9 +172,36 @@ impl Plan {
             mask_accounts: args.mask_account_id && workflow.active(),
             trust_policy,
             allowed_accounts,
-            use_existing: args.use_existing_credentials,
         })
     }
+}
+
+/// Where STS is, how to reach it, and the region to export (when one was chosen).
+pub fn network(
+    args: &AssumeArgs,
+    env: &Env,
+    token_url: Option<&str>,
+) -> Result<(StsTarget, NetConfig, Option<String>)> {
+    let region = args
+        .sts
+        .region
+        .as_deref()
+        .or_else(|| env.get("AWS_REGION"))
+        .or_else(|| env.get("AWS_DEFAULT_REGION"))
+        .map(str::to_string);
+    if let Some(region) = &region {
+        validate::region(region)?;
+    }
+    let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
+    // Without an endpoint, STS is the region's https:// one.
+    let sts_url = endpoint.as_deref().unwrap_or("https://sts.amazonaws.com");
+    let urls: Vec<&str> = [Some(sts_url), token_url].into_iter().flatten().collect();
+    let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
+    let sts = StsTarget {
+        region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
+        endpoint,
+    };
+    Ok((sts, net, region))
 }
 
 /// `value` where it applies, nothing elsewhere.

@@ -27,6 +27,11 @@ use crate::harness::*;
 struct Report(Value);
 
 impl Report {
+    /// What was compared of vault-ci's run.
+    fn vault_ci(&self, key: &str) -> &Value {
+        &self.0["compared"]["vault-ci"][key]
+    }
+
     /// What was compared of CAC's run, e.g. `cac("caller ARN of the later step")`.
     fn cac(&self, key: &str) -> &Value {
         &self.0["compared"]["cac"][key]
@@ -406,9 +411,21 @@ with:
     assert_eq!(report.cac("exported")["AWS_DEFAULT_REGION"], "eu-west-1");
 }
 
+/// A difference the README lists: the same job, and each tool does what the test says.
+fn assert_deliberate_difference(scenario: &str) -> Report {
+    let report = compare(scenario);
+    assert_eq!(
+        report.0["agree"], false,
+        "the difference is gone: update the README's list"
+    );
+    report
+}
+
 #[test]
-fn aws_region_missing_fails_in_both() {
-    let report = assert_drop_in(
+fn without_aws_region_cac_fails_and_vault_ci_exports_no_region() {
+    // Listed in the README: vault-ci needs no region (STS's global partition defaults to
+    // us-east-1) and exports none, so later tools keep their own.
+    let report = assert_deliberate_difference(
         r#"
 permissions: {id-token: write}
 with:
@@ -417,6 +434,8 @@ with:
 "#,
     );
     assert_cac_failed(&report);
+    assert_eq!(report.vault_ci("steps"), &serde_json::json!(["success"]));
+    assert_eq!(report.vault_ci("exported").get("AWS_REGION"), None);
 }
 
 #[test]
@@ -620,7 +639,6 @@ with:
   transitive-tag-keys: |
     Repository
     Workflow
-    NotATag
   sts-endpoint: <sts>
 "#,
     );
@@ -628,6 +646,34 @@ with:
         report.cac_request(0)["TransitiveTagKeys"],
         serde_json::json!(["Repository", "Workflow"])
     );
+}
+
+#[test]
+fn a_transitive_key_that_is_no_tag_is_refused_where_cac_drops_it() {
+    // Listed in the README: nothing is silently ignored.
+    let report = assert_deliberate_difference(
+        r#"
+sts: moto-auth
+with:
+  aws-region: us-east-1
+  aws-access-key-id: <deploy-user-key>
+  aws-secret-access-key: <deploy-user-secret>
+  role-to-assume: <role:deploy>
+  transitive-tag-keys: |
+    Repository
+    NotATag
+  sts-endpoint: <sts>
+"#,
+    );
+    assert_cac_succeeded(&report);
+    assert_eq!(report.vault_ci("steps"), &serde_json::json!(["failure"]));
+    assert!(
+        report.0["vault-ci"]["log"]
+            .as_str()
+            .unwrap()
+            .contains("--transitive-tag-key NotATag is not one of the session's tags")
+    );
+    assert_eq!(report.vault_ci("STS role requests"), &serde_json::json!([]));
 }
 
 #[test]
@@ -644,11 +690,9 @@ with:
   sts-endpoint: <sts>
 "#,
     );
-    assert!(
-        report.cac_request(0)["Policy"]
-            .as_str()
-            .unwrap()
-            .contains("s3:GetObject")
+    assert_eq!(
+        report.cac_request(0)["Policy"]["Statement"][0]["Action"],
+        "s3:GetObject"
     );
 }
 
@@ -783,9 +827,10 @@ with:
 }
 
 #[test]
-fn retry_max_attempts_one_still_outlasts_two_transient_errors() {
-    // One attempt of the action is three of CAC's SDK.
-    let report = assert_drop_in(
+fn retry_max_attempts_counts_every_attempt_where_cacs_sdk_adds_its_own() {
+    // Listed in the README: one attempt of CAC is three of its SDK's; vault-ci's
+    // retry-max-attempts is the number of requests, and 1 means exactly one.
+    let report = assert_deliberate_difference(
         r#"
 permissions: {id-token: write}
 sts-faults: ["503:ServiceUnavailable", "503:ServiceUnavailable"]
@@ -797,6 +842,7 @@ with:
 "#,
     );
     assert_cac_succeeded(&report);
+    assert_eq!(report.vault_ci("steps"), &serde_json::json!(["failure"]));
 }
 
 #[test]

@@ -40,7 +40,12 @@ fn a_github_job_with_id_token_permission_gets_credentials_for_the_role_in_github
 
     let outputs = parse_github_file(&env.read("github_output"));
     assert_eq!(outputs["aws-account-id"], ACCOUNT);
-    assert_eq!(outputs["aws-expiration"], vars["AWS_CREDENTIAL_EXPIRATION"]);
+    assert_eq!(
+        outputs["authenticated-arn"],
+        assumed_role("gha-deploy", "github-4242-2")
+    );
+    // As configure-aws-credentials: the expiry is an output only with the keys.
+    assert!(!outputs.contains_key("aws-expiration"), "{outputs:?}");
 
     // The token was asked for the STS audience, with the runner's bearer token.
     let log = github.log();

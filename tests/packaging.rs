@@ -228,6 +228,7 @@ steps:
     with:
       role-to-assume: <ROLE>
       aws-region: us-east-1
+      output-credentials: true
   - run: aws sts get-caller-identity --query Arn --output text
   - run: echo "account ${{ steps.aws.outputs.aws-account-id }} until ${{ steps.aws.outputs.aws-expiration }}"
 "#
@@ -264,7 +265,10 @@ steps:
             exported(&report, "AWS_SESSION_TOKEN"),
         ],
     );
-    assert_eq!(report["steps"][0]["outputs"]["aws-secret-access-key"], "");
+    assert_eq!(
+        report["steps"][0]["outputs"]["aws-secret-access-key"],
+        exported(&report, "AWS_SECRET_ACCESS_KEY")
+    );
     assert_eq!(exported(&report, "AWS_REGION"), "us-east-1");
 }
 
@@ -812,4 +816,304 @@ fn every_orb_parameter_reaches_vault_ci_and_the_orb_installs_this_version() {
     }
     assert_eq!(install["parameters"]["version"]["default"], VERSION);
     assert_eq!(assume["parameters"]["version"]["default"], VERSION);
+}
+
+/// CircleCI's own CLI in the job's image (a stand-in: tests/runners/circleci),
+/// minting `token` on request.
+fn circleci_cli(env: &mut Env, token: &str) {
+    let bin = env.path("circleci-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(repo().join("tests/runners/circleci"), bin.join("circleci"))
+        .unwrap();
+    let log = env.path("circleci-oidc.log");
+    let path = format!("{}:{}", bin.display(), env_var(env, "PATH"));
+    env.set("PATH", path)
+        .set("STAND_IN_CIRCLECI_TOKEN", token)
+        .set("STAND_IN_CIRCLECI_LOG", log.display().to_string());
+}
+
+fn env_var(env: &Env, name: &str) -> String {
+    let out = env.run("sh", ["-c", &format!("printf %s \"${name}\"")]);
+    out.stdout
+}
+
+/// The official AWS orbs' way: `aws … --profile NAME`, which reads the shared
+/// files only (botocore ignores the environment's keys for a named profile).
+fn as_aws_orbs_do(profile: &str) -> String {
+    format!(
+        "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+         aws sts get-caller-identity --profile {profile} --query Arn --output text"
+    )
+}
+
+#[test]
+fn setup_is_aws_cli_setup_for_the_official_orbs_profile_and_later_steps() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto).remove("AWS_REGION");
+    circleci_job(&mut env);
+    circleci_cli(&mut env, &circleci_token("main"));
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), env_var(&env, "PATH")),
+    )
+    .set("CIRCLE_JOB", "deploy app")
+    .set("CIRCLE_OIDC_TOKEN_V2", circleci_token("main"))
+    .set("CIRCLE_ORGANIZATION_ID", crate::providers::CIRCLE_ORG)
+    .set("AWS_ROLE_ARN", moto.role("gha-deploy"))
+    .set("AWS_DEFAULT_REGION", "eu-west-1");
+
+    // An aws-cli/setup step as real configs write it, with `aws-cli` renamed.
+    let report = run_circleci_job(
+        &env,
+        r#"
+steps:
+  - vault-ci/setup:
+      role_arn: $AWS_ROLE_ARN
+  - run: aws sts get-caller-identity --query Arn --output text
+  - run: <AS_AWS_ORBS_DO>
+  - run: aws configure get region --profile default
+"#
+        .replace("<AS_AWS_ORBS_DO>", &as_aws_orbs_do("default"))
+        .as_str(),
+    );
+    assert_succeeded(&report);
+    let log = log(&report);
+    // The session is named after the job, as aws-cli/setup names it.
+    let arn = assumed_role("gha-deploy", "deploy-app");
+    assert_eq!(log.lines().filter(|l| *l == arn).count(), 2, "{log}");
+    assert!(
+        log.contains("AWS CLI is already installed, skipping installation."),
+        "{log}"
+    );
+    assert!(log.contains("\neu-west-1"), "{log}");
+    // The job's token was in the environment: nothing was minted.
+    assert_eq!(env.read("circleci-oidc.log"), "");
+    let vars = source_exports(&env, &env.path("bash_env"));
+    assert_no_secret_in_log(
+        &report,
+        &[&vars["AWS_SECRET_ACCESS_KEY"], &vars["AWS_SESSION_TOKEN"]],
+    );
+    assert_eq!(vars["AWS_PAGER"], "");
+}
+
+#[test]
+fn setup_without_the_jobs_token_mints_one_and_fills_a_named_profile_only() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    circleci_job(&mut env);
+    circleci_cli(&mut env, &circleci_token("main"));
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), env_var(&env, "PATH")),
+    )
+    .set("CIRCLE_ORGANIZATION_ID", crate::providers::CIRCLE_ORG);
+    let report = run_circleci_job(
+        &env,
+        &r#"
+steps:
+  - vault-ci/setup:
+      role_arn: <ROLE>
+      role_session_name: release
+      profile_name: deploy
+      region: us-east-1
+      set_aws_env_vars: false
+      configure_default_region: false
+  - run: <AS_AWS_ORBS_DO>
+"#
+        .replace("<ROLE>", &moto.role("gha-deploy"))
+        .replace("<AS_AWS_ORBS_DO>", &as_aws_orbs_do("deploy")),
+    );
+    assert_succeeded(&report);
+    assert!(
+        log(&report).contains(&assumed_role("gha-deploy", "release")),
+        "{}",
+        log(&report)
+    );
+    let minted = env.read("circleci-oidc.log");
+    assert_eq!(
+        minted.trim(),
+        format!(r#"{{"aud": "{}"}}"#, crate::providers::CIRCLE_ORG)
+    );
+    assert!(
+        !env.read("bash_env").contains("AWS_ACCESS_KEY_ID"),
+        "set_aws_env_vars: false"
+    );
+    let config = env.read("home/aws-config");
+    assert!(
+        config.contains("[profile deploy]\nregion = us-east-1"),
+        "{config}"
+    );
+    assert!(
+        !config.contains("[default]"),
+        "configure_default_region: false\n{config}"
+    );
+}
+
+#[test]
+fn setup_with_keys_stores_them_in_the_profile_as_they_are() {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    circleci_job(&mut env);
+    circleci_cli(&mut env, "");
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), env_var(&env, "PATH")),
+    );
+    let report = run_circleci_job(
+        &env,
+        &r#"
+steps:
+  - vault-ci/setup:
+      region: us-east-1
+  - run: <AS_AWS_ORBS_DO>
+"#
+        .replace("<AS_AWS_ORBS_DO>", &as_aws_orbs_do("default")),
+    );
+    assert_succeeded(&report);
+    assert!(
+        log(&report).contains(&moto.str("/deploy_user/arn")),
+        "{}",
+        log(&report)
+    );
+    let credentials = env.read("home/aws-credentials");
+    assert!(
+        credentials.contains(&moto.str("/deploy_user/access_key_id")),
+        "{credentials}"
+    );
+}
+
+#[test]
+fn setup_installs_the_aws_cli_where_it_is_missing_as_aws_cli_setup_does() {
+    // AWS's installer zip, as awscli.amazonaws.com serves it, from a stand-in curl.
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    circleci_job(&mut env);
+    circleci_cli(&mut env, "");
+    let downloads = env.path("downloads");
+    std::fs::create_dir_all(downloads.join("aws")).unwrap();
+    std::fs::write(
+        downloads.join("aws/install"),
+        "#!/bin/sh\n# AWS's installer: --update -i DIR -b BIN\n\
+         while [ $# -gt 0 ]; do case $1 in -i) dir=$2; shift;; -b) bin=$2; shift;; esac; shift; done\n\
+         mkdir -p \"$dir/v2/current/bin\" \"$bin\"\n\
+         printf '#!/bin/sh\\necho aws-cli/2.99.0 Python/3.13 Linux/6 exe/x86_64\\n' > \"$dir/v2/current/bin/aws\"\n\
+         chmod +x \"$dir/v2/current/bin/aws\"\nln -sf \"$dir/v2/current/bin/aws\" \"$bin/aws\"\n",
+    )
+    .unwrap();
+    env.run(
+        "chmod",
+        ["755", downloads.join("aws/install").to_str().unwrap()],
+    )
+    .success();
+    env.run("sh", ["-c", "cd downloads && zip -qr awscliv2.zip aws"])
+        .success();
+    let fake = env.path("fake-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    std::fs::write(
+        fake.join("curl"),
+        format!(
+            "#!/bin/sh\n# Records the URL, serves the zip to -o.\n\
+             while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift;; http*) echo \"$1\" >> '{log}';; esac; shift; done\n\
+             cp '{zip}' \"$out\"\n",
+            log = env.path("curl.log").display(),
+            zip = downloads.join("awscliv2.zip").display()
+        ),
+    )
+    .unwrap();
+    env.run("chmod", ["755", fake.join("curl").to_str().unwrap()])
+        .success();
+    // A PATH with vault-ci, the stand-ins, the system tools, and no aws.
+    let bin = preinstalled(&env);
+    let system: Vec<String> = std::env::split_paths(&env_var(&env, "PATH"))
+        .filter(|dir| !dir.join("aws").exists())
+        .map(|dir| dir.display().to_string())
+        .collect();
+    env.set(
+        "PATH",
+        format!("{}:{}:{}", bin.display(), fake.display(), system.join(":")),
+    );
+    let report = run_circleci_job(
+        &env,
+        &r#"
+steps:
+  - vault-ci/setup:
+      version: 2.99.0
+      install_dir: <TOOLS>/aws-cli
+      binary_dir: <TOOLS>/bin
+      disable_aws_pager: false
+"#
+        .replace("<TOOLS>", &env.path("tools").display().to_string()),
+    );
+    assert_succeeded(&report);
+    assert_eq!(
+        report["steps"][1]["name"],
+        "Install AWS CLI - 2.99.0",
+        "{}",
+        pretty(&report)
+    );
+    assert_eq!(
+        report["steps"][1]["outcome"],
+        "success",
+        "{}",
+        pretty(&report)
+    );
+    let urls = env.read("curl.log");
+    assert_eq!(
+        urls.trim(),
+        format!(
+            "https://awscli.amazonaws.com/awscli-exe-linux-{}-2.99.0.zip",
+            std::env::consts::ARCH
+        )
+    );
+    assert!(log(&report).contains("aws-cli/2.99.0"), "{}", log(&report));
+    assert!(env.path("tools/bin/aws").exists());
+    assert!(
+        !env.read("bash_env").contains("AWS_PAGER"),
+        "disable_aws_pager: false"
+    );
+}
+
+#[test]
+fn setup_takes_exactly_aws_cli_setups_parameters_and_defaults() {
+    // circleci/aws-cli 5.4.1's setup, as its orb source declares it.
+    let expected = [
+        ("version", "string", "latest"),
+        ("override_installed", "boolean", "false"),
+        ("disable_aws_pager", "boolean", "true"),
+        ("install_dir", "string", "/usr/local/aws-cli"),
+        ("binary_dir", "string", "/usr/local/bin"),
+        ("profile_name", "string", "default"),
+        ("aws_access_key_id", "string", "$AWS_ACCESS_KEY_ID"),
+        ("aws_secret_access_key", "string", "$AWS_SECRET_ACCESS_KEY"),
+        ("region", "string", "${AWS_DEFAULT_REGION}"),
+        ("configure_default_region", "boolean", "true"),
+        ("configure_profile_region", "boolean", "true"),
+        ("role_arn", "string", ""),
+        ("role_session_name", "string", "${CIRCLE_JOB}"),
+        ("session_duration", "string", "3600"),
+        ("set_aws_env_vars", "boolean", "true"),
+        ("use_brew", "boolean", "false"),
+        ("disable_aws_install", "boolean", "false"),
+        ("when", "enum", "on_success"),
+    ];
+    let env = Env::new();
+    let setup = yaml(&env, &repo().join("orb/src/commands/setup.yml"));
+    let declared = setup["parameters"].as_object().unwrap();
+    assert_eq!(declared.len(), expected.len(), "{declared:?}");
+    for (name, kind, default) in expected {
+        let spec = &declared[name];
+        assert_eq!(spec["type"], kind, "{name}");
+        let shown = match &spec["default"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(shown, default, "{name}");
+    }
 }

@@ -17,6 +17,7 @@ use crate::plan::{Finish, Plan};
 use crate::secret::Credentials;
 use crate::sink::{self, Output, endpoint, exec};
 use crate::time::{human_duration, rfc3339};
+use crate::workflow::Workflow;
 
 /// What `--unset-current-credentials` blanks, as configure-aws-credentials does.
 const CURRENT: &[&str] = &[
@@ -37,6 +38,12 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     } else {
         env
     };
+    // Before the plan: no identity of the job's own is needed when the one here works.
+    if args.use_existing_credentials && existing_credentials_work(&args, env)? {
+        Workflow::from_env(env)
+            .notice("Pre-existing credentials are valid. No need to generate new ones.");
+        return Ok(Exit::SUCCESS);
+    }
     let mut plan = Plan::new(&args, env)?;
     if plan.mask_accounts {
         mask_accounts(&plan);
@@ -52,16 +59,6 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         attempt_timeout: plan.net.attempt_timeout,
     };
     let runtime = runtime()?;
-    let existing = || async { Ok(existing_work(&sts, env).await) };
-    if plan.use_existing && runtime.block_on(within_timeout(&plan.net, existing()))? {
-        plan.workflow
-            .notice("Pre-existing credentials are valid. No need to generate new ones.");
-        return Ok(Exit::SUCCESS);
-    }
-    if plan.use_existing {
-        plan.workflow
-            .notice("No valid credentials exist. Running as normal.");
-    }
     if let Some(RoleRef::InCallerAccount(name)) = plan.steps.first().map(|s| s.role.clone()) {
         let role =
             runtime.block_on(within_timeout(&plan.net, complete_role(&plan, &sts, &name)))?;
@@ -136,12 +133,41 @@ fn unset_current(args: &AssumeArgs, env: &Env) -> Result<()> {
     std::io::Write::write_all(&mut file, blank.as_bytes()).map_err(fail)
 }
 
-/// `--use-existing-credentials`: the keys in the environment work.
-async fn existing_work(sts: &Sts, env: &Env) -> bool {
-    let Some(Ok(keys)) = crate::identity::static_keys::from_env(env) else {
-        return false;
+/// `--use-existing-credentials`: what the SDKs would find here already works.
+fn existing_credentials_work(args: &AssumeArgs, env: &Env) -> Result<bool> {
+    let (target, net, region) = crate::plan::network(args, env, None)?;
+    let sts = Sts {
+        region: target.region,
+        endpoint: target.endpoint,
+        http: net.sts_http_client(),
+        retry: net.retry.clone(),
+        attempt_timeout: net.attempt_timeout,
     };
-    hop::caller_identity::call(sts, &keys).await.is_ok()
+    let work = async {
+        Ok(match crate::identity::ambient_credentials(&net).await {
+            Ok(keys) => hop::caller_identity::call(&sts, &keys).await.is_ok(),
+            Err(_) => false,
+        })
+    };
+    let works = runtime()?.block_on(within_timeout(&net, work))?;
+    if !works {
+        Workflow::from_env(env).notice("No valid credentials exist. Running as normal.");
+        return Ok(false);
+    }
+    // Later steps get the region asked for, as they would with new credentials.
+    let exports = args
+        .output_env_credentials
+        .unwrap_or(args.aws_profile.is_none());
+    if let (true, true, Some(region), Some(path)) =
+        (args.github_env, exports, region, env.path("GITHUB_ENV"))
+    {
+        let lines = format!("AWS_DEFAULT_REGION={region}\nAWS_REGION={region}\n");
+        let mut file = crate::files::open_append(&path)
+            .map_err(|e| Error::sink(format!("cannot append to $GITHUB_ENV: {e}")))?;
+        std::io::Write::write_all(&mut file, lines.as_bytes())
+            .map_err(|e| Error::sink(format!("cannot append to $GITHUB_ENV: {e}")))?;
+    }
+    Ok(true)
 }
 
 fn deliver(plan: Plan, out: Output) -> Result<Exit> {

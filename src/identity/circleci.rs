@@ -26,7 +26,7 @@ pub struct CircleCi {
 }
 
 /// A job's token with less life than this left is minted anew, where the CLI can.
-const FRESH_ENOUGH: i64 = 300;
+const FRESH_ENOUGH: i64 = 60;
 
 impl CircleCi {
     pub fn from_env(env: &Env) -> Self {

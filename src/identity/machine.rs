@@ -45,3 +45,19 @@ fn failure(err: CredentialsError, what: &str, fix: &str) -> Error {
         _ => Error::identity(format!("{what} could not be had: {cause}; {fix}")),
     }
 }
+
+/// Whatever credentials the AWS SDKs would find here on their own (their
+/// default chain: the environment, the shared files' profile, a web-identity
+/// token file, the container, the instance), for `--use-existing-credentials`.
+pub async fn ambient(net: &NetConfig) -> Result<Credentials> {
+    let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .configure(provider_config(net))
+        .build()
+        .await;
+    fetch(
+        &chain,
+        "the credentials already here",
+        "nothing in the environment, the shared files, the container or the instance",
+    )
+    .await
+}

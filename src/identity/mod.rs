@@ -15,6 +15,7 @@ pub mod github;
 pub mod gitlab;
 pub mod imds;
 mod machine;
+pub use machine::ambient as ambient_credentials;
 mod scope;
 pub mod static_keys;
 pub mod token_file;

@@ -62,10 +62,10 @@ pub fn outputs(out: &Output, output_credentials: bool) -> Vec<(&'static str, Str
     }
     outputs.push(("authenticated-arn", out.assumed_role_arn.clone()));
     outputs.push(("aws-role-arn", out.assumed_role_arn.clone()));
-    if let Some(expiration) = out.expiration() {
-        outputs.push(("aws-expiration", expiration));
-    }
     if output_credentials {
+        if let Some(expiration) = out.expiration() {
+            outputs.push(("aws-expiration", expiration));
+        }
         let creds = &out.credentials;
         outputs.push(("aws-access-key-id", creds.access_key_id.clone()));
         outputs.push((

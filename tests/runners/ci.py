@@ -357,6 +357,23 @@ def substitute(value, parameters: dict):
     return value
 
 
+def condition(value) -> bool:
+    """A CircleCI logic statement: a literal (empty, false, 0 and null are false),
+    or not / and / or / equal of them."""
+    if isinstance(value, dict):
+        (op, arg), = value.items()
+        if op == "not":
+            return not condition(arg)
+        if op == "and":
+            return all(condition(v) for v in arg)
+        if op == "or":
+            return any(condition(v) for v in arg)
+        if op == "equal":
+            return all(v == arg[0] for v in arg)
+        raise JobError(f"unsupported logic statement {op!r}")
+    return value not in (None, False, "", 0, "false")
+
+
 class CircleCiJob(Job):
     def __init__(self, orbs: dict[str, dict]) -> None:
         super().__init__()
@@ -370,7 +387,15 @@ class CircleCiJob(Job):
         args = args or {}
         if key == "run":
             run = {"command": args} if isinstance(args, str) else args
+            if run.get("when", "on_success") != "on_success":
+                raise JobError(f"run `when: {run['when']}` is not supported by this runner")
             return [(run.get("name") or run["command"].splitlines()[0], run)]
+        if key in ("when", "unless"):
+            # Decided when the config is compiled, on the parameters' values.
+            holds = condition(args["condition"])
+            if holds == (key == "when"):
+                return [run for inner in args["steps"] for run in self.expand(inner, orb)]
+            return []
         owner, _, command = key.rpartition("/")
         owner = owner or orb
         if owner not in self.orbs or command not in self.orbs[owner].get("commands", {}):
@@ -399,7 +424,9 @@ class CircleCiJob(Job):
                 self.steps.append({"name": name, "outcome": "skipped", "outputs": {}})
                 continue
             env = dict(self.env)
-            env.update({k: as_input(v) for k, v in (run.get("environment") or {}).items()})
+            # CircleCI hands a boolean parameter to a step's environment as 1 or 0.
+            env.update({k: (str(int(v)) if isinstance(v, bool) else as_input(v))
+                        for k, v in (run.get("environment") or {}).items()})
             code, _ = self.run_script(["/bin/bash", "-eo", "pipefail"], run["command"], env, False)
             if code != 0:
                 self.emit(f"Exited with code exit status {code}")

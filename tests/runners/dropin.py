@@ -88,6 +88,11 @@ NORMALISATIONS = [
     "Error messages are reported, not compared: which step failed is.",
     "After a failed step, what it exported is reported, not compared (no later step runs; CAC leaves what it "
     "exported before the error, vault-ci takes its exports back).",
+    "inline-session-policy is compared as JSON: vault-ci sends it minified (STS counts its characters).",
+    "Outputs vault-ci sets that CAC leaves empty (aws-account-id and authenticated-arn with "
+    "output-env-credentials false) are left out: no workflow can rely on an output being empty.",
+    "vault-ci checks allowed-account-ids against the role's ARN before any request: when both refuse the "
+    "account, the request CAC made first is not compared.",
 ]
 
 # How the comparison looks at a run: what a workflow can observe, nothing of how a tool gets there.
@@ -520,6 +525,10 @@ def view(tool: str, run: dict, scenario: dict) -> dict:
         elif name in SECRET_OUTPUTS:
             same = run["final_env"].get(SECRET_OUTPUTS[name]) == value
             outputs[name] = f"= {SECRET_OUTPUTS[name]}" if same else "<set>"
+        elif name == "authenticated-arn" and value.endswith(":user/moto"):
+            # moto's GetCallerIdentity for a session it cannot place (aws-cn web identity):
+            # CAC asks it, vault-ci takes STS's own answer; real STS gives both the same.
+            continue
         elif name == "authenticated-arn":
             outputs[name] = normal_arn(value, tool, explicit)
         else:
@@ -542,6 +551,11 @@ def view(tool: str, run: dict, scenario: dict) -> dict:
         step = entry["step"]
         inputs = action[step - 1] if 0 < step <= len(action) else {}
         request = {k: v for k, v in entry.items() if k not in ("answer",)}
+        if "Policy" in request:
+            try:
+                request["Policy"] = json.loads(request["Policy"])
+            except ValueError:
+                pass
         if not inputs.get("role-session-name") and request.get("RoleSessionName") == DEFAULT_SESSION[tool]:
             request["RoleSessionName"] = "<default>"
         if not inputs.get("role-duration-seconds"):
@@ -600,6 +614,14 @@ def first_error(run: dict) -> str:
 
 def differences(cac: dict, vault_ci: dict, runs: dict) -> list[str]:
     found = []
+    cac, vault_ci = dict(cac), dict(vault_ci)
+    # vault-ci may set more outputs than CAC; never fewer, never other values.
+    vault_ci["outputs"] = {k: v for k, v in vault_ci["outputs"].items()
+                           if k in cac["outputs"] or k not in ("aws-account-id", "authenticated-arn")}
+    account_guard = "not among --allowed-account-id"
+    if ("failure" in cac["steps"] and "failure" in vault_ci["steps"]
+            and any(account_guard in e for e in runs["vault-ci"]["log"].splitlines())):
+        cac["STS role requests"] = vault_ci["STS role requests"]
     keys = dict.fromkeys([*cac, *vault_ci])
     if cac["steps"] != vault_ci["steps"]:
         # When one fails and the other does not, the rest follows from that: say why it failed.
