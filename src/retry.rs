@@ -7,7 +7,11 @@
 //! - Throttling is tried again until the deadline (`--timeout`): a CI matrix
 //!   that starts 200 jobs at once is what per-account STS quotas throttle, and
 //!   every one of those jobs can have its credentials a few seconds later. The
-//!   pause honours a server's `Retry-After`.
+//!   pause is random in [0, 2 s] every time, not growing: the quota refills at a
+//!   steady rate, so a job that waits longer only finishes later. (bench/matrix.py
+//!   and bench/retry_sim.py measured the alternatives: exponential backoff left
+//!   jobs failing or finishing at twice the floor, botocore's adaptive mode made
+//!   every job wait in step.) A server's `Retry-After` is honoured.
 //!
 //! Full jitter ("uniformly random in [0, ceiling]") keeps many jobs throttled
 //! at once from coming back in lockstep. The jitter source is a field so tests
@@ -39,6 +43,8 @@ pub struct RetryPolicy {
     /// The first pause's ceiling; it doubles with every attempt up to `cap`.
     pub base: Duration,
     pub cap: Duration,
+    /// The ceiling of every pause after throttling.
+    pub throttle_pause: Duration,
     /// A number in [0, 1]: the fraction of the ceiling to wait.
     pub jitter: fn() -> f64,
 }
@@ -49,6 +55,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             base: Duration::from_millis(250),
             cap: Duration::from_secs(8),
+            throttle_pause: Duration::from_secs(2),
             jitter: random_fraction,
         }
     }
@@ -79,7 +86,7 @@ impl RetryPolicy {
                 return None;
             }
             Retry::Throttled { after } => {
-                let delay = self.delay(attempt);
+                let delay = self.throttle_pause.mul_f64((self.jitter)().clamp(0.0, 1.0));
                 after.map_or(delay, |after| after.max(delay))
             }
         };
@@ -218,11 +225,11 @@ mod tests {
         let outcomes = (0..20).map(|_| Err(throttled())).collect();
         let (result, started) =
             attempts(&policy(|| 1.0), Some(Duration::from_secs(30)), outcomes).await;
-        // 250, 500, 1000, 2000, 4000, then 8000 each: past --max-attempts, up to the deadline.
-        assert_eq!(started, [0, 250, 750, 1750, 3750, 7750, 15750, 23750]);
+        // 2 s each time (the jitter's ceiling here), past --max-attempts, up to the deadline.
+        assert_eq!(started, (0..15).map(|n| n * 2000).collect::<Vec<u128>>());
         assert_eq!(
             result.unwrap_err().message(),
-            "Rate exceeded (gave up after 8 attempts)"
+            "Rate exceeded (gave up after 15 attempts)"
         );
 
         let outcomes = vec![

@@ -53,31 +53,32 @@ fn announced_delays(stderr: &str) -> Vec<(u64, u32)> {
 }
 
 #[test]
-fn throttling_is_ridden_out_with_bounded_jittered_backoff() {
-    let sts = faulty(&["400:Throttling:Rate exceeded"; 4]);
+fn throttling_is_ridden_out_past_max_attempts_with_jittered_pauses() {
+    // More throttled answers than --max-attempts (5) allows for other failures.
+    let sts = faulty(&["400:Throttling:Rate exceeded"; 6]);
     let (env, args) = through(&sts);
     let out = env.vault_ci(&args);
     assert_eq!(out.json()["RoleArn"], assumed_role("gha-deploy", "faults"));
     assert_eq!(
         sts.log().len(),
-        5,
-        "4 throttled attempts and 1 that went through"
+        7,
+        "6 throttled attempts and 1 that went through"
     );
 
     let delays = announced_delays(&out.stderr);
     assert_eq!(
         delays.iter().map(|d| d.1).collect::<Vec<_>>(),
-        [2, 3, 4, 5],
+        [2, 3, 4, 5, 6, 7],
         "{out}"
     );
-    for (ms, attempt) in delays {
-        // Full jitter under a ceiling of 250 ms doubling per attempt, capped at 8 s.
-        let ceiling = (250u64 << (attempt - 2)).min(8000);
-        assert!(
-            ms <= ceiling,
-            "attempt {attempt} waited {ms} ms, above {ceiling} ms"
-        );
+    // Full jitter under a flat 2 s: the quota refills steadily, so waiting longer
+    // would only finish later.
+    for (ms, attempt) in &delays {
+        assert!(*ms <= 2000, "attempt {attempt} waited {ms} ms");
     }
+    let distinct: std::collections::BTreeSet<_> = delays.iter().map(|d| d.0).collect();
+    assert!(distinct.len() > 1, "the pauses are jittered: {delays:?}");
+    assert!(out.stderr.contains("(attempt 7/until --timeout)"), "{out}");
     assert!(
         out.stderr
             .contains("STS throttled AssumeRoleWithWebIdentity"),
