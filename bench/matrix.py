@@ -65,7 +65,18 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/gha-deploy"
 # A job that has not finished by then is killed and counted as failed.
 BATCH_TIMEOUT_S = 300
 # Admitted STS requests one job needs when nothing is throttled.
-NEEDS = {"vault-ci": 1, "vault-ci-warm": 1, "cac": 2, "cac-warm": 2}  # cac: AssumeRoleWithWebIdentity, GetCallerIdentity
+NEEDS = {"vault-ci": 1, "vault-ci-warm": 1, "cac": 2, "cac-warm": 2,  # cac: AssumeRoleWithWebIdentity, GetCallerIdentity
+         "boto3-standard-warm": 1, "boto3-adaptive-warm": 1}
+# boto3-*-warm (not run by default): boto3's assume_role_with_web_identity in
+# botocore's standard or adaptive retry mode (AWS_RETRY_MODE), to check
+# bench/retry_sim.py's model of the SDKs' client-side rate limiting.
+BOTO3_JOB = (
+    "import json, os, boto3\n"
+    "sts = boto3.client('sts')\n"
+    "r = sts.assume_role_with_web_identity(RoleArn=os.environ['ROLE_ARN'], RoleSessionName=os.environ['SESSION'],"
+    " WebIdentityToken=open(os.environ['TOKEN_FILE']).read(), DurationSeconds=900)\n"
+    "print(json.dumps({'SessionToken': r['Credentials']['SessionToken']}))\n"
+)
 # *-warm: the same tool, but each job's barrier is its first STS connection
 # (bench/matrix-barrier.c via LD_PRELOAD, bench/matrix-barrier.cjs via NODE_OPTIONS),
 # so the process has started when the batch is released: as in a real matrix,
@@ -188,6 +199,11 @@ def job_commands(tool: str, n: int, work: Path, endpoint: str, token: Path, vaul
                 env["LD_PRELOAD"] = str(barrier_so)
             argv = [vault_ci, "assume", "--role-arn", ROLE_ARN, "--token-file", str(token),
                     "--session-name", f"job-{i}", "--format", "json"]
+        elif tool.startswith("boto3"):
+            env.update(AWS_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint, LD_PRELOAD=str(barrier_so),
+                       AWS_RETRY_MODE=tool.split("-")[1], ROLE_ARN=ROLE_ARN, SESSION=f"job-{i}",
+                       TOKEN_FILE=str(token))
+            argv = [sys.executable, "-c", BOTO3_JOB]
         else:
             (d / "github_env").touch()
             (d / "github_output").touch()
@@ -212,16 +228,22 @@ def job_commands(tool: str, n: int, work: Path, endpoint: str, token: Path, vaul
     return jobs
 
 
-def read_statm(pid: int) -> tuple[int, int] | None:
-    """(text pages, private resident pages) of a process, or None once it is
-    gone. Private = resident - shared: the shared pages (the executable, libc)
-    are counted once per machine, not once per job."""
+WAITING_COMM = "matrix-wait"  # a forked job's name until it execs its tool
+
+
+def read_job(pid: int) -> int | None:
+    """A job's private resident pages (resident - shared: the executable and
+    libc are counted once per machine, not once per job) once it runs its
+    tool, or None while it waits to exec or once it is gone."""
     try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            if f.read().strip() == WAITING_COMM.encode():
+                return None
         with open(f"/proc/{pid}/statm", "rb") as f:
             fields = f.read().split()
     except OSError:
         return None
-    return int(fields[3]), int(fields[1]) - int(fields[2])
+    return int(fields[1]) - int(fields[2])
 
 
 def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_connect: bool) -> dict:
@@ -243,6 +265,8 @@ def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_
         if pid == 0:  # the job
             try:
                 os.close(w)
+                with open("/proc/self/comm", "w") as comm:
+                    comm.write(WAITING_COMM)
                 devnull = os.open(os.devnull, os.O_RDONLY)
                 out = os.open(d / "stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 err = os.open(d / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -267,25 +291,23 @@ def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_
     os.close(r)
 
     # Peak concurrency: a sampler counts the jobs that are running the tool
-    # (past exec: their text segment is no longer python's) and their summed
-    # private RSS.
+    # (past exec: no longer named WAITING_COMM) and their summed private RSS.
     page = os.sysconf("SC_PAGE_SIZE")
     alive = set(pids)
     lock = threading.Lock()
     peak = {"processes": 0, "rss_bytes": 0, "samples": 0}
     stop = threading.Event()
-    python_text = read_statm(os.getpid())[0]
 
     def sample() -> None:
-        while not stop.wait(0.025):
+        while not stop.wait(0.05):
             with lock:
                 current = list(alive)
             count = rss = 0
             for pid in current:
-                st = read_statm(pid)
-                if st and st[0] != python_text:
+                private = read_job(pid)
+                if private is not None:
                     count += 1
-                    rss += st[1] * page
+                    rss += private * page
             peak["processes"] = max(peak["processes"], count)
             peak["rss_bytes"] = max(peak["rss_bytes"], rss)
             peak["samples"] += 1
@@ -344,7 +366,7 @@ def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_
 def succeeded(tool: str, d: Path, exit_code: int) -> bool:
     if exit_code != 0:
         return False
-    if tool.startswith("vault-ci"):
+    if tool.startswith(("vault-ci", "boto3")):
         try:
             return bool(json.loads((d / "stdout").read_text()).get("SessionToken"))
         except (ValueError, AttributeError):
@@ -437,7 +459,8 @@ def main() -> int:
     parser.add_argument("--upstream", choices=("self", "moto"), default="self",
                         help="who answers admitted requests: the peer itself (default), or moto behind it")
     parser.add_argument("--tools", default="vault-ci,vault-ci-warm,cac,cac-warm",
-                        help="comma-separated: vault-ci, vault-ci-warm, cac, cac-warm")
+                        help="comma-separated: vault-ci, vault-ci-warm, cac, cac-warm "
+                             "(and, to check retry_sim.py, boto3-standard-warm, boto3-adaptive-warm)")
     parser.add_argument("--out", default=str(ROOT / "target" / "bench-results" / "matrix"))
     args = parser.parse_args()
     n = args.jobs or (50 if args.quick else 200)
@@ -474,10 +497,11 @@ def main() -> int:
         token.write_text(subprocess.run(
             [sys.executable, str(PEER), "mint-token", "--aud", "sts.amazonaws.com", "--exp-in", "7200"],
             check=True, capture_output=True, text=True).stdout.strip())
-        barrier_so = build_barrier(work) if "vault-ci-warm" in tools else None
-        if "vault-ci-warm" in tools and barrier_so is None:
-            say("no C compiler: the vault-ci-warm batch is skipped")
-            tools.remove("vault-ci-warm")
+        preloaded = [t for t in tools if t == "vault-ci-warm" or t.startswith("boto3")]
+        barrier_so = build_barrier(work) if preloaded else None
+        if preloaded and barrier_so is None:
+            say(f"no C compiler: the {', '.join(preloaded)} batch(es) are skipped")
+            tools = [t for t in tools if t not in preloaded]
         forward: list[str] = []
         if args.upstream == "moto":
             say("starting moto (the upstream STS)")

@@ -52,6 +52,8 @@ MATRIX_LABELS = {
     "vault-ci-warm": "vault-ci, already started (barrier at its first connection)",
     "cac": "configure-aws-credentials 6.2.3",
     "cac-warm": "configure-aws-credentials 6.2.3, node already started (barrier at its first connection)",
+    "boto3-standard-warm": "boto3, standard retry mode, already started",
+    "boto3-adaptive-warm": "boto3, adaptive retry mode, already started",
 }
 
 
