@@ -253,7 +253,8 @@ def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_
     parent closes the write end once all are forked, so all reads return at
     once and every child execs its tool. With at_connect the child execs at
     once instead, with the pipe as fd 3 and a "ready" pipe as fd 4: the tool
-    (node with bench/matrix-barrier.cjs) blocks on fd 3 before its first
+    (node with bench/matrix-barrier.cjs, or a dynamically linked program with
+    bench/matrix-barrier.c preloaded) blocks on fd 3 before its first
     connection, and the parent releases the batch once all have said so on
     fd 4. Times are wall-clock (time.time()) so they line up with the peer's log.
     """
