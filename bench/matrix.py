@@ -286,6 +286,11 @@ def run_batch(tool: str, jobs: list[tuple[list[str], dict[str, str], Path]], at_
                 else:
                     os.read(r, 1)  # the barrier: EOF when the parent closes w
                 os.execve(argv[0], argv, env)
+            except BaseException as e:  # noqa: BLE001 (the child must never return)
+                try:
+                    os.write(2, f"matrix.py: cannot run {argv[0]}: {e}\n".encode())
+                finally:
+                    os._exit(127)
             finally:
                 os._exit(127)
         pids[pid] = index
@@ -464,6 +469,9 @@ def main() -> int:
                              "(and, to check retry_sim.py, boto3-standard-warm, boto3-adaptive-warm)")
     parser.add_argument("--out", default=str(ROOT / "target" / "bench-results" / "matrix"))
     args = parser.parse_args()
+    # Each job runs in a directory of its own: the binaries are named absolutely.
+    args.vault_ci = os.path.abspath(args.vault_ci) if args.vault_ci else None
+    args.warm_vault_ci = os.path.abspath(args.warm_vault_ci) if args.warm_vault_ci else None
     n = args.jobs or (50 if args.quick else 200)
     rate = args.rate or (12.5 if args.quick else 50.0)
     burst = args.burst or (12.5 if args.quick else 50.0)
@@ -554,6 +562,14 @@ def main() -> int:
     (out / "table.md").write_text(table)
     sys.stdout.write(table)
     say(f"done in {results['total_s']:.0f} s; results in {out}")
+    # Throttled or not, every job reaches STS at least once: a batch that never
+    # did measured nothing (the tool could not run), and that is an error.
+    broken = [t for t, r in results["tools"].items() if r["sts_requests"] == 0]
+    if broken:
+        for tool in broken:
+            reasons = "; ".join(results["tools"][tool]["failed_reasons"]) or "?"
+            say(f"error: no {tool} job reached STS ({reasons})")
+        return 1
     return 0
 
 
