@@ -472,6 +472,9 @@ def main() -> int:
     # Each job runs in a directory of its own: the binaries are named absolutely.
     args.vault_ci = os.path.abspath(args.vault_ci) if args.vault_ci else None
     args.warm_vault_ci = os.path.abspath(args.warm_vault_ci) if args.warm_vault_ci else None
+    for binary in (args.vault_ci, args.warm_vault_ci):
+        if binary and not os.access(binary, os.X_OK):
+            parser.error(f"{binary} is not an executable file")
     n = args.jobs or (50 if args.quick else 200)
     rate = args.rate or (12.5 if args.quick else 50.0)
     burst = args.burst or (12.5 if args.quick else 50.0)
