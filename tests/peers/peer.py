@@ -6,6 +6,7 @@ Subcommands (see README.md next to this file):
   github-token  a GitHub Actions runner OIDC token endpoint
   proxy         an HTTP proxy (CONNECT + absolute-URI forwarding) for 127.0.0.1 only
   faulty-sts    an STS endpoint answering with scripted errors, then forwarding
+  throttled-sts an STS endpoint with a token-bucket request quota (Throttling past it)
   mint-token    print one GitHub-shaped RS256 JWT and exit
 
 Long-running subcommands bind 127.0.0.1 on a free port, print exactly one JSON
@@ -697,6 +698,208 @@ def cmd_imds(args) -> int:
     serve_in_background(server)
     host, port = server.server_address
     return announce_and_wait({"endpoint": f"http://{host}:{port}", "log": f"http://{host}:{port}/_log"})
+class BacklogServer(LoopbackServer):
+    """A LoopbackServer whose listen backlog takes a whole CI matrix at once.
+
+    socketserver's default backlog is 5: with 200 clients connecting in the
+    same millisecond the kernel drops the SYNs past it and each of those
+    clients waits a full second before its SYN is sent again, which would
+    be measured as throttling that no STS applies."""
+
+    request_queue_size = 1024
+
+
+STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def sts_error_xml(code: str, message: str, sender: bool = True) -> bytes:
+    return (
+        f'<ErrorResponse xmlns="{STS_XMLNS}"><Error><Type>{"Sender" if sender else "Receiver"}</Type>'
+        f"<Code>{code}</Code><Message>{message}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    ).encode()
+
+
+def random_id(prefix: str, length: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(length - len(prefix)))
+
+
+def random_secret() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    return "".join(secrets.choice(alphabet) for _ in range(40))
+
+
+def jwt_claims(token: str) -> dict:
+    """The payload of a JWT, unverified (the throttling peer checks nothing)."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
+class StsAnswers:
+    """Success answers in real STS's shape for AssumeRoleWithWebIdentity,
+    AssumeRole and GetCallerIdentity, with fresh random credentials. Nothing is
+    checked (token, signature, trust, policy): the peer it serves is about
+    throttling. Remembers which session each minted access key belongs to, so
+    a later request signed with it (GetCallerIdentity) is answered as that
+    session."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict] = {}
+        self.lock = threading.Lock()
+
+    def answer(self, form: dict, access_key: str | None) -> tuple[int, bytes]:
+        action = form.get("Action", [""])[0]
+        value = lambda name, default=None: form.get(name, [default])[0]  # noqa: E731
+        request_id = uuid.uuid4()
+        if action in ("AssumeRoleWithWebIdentity", "AssumeRole"):
+            role_arn, session = value("RoleArn"), value("RoleSessionName")
+            if not role_arn or not session or (action == "AssumeRoleWithWebIdentity" and not value("WebIdentityToken")):
+                return 400, sts_error_xml("MissingParameter", "RoleArn, RoleSessionName (and WebIdentityToken) are required")
+            parts = role_arn.split(":", 5)
+            if len(parts) != 6 or not parts[5].startswith("role/"):
+                return 400, sts_error_xml("ValidationError", f"{role_arn} is invalid")
+            account, role = parts[4], parts[5].rsplit("/", 1)[-1]
+            duration = int(value("DurationSeconds", "3600"))
+            expiration = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=duration)
+            key = random_id("ASIA", 20)
+            role_id = random_id("AROA", 21)
+            arn = f"arn:aws:sts::{account}:assumed-role/{role}/{session}"
+            with self.lock:
+                self.sessions[key] = {"arn": arn, "user_id": f"{role_id}:{session}", "account": account, "session": session}
+            result = (
+                f"<Credentials><AccessKeyId>{key}</AccessKeyId>"
+                f"<SecretAccessKey>{random_secret()}</SecretAccessKey>"
+                f"<SessionToken>{base64.b64encode(secrets.token_bytes(300)).decode()}</SessionToken>"
+                f"<Expiration>{expiration.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration></Credentials>"
+                f"<AssumedRoleUser><AssumedRoleId>{role_id}:{session}</AssumedRoleId><Arn>{arn}</Arn></AssumedRoleUser>"
+            )
+            if action == "AssumeRoleWithWebIdentity":
+                claims = jwt_claims(value("WebIdentityToken"))
+                issuer = str(claims.get("iss", GITHUB_ISSUER))
+                result += (
+                    f"<SubjectFromWebIdentityToken>{claims.get('sub', '')}</SubjectFromWebIdentityToken>"
+                    f"<Audience>{claims.get('aud', '')}</Audience>"
+                    f"<Provider>{urllib.parse.urlsplit(issuer).netloc or issuer}</Provider>"
+                )
+            else:
+                result += "<PackedPolicySize>6</PackedPolicySize>"
+        elif action == "GetCallerIdentity":
+            with self.lock:
+                who = self.sessions.get(access_key or "")
+            if who is None:
+                return 403, sts_error_xml("InvalidClientTokenId", "The security token included in the request is invalid.")
+            result = f"<Arn>{who['arn']}</Arn><UserId>{who['user_id']}</UserId><Account>{who['account']}</Account>"
+        else:
+            return 400, sts_error_xml("InvalidAction", f"Could not find operation {action or '(none)'}")
+        body = (
+            f'<{action}Response xmlns="{STS_XMLNS}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+        )
+        return 200, body.encode()
+
+    def session_of(self, access_key: str | None) -> str | None:
+        with self.lock:
+            who = self.sessions.get(access_key or "")
+        return who["session"] if who else None
+
+    def learn(self, body: bytes, session: str | None) -> None:
+        """Remembers the access key in a forwarded success answer."""
+        start, end = body.find(b"<AccessKeyId>"), body.find(b"</AccessKeyId>")
+        if session and start >= 0 and end > start:
+            key = body[start + len(b"<AccessKeyId>"):end].decode()
+            with self.lock:
+                self.sessions[key] = {"session": session}
+
+
+class TokenBucket:
+    """`burst` tokens, refilled at `rate` per second; a request takes one."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.stamp = burst, time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+def cmd_throttled_sts(args) -> int:
+    """An STS with a request quota: every POST takes a token from one bucket
+    (`--burst` tokens, refilled at `--rate` per second, like STS's per-account
+    quota); without one it gets STS's 400 Throttling error. Admitted requests
+    go to --forward, or are answered here (StsAnswers)."""
+    bucket = TokenBucket(args.rate, args.burst)
+    answers = StsAnswers()
+    seen: list[dict] = []
+    lock = threading.Lock()
+    started = time.time()
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if urllib.parse.urlsplit(self.path).path == "/_log":
+                with lock:
+                    self.send_json(200, list(seen))
+            else:
+                self.send_body(404, b"Not Found", "text/plain")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            at = time.time()
+            admitted = bucket.take()
+            form = urllib.parse.parse_qs(body.decode(errors="replace"))
+            credential = self.headers.get("Authorization", "").partition("Credential=")[2]
+            access_key = credential.split("/", 1)[0] or None
+            job = form.get("RoleSessionName", [None])[0] or answers.session_of(access_key)
+            entry = {"t": at, "action": form.get("Action", [""])[0], "admitted": admitted, "job": job}
+            with lock:
+                seen.append(entry)
+            if not admitted:
+                status, answer = 400, sts_error_xml("Throttling", "Rate exceeded")
+            elif args.forward:
+                status, answer = self.forward(body)
+                if status == 200:
+                    answers.learn(answer, form.get("RoleSessionName", [None])[0])
+            else:
+                status, answer = answers.answer(form, access_key)
+            entry["status"] = status
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def forward(self, body: bytes) -> tuple[int, bytes]:
+            target = urllib.parse.urlsplit(args.forward)
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            headers["Host"] = self.headers.get("Host", target.netloc)
+            try:
+                conn.request("POST", self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                return response.status, response.read()
+            except OSError as e:
+                return 502, sts_error_xml("ServiceUnavailable", f"forwarding failed: {e}", sender=False)
+            finally:
+                conn.close()
+
+    server = BacklogServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({
+        "endpoint": base, "log": f"{base}/_log", "rate": args.rate, "burst": args.burst, "started": started,
+    })
 
 
 def real_sts_error_shape(app):
@@ -784,6 +987,12 @@ def main() -> int:
     p.add_argument("--no-role", action="store_true", help="an instance without an instance profile (404)")
     p.add_argument("--fail-token", type=int, default=0, metavar="N", help="answer the first N token PUTs with 503")
     p.set_defaults(run=cmd_imds)
+
+    p = commands.add_parser("throttled-sts", parents=[common], help="STS with a token-bucket request quota")
+    p.add_argument("--rate", type=float, default=50, metavar="PER_SECOND", help="tokens added per second")
+    p.add_argument("--burst", type=float, default=50, metavar="N", help="bucket size (and its content at start)")
+    p.add_argument("--forward", metavar="URL", help="send admitted requests to this STS (e.g. moto); default: answer them here")
+    p.set_defaults(run=cmd_throttled_sts)
 
     p = commands.add_parser("mint-token", help="print one GitHub-shaped JWT")
     p.add_argument("--aud", help="audience (default: https://github.com/<owner>)")
