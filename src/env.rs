@@ -46,6 +46,11 @@ impl Env {
         self.get(name) == Some("true")
     }
 
+    /// Whether the variable is set at all, even to nothing.
+    pub fn has(&self, name: &str) -> bool {
+        self.vars.contains_key(OsStr::new(name))
+    }
+
     /// A path, which may be any bytes the OS allows.
     pub fn path(&self, name: &str) -> Option<PathBuf> {
         self.vars

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Assume(args) => cmd::assume::run(*args, &env),
         Command::Token(args) => cmd::token::run(args, &env),
         Command::TrustPolicy(args) => cmd::trust_policy::run(*args),
+        Command::Stop => cmd::stop::run(&env),
     };
     match result {
         Ok(exit) => exit.finish(),

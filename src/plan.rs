@@ -44,6 +44,11 @@ pub enum Finish {
         command: Vec<OsString>,
         window: Duration,
     },
+    /// Start a job-wide credentials server; the sinks get its address.
+    Serve {
+        window: Duration,
+        limits: crate::sink::endpoint::Limits,
+    },
 }
 
 pub struct Plan {
@@ -217,10 +222,29 @@ fn destinations(
     workflow: &mut Workflow,
 ) -> Result<(Vec<Box<dyn Sink>>, Finish)> {
     let command = args.command.clone();
+    let window = Duration::from_secs(args.refresh_window);
+    combinations(args)?;
+    if args.refresh || args.serve {
+        // An endpoint serves consumers whose SDKs look at the shared files first.
+        if let Some(why) = crate::sink::serve::profile_that_wins(env) {
+            return Err(Error::usage(format!(
+                "{why}, which every AWS SDK would use before vault-ci's endpoint: remove it, \
+                 or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere"
+            )));
+        }
+    }
     if args.refresh {
         // clap keeps the other destinations out.
-        let window = Duration::from_secs(args.refresh_window);
         return Ok((Vec::new(), Finish::Refresh { command, window }));
+    }
+    if args.serve
+        && let Some(name) = crate::sink::serve::unremovable(env)
+    {
+        return Err(Error::usage(format!(
+            "--serve: {name} is set, and later steps' SDKs would use it before the server \
+             (a step can set variables but not unset them): drop it from the job, or use \
+             --refresh -- COMMAND, whose command gets a clean environment"
+        )));
     }
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if args.github_env {
@@ -276,7 +300,7 @@ fn destinations(
         ));
     }
     let format = match args.format {
-        None if sinks.is_empty() && command.is_empty() => {
+        None if sinks.is_empty() && command.is_empty() && !args.serve => {
             if workflow.active() {
                 // stdout is the job log here: printing keys would publish them.
                 return Err(Error::usage(
@@ -292,12 +316,74 @@ fn destinations(
         workflow.reserve_stdout();
         sinks.push(Box::new(sink::Stdout::new(format)));
     }
-    let finish = if command.is_empty() {
+    let finish = if args.serve {
+        if sinks.is_empty() {
+            return Err(Error::usage(
+                "--serve hands the server's address to later steps: add --github-env, \
+                 --bash-env or --env-file PATH",
+            ));
+        }
+        Finish::Serve {
+            window,
+            limits: crate::sink::endpoint::Limits {
+                idle: Duration::from_secs(args.serve_idle),
+                max: Duration::from_secs(args.serve_max),
+            },
+        }
+    } else if command.is_empty() {
         Finish::Done
     } else {
         Finish::Exec(command)
     };
     Ok((sinks, finish))
+}
+
+/// The destinations that cannot go together. clap's own `conflicts_with` would
+/// also count `VAULT_CI_SERVE=false` (which the action always sets) as asking
+/// for the flag, so these are checked on the values.
+fn combinations(args: &AssumeArgs) -> Result<()> {
+    let together = |flag: &str, other: &str| {
+        Err(Error::usage(format!(
+            "{flag} cannot be used with {other}: drop one of them (vault-ci assume --help lists what each does)"
+        )))
+    };
+    if args.refresh {
+        if args.command.is_empty() {
+            return Err(Error::usage(
+                "--refresh serves the credentials to a command: add `-- COMMAND`, \
+                 or use --serve for the later steps of a job",
+            ));
+        }
+        let others = [
+            (args.serve, "--serve"),
+            (args.github_env, "--github-env"),
+            (args.bash_env, "--bash-env"),
+            (args.env_file.is_some(), "--env-file"),
+            (args.format.is_some(), "--format"),
+            (args.aws_profile.is_some(), "--aws-profile"),
+        ];
+        if let Some((_, other)) = others.iter().find(|(set, _)| *set) {
+            return together("--refresh", other);
+        }
+    }
+    if args.serve {
+        let others = [
+            (
+                !args.command.is_empty(),
+                "a command after `--` (--refresh serves one command)",
+            ),
+            (args.format.is_some(), "--format"),
+            (args.aws_profile.is_some(), "--aws-profile"),
+            (
+                args.output_credentials,
+                "--output-credentials (the server's keys change)",
+            ),
+        ];
+        if let Some((_, other)) = others.iter().find(|(set, _)| *set) {
+            return together("--serve", other);
+        }
+    }
+    Ok(())
 }
 
 /// A path from an environment variable the CI sets, checked to be usable.

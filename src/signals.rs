@@ -53,3 +53,99 @@ impl Held {
         Held
     }
 }
+
+/// The signals a CI sends to stop a job (SIGINT, SIGTERM, SIGHUP, SIGQUIT),
+/// received to pass them on to a command: vault-ci ends when the command does.
+#[cfg(unix)]
+pub struct Forwarded(Vec<(tokio::signal::unix::Signal, i32)>);
+
+#[cfg(unix)]
+impl Forwarded {
+    pub fn new() -> crate::error::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            (SignalKind::interrupt(), libc::SIGINT),
+            (SignalKind::terminate(), libc::SIGTERM),
+            (SignalKind::hangup(), libc::SIGHUP),
+            (SignalKind::quit(), libc::SIGQUIT),
+        ];
+        kinds
+            .into_iter()
+            .map(|(kind, number)| {
+                signal(kind)
+                    .map(|s| (s, number))
+                    .map_err(|e| crate::error::Error::sink(format!("cannot receive signals: {e}")))
+            })
+            .collect::<crate::error::Result<Vec<_>>>()
+            .map(Forwarded)
+    }
+
+    pub async fn next(&mut self) -> i32 {
+        use futures_util::StreamExt;
+        let received = self
+            .0
+            .iter_mut()
+            .map(|(signal, number)| {
+                let number = *number;
+                Box::pin(async move {
+                    signal.recv().await;
+                    number
+                })
+            })
+            .collect::<futures_util::stream::FuturesUnordered<_>>()
+            .next()
+            .await;
+        received.unwrap_or(libc::SIGTERM)
+    }
+
+    pub fn forward(&self, signal: i32, child: &tokio::process::Child) {
+        if let Some(pid) = child.id() {
+            tracing::debug!("forwarding signal {signal} to the command");
+            // SAFETY: kill(2) with a pid we spawned and a valid signal number has no
+            // memory-safety preconditions.
+            unsafe {
+                libc::kill(pid as libc::pid_t, signal);
+            }
+        }
+    }
+}
+
+/// On Windows, Ctrl+C reaches every process of the console, the command included;
+/// vault-ci outlives it to pass the command's status on.
+#[cfg(not(unix))]
+pub struct Forwarded;
+
+#[cfg(not(unix))]
+impl Forwarded {
+    pub fn new() -> crate::error::Result<Self> {
+        crate::platform::outlive_ctrl_c();
+        Ok(Forwarded)
+    }
+
+    pub async fn next(&mut self) -> i32 {
+        std::future::pending().await
+    }
+
+    pub fn forward(&self, _signal: i32, _child: &tokio::process::Child) {}
+}
+
+/// The same signals, meaning "stop serving" for a job-wide server.
+pub struct Stops(Forwarded);
+
+impl Stops {
+    pub fn new() -> crate::error::Result<Self> {
+        Forwarded::new().map(Stops)
+    }
+
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            self.0.next().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &self.0;
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -24,6 +24,14 @@ impl Workflow {
         }
     }
 
+    /// No workflow commands at all (the background server's stdout is no step's).
+    pub fn silent() -> Workflow {
+        Workflow {
+            active: false,
+            stdout_reserved: true,
+        }
+    }
+
     pub fn active(&self) -> bool {
         self.active
     }

@@ -384,3 +384,111 @@ jobs:
     report.assert_not_in_log(&secrets.map(|name| report.exported(name)));
     report.assert_not_in_log(&[&github().str("/request_token")]);
 }
+
+/// Processes of this machine whose environment marks them as vault-ci's server.
+fn servers_running() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let zombie = stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
+            !zombie
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|v| v.starts_with(b"VAULT_CI_SERVE_DAEMON="))
+        })
+        .collect()
+}
+
+#[test]
+fn under_act_refresh_true_keeps_900_second_credentials_valid_for_the_whole_job() {
+    let moto = moto();
+    let env = act_runner(moto);
+    let github = github_endpoint(&[]);
+    let before = servers_running();
+    let report = run_act_job_with(
+        &env,
+        &github,
+        &r#"
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    permissions:
+      id-token: write
+    env:
+      # 900-second credentials renewed 890 s before they expire: every ~10 s.
+      VAULT_CI_REFRESH_WINDOW: "890"
+      VAULT_CI_SERVE_MAX: "120"
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          role-to-assume: <ROLE>
+          aws-region: us-east-1
+          refresh: true
+      - id: no-keys
+        run: test -z "$AWS_ACCESS_KEY_ID" && test -n "$AWS_CONTAINER_CREDENTIALS_FULL_URI"
+      - id: first
+        run: |
+          aws sts get-caller-identity --query Arn --output text
+          python3 -c "import boto3; print('key-1', boto3.Session().get_credentials().get_frozen_credentials().access_key)"
+      - id: wait
+        run: sleep 12
+      - id: later
+        run: |
+          aws sts get-caller-identity --query Arn --output text
+          python3 -c "import boto3; print('key-2', boto3.Session().get_credentials().get_frozen_credentials().access_key)"
+      - id: log
+        run: cat "$VAULT_CI_SERVE_LOG"
+"#
+        .replace("<ROLE>", &moto.role("gha-deploy")),
+    );
+    eprintln!("act ran the job in {:.2?}", report.elapsed);
+    report.assert_succeeded();
+    for step in ["no-keys", "first", "wait", "later", "log"] {
+        assert_eq!(report.outcome(step), "success", "{step}:\n{report}");
+    }
+    let log = &report.log;
+    let arn = assumed_role("gha-deploy", "github-4242-2");
+    assert!(log.matches(&arn).count() >= 2, "{report}");
+    let key = |marker: &str| {
+        log.lines()
+            .find_map(|l| l.split_once(marker).map(|(_, k)| k.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {marker}:\n{report}"))
+    };
+    assert_ne!(
+        key("key-1 "),
+        key("key-2 "),
+        "a later step's keys are newer:\n{report}"
+    );
+    assert!(log.contains("refreshed the credentials served"), "{report}");
+    assert_eq!(
+        report.exported("AWS_ACCESS_KEY_ID"),
+        "",
+        "no key is exported"
+    );
+    // The token endpoint minted a token for every exchange.
+    assert!(github.log().len() >= 2, "{:?}", github.log());
+    // The job is over: so is its server.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left: Vec<u32> = servers_running()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        left.is_empty(),
+        "vault-ci's server outlived the job: {left:?}"
+    );
+}

@@ -16,6 +16,7 @@ mod network;
 mod packaging;
 mod providers;
 mod refresh;
+mod serve;
 mod sinks;
 mod token_file;
 mod trust;

@@ -793,6 +793,11 @@ fn every_orb_parameter_reaches_vault_ci_and_the_orb_installs_this_version() {
         if name == "version" {
             continue;
         }
+        if name == "refresh" {
+            // The job-wide server: --serve, not the one command's --refresh.
+            assert!(script.contains("PARAM_REFRESH") && script.contains("VAULT_CI_SERVE=true"));
+            continue;
+        }
         let option = name.to_uppercase();
         assert!(
             help.contains(&format!("[env: VAULT_CI_{option}=")),
@@ -1116,4 +1121,57 @@ fn setup_takes_exactly_aws_cli_setups_parameters_and_defaults() {
         };
         assert_eq!(shown, default, "{name}");
     }
+}
+
+#[test]
+fn the_orbs_refresh_serves_later_steps_a_renewing_endpoint_instead_of_keys() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    circleci_job(&mut env);
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), path_without_vault_ci()),
+    )
+    .set("CIRCLE_OIDC_TOKEN_V2", circleci_token("main"))
+    .set("VAULT_CI_REFRESH_WINDOW", "895")
+    .set("VAULT_CI_SERVE_MAX", "120");
+    let report = run_circleci_job(
+        &env,
+        &r#"
+steps:
+  - vault-ci/assume-role:
+      role_arn: <ROLE>
+      refresh: true
+  - run: test -z "$AWS_ACCESS_KEY_ID" && aws sts get-caller-identity --query Arn --output text
+  - run: sleep 6
+  - run: python3 -c "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+  - run: vault-ci stop
+"#
+        .replace("<ROLE>", &moto.role("gha-deploy")),
+    );
+    assert_succeeded(&report);
+    let log = log(&report);
+    let arn = assumed_role("gha-deploy", "circleci-app-77");
+    assert_eq!(log.lines().filter(|l| *l == arn).count(), 2, "{log}");
+    let vars = source_exports(&env, &env.path("bash_env"));
+    assert!(vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"].starts_with("http://127.0.0.1:"));
+    let script = format!(
+        ". '{}' && printf %s \"$VAULT_CI_SERVE_LOG\"",
+        env.path("bash_env").display()
+    );
+    let served_log = env.run("sh", ["-c", &script]).stdout;
+    let served = std::fs::read_to_string(&served_log).unwrap();
+    assert!(
+        served.contains("refreshed the credentials served"),
+        "{served}"
+    );
+    let stopped = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::read_to_string(&served_log)
+            .unwrap()
+            .contains("the credentials server stops: vault-ci stop")
+    });
+    assert!(stopped, "{served}");
 }

@@ -15,9 +15,61 @@ use crate::identity::{Context, Identity, Source, TokenFuture};
 use crate::plan::check_account;
 use crate::plan::{Finish, Plan};
 use crate::secret::Credentials;
-use crate::sink::{self, Output, endpoint, exec};
+use crate::sink::{self, Output, endpoint, exec, serve};
 use crate::time::{human_duration, rfc3339};
 use crate::workflow::Workflow;
+
+/// The background server of `--serve`: the plan again (the same arguments),
+/// the credentials the step handed over, then serving until the job ends.
+fn daemon(args: AssumeArgs, env: &Env) -> Result<Exit> {
+    let mut plan = Plan::new(&args, env)?;
+    // Its stdout is the hand-over pipe, then nothing: no workflow command.
+    plan.workflow = Workflow::silent();
+    let Finish::Serve { window, limits } = plan.finish else {
+        return Err(Error::usage("the background server runs only for --serve"));
+    };
+    let first = serve::receive()?;
+    let sts = Sts {
+        region: plan.sts.region.clone(),
+        endpoint: plan.sts.endpoint.clone(),
+        http: plan.net.sts_http_client(),
+        retry: plan.net.retry.clone(),
+        attempt_timeout: plan.net.attempt_timeout,
+    };
+    let ctx = Context {
+        audience: plan.audience.as_deref(),
+        net: &plan.net,
+    };
+    let renew = || async {
+        let out = within_timeout(&plan.net, chain(&plan, &sts, &ctx)).await?;
+        log_expiry(&out);
+        Ok(out)
+    };
+    let watched = serve::watched_from(env);
+    runtime()?.block_on(async {
+        if let Some((exp, title)) = plan.source.refresh_limit(&ctx).await {
+            warn!(
+                "refreshing can go on only until {}, when the {title} token expires: \
+                 {title} cannot mint a new one here",
+                rfc3339(exp).unwrap_or_default()
+            );
+        }
+        let endpoint = endpoint::Endpoint::open(endpoint::random_token()?).await?;
+        serve::announce(&endpoint.uri, &endpoint.token)?;
+        info!(
+            "serving {} at {} (refreshing {} s before expiry; watching process {})",
+            first.assumed_role_arn,
+            endpoint.uri,
+            window.as_secs(),
+            watched
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "none".into())
+        );
+        let why = endpoint::serve_job(endpoint, first, window, renew, limits, watched).await?;
+        info!("the credentials server stops: {why}");
+        Ok(Exit::SUCCESS)
+    })
+}
 
 /// What `--unset-current-credentials` blanks, as configure-aws-credentials does.
 const CURRENT: &[&str] = &[
@@ -29,6 +81,9 @@ const CURRENT: &[&str] = &[
 ];
 
 pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
+    if env.has(serve::DAEMON) {
+        return daemon(args, env);
+    }
     // Before anything can fail: later steps lose the old keys whatever happens here.
     let unset;
     let env = if args.unset_current_credentials && env.in_github_actions() {
@@ -82,6 +137,13 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         Ok(out)
     };
     let out = runtime.block_on(assume())?;
+    if let Finish::Serve { .. } = &plan.finish {
+        drop(runtime);
+        let served = serve::start(&out, env)?;
+        let mut out = out;
+        out.endpoint = Some(served);
+        return deliver(plan, out);
+    }
     if let Finish::Refresh { command, window } = &plan.finish {
         return runtime.block_on(async {
             if let Some((exp, title)) = plan.source.refresh_limit(&ctx).await {
@@ -227,6 +289,7 @@ async fn chain(plan: &Plan, sts: &Sts, ctx: &Context<'_>) -> Result<Output> {
         assumed_role_arn: session.assumed_role_arn,
         credentials: session.credentials,
         region: plan.region.clone(),
+        endpoint: None,
     };
     if let Some(account) = &out.account_id {
         check_account(&plan.allowed_accounts, account, "the credentials")?;
@@ -250,6 +313,7 @@ async fn as_they_are(plan: &Plan, sts: &Sts, keys: Credentials) -> Result<Output
         assumed_role_arn: caller.arn,
         credentials: keys,
         region: plan.region.clone(),
+        endpoint: None,
     })
 }
 

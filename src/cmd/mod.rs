@@ -1,6 +1,7 @@
 //! One file per command; what several commands share lives here.
 
 pub mod assume;
+pub mod stop;
 pub mod token;
 pub mod trust_policy;
 

@@ -1,47 +1,58 @@
-//! `assume --refresh -- COMMAND`: credentials that outlive a long deploy.
+//! A refreshing credentials endpoint: credentials that outlive a long deploy.
 //!
-//! Instead of keys, the command gets `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//! Instead of keys, consumers get `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`, the convention every AWS SDK and both
 //! AWS CLIs follow. vault-ci serves the current credentials on 127.0.0.1 to
 //! whoever presents the token, re-runs the whole chain before they come within
-//! `--refresh-window` of expiry, keeps serving the old ones while a refresh
-//! fails, and lives exactly as long as the command.
+//! the refresh window of expiry, and keeps serving the old ones while a refresh
+//! fails. It serves one command (`--refresh -- COMMAND`, living exactly as
+//! long as it) or every later step of a job (`--serve`, see `serve.rs`).
 //!
-//! Everything runs on the one current-thread runtime as a single task, so the
-//! state is a plain `RefCell`: no lock is ever held across an await.
+//! Another process of the machine may connect too: connections are bounded,
+//! each gets two seconds to send its request and serves one, and when all are
+//! taken the oldest that has sent nothing yet makes room, so idle or half-sent
+//! connections cannot starve the consumers.
+//!
+//! Everything runs on one current-thread runtime, so the state is a plain
+//! `RefCell`: no borrow is ever held across an await.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
-use std::ffi::OsString;
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::pin::pin;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::Output;
-use super::exec;
+use super::{Output, exec};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
 use crate::secret::Secret;
 
 /// Where the credentials are served; the path makes a stray request obvious.
-const PATH: &str = "/vault-ci/credentials";
+pub const PATH: &str = "/vault-ci/credentials";
 
 /// The longest pause between two failed refreshes.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+/// Connections served at once; an SDK opens one per fetch.
+const MAX_CONNECTIONS: usize = 64;
+
+/// How long a connection may take to send its request, and to be served.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(10);
 
 /// What a request gets, decided from the state alone (and so testable alone).
 #[derive(Debug, PartialEq, Eq)]
@@ -49,6 +60,8 @@ pub enum Answer {
     Credentials(String),
     /// Status and an error document the SDKs report as they are.
     Refused(u16, String),
+    /// `vault-ci stop`: the server ends after answering.
+    Stopping,
 }
 
 struct State {
@@ -60,16 +73,19 @@ struct State {
     refreshes: u32,
 }
 
-/// The pieces shared by the server, the refresher and the child's supervisor.
-struct Server<'a> {
+/// What the connections, the refresher and whatever ends the server share.
+struct Shared {
     state: RefCell<State>,
-    token: &'a Secret,
+    token: Secret,
     window: Duration,
     /// Asks the refresher to refresh now.
     wanted: Notify,
+    /// `vault-ci stop` asked the server to end.
+    stop: Notify,
+    last_request: Cell<Instant>,
 }
 
-impl Server<'_> {
+impl Shared {
     fn needs_refresh(&self, now: SystemTime) -> bool {
         match self.state.borrow().current.credentials.expiration {
             Some(expiration) => expiration <= now + self.window,
@@ -86,10 +102,15 @@ impl Server<'_> {
             .is_some_and(|expiration| expiration <= now)
     }
 
-    async fn handle(&self, request: Request<Incoming>) -> Answer {
-        if let Some(refused) = refuse(&request, self.token) {
+    fn handle(&self, request: &Request<Incoming>) -> Answer {
+        if let Some(refused) = refuse(request, &self.token) {
             return refused;
         }
+        if request.method() == Method::DELETE {
+            self.stop.notify_one();
+            return Answer::Stopping;
+        }
+        self.last_request.set(Instant::now());
         let now = SystemTime::now();
         if self.needs_refresh(now) {
             self.wanted.notify_one();
@@ -132,7 +153,11 @@ impl Server<'_> {
             }
             match renew().await {
                 Ok(fresh) => {
-                    info!("refreshed the credentials served to the command");
+                    info!(
+                        "refreshed the credentials served ({}, until {})",
+                        fresh.assumed_role_arn,
+                        fresh.expiration().unwrap_or_default()
+                    );
                     let mut state = self.state.borrow_mut();
                     state.current = fresh;
                     state.last_failure = None;
@@ -158,16 +183,16 @@ impl Server<'_> {
                         crate::retry::ceiling(Duration::from_secs(1), MAX_PAUSE, state.failures)
                     };
                     tokio::time::sleep(pause).await;
-                    continue;
                 }
             }
         }
     }
 }
 
-/// 405 for anything but GET, 404 elsewhere, 401 without the token, 403 with another.
+/// 405 for anything but GET (and DELETE, to stop), 404 elsewhere, 401 without
+/// the token, 403 with another.
 fn refuse(request: &Request<Incoming>, token: &Secret) -> Option<Answer> {
-    if request.method() != Method::GET {
+    if request.method() != Method::GET && request.method() != Method::DELETE {
         return Some(error(405, "MethodNotAllowed", "only GET is served"));
     }
     if request.uri().path() != PATH {
@@ -228,7 +253,7 @@ fn error(status: u16, code: &str, message: &str) -> Answer {
     )
 }
 
-fn random_token() -> Result<Secret> {
+pub fn random_token() -> Result<Secret> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| {
         Error::sink(format!(
@@ -238,10 +263,154 @@ fn random_token() -> Result<Secret> {
     Ok(Secret::new(hex::encode(bytes)))
 }
 
+/// A listening endpoint and what a consumer needs to use it.
+pub struct Endpoint {
+    listener: TcpListener,
+    pub uri: String,
+    pub token: Secret,
+}
+
+impl Endpoint {
+    pub async fn open(token: Secret) -> Result<Endpoint> {
+        let fail = |e: std::io::Error| {
+            Error::sink(format!(
+                "cannot open the credentials endpoint on 127.0.0.1: {e}"
+            ))
+        };
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(fail)?;
+        let port = listener.local_addr().map_err(fail)?.port();
+        Ok(Endpoint {
+            listener,
+            uri: format!("http://127.0.0.1:{port}{PATH}"),
+            token,
+        })
+    }
+
+    /// Serves until the future `until` makes of the server's [`Handle`]
+    /// resolves, refreshing with `renew`, and returns what it gave.
+    pub async fn serve<F, Fut, U, T>(
+        self,
+        first: Output,
+        window: Duration,
+        renew: F,
+        until: impl FnOnce(Handle) -> U,
+    ) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Output>>,
+        U: Future<Output = T>,
+    {
+        let shared = Rc::new(Shared {
+            state: RefCell::new(State {
+                current: first,
+                last_failure: None,
+                failures: 0,
+                refreshes: 0,
+            }),
+            token: self.token,
+            window,
+            wanted: Notify::new(),
+            stop: Notify::new(),
+            last_request: Cell::new(Instant::now()),
+        });
+        let local = tokio::task::LocalSet::new();
+        let ended = local
+            .run_until(async {
+                let mut refresher = pin!(shared.refresher(renew));
+                let mut until = pin!(until(Handle(shared.clone())));
+                let mut connections: Vec<Connection> = Vec::new();
+                loop {
+                    tokio::select! {
+                        ended = &mut until => break ended,
+                        accepted = self.listener.accept() => {
+                            if let Ok((stream, _)) = accepted {
+                                admit(&shared, &mut connections, stream);
+                            }
+                        }
+                        _ = &mut refresher => unreachable!("the refresher runs until the server ends"),
+                    }
+                }
+            })
+            .await;
+        debug!(
+            "the endpoint closes after {} refreshes",
+            shared.state.borrow().refreshes
+        );
+        ended
+    }
+}
+
+/// What the end of serving can see of the server.
+pub struct Handle(Rc<Shared>);
+
+impl Handle {
+    /// Resolves when `vault-ci stop` asked the server to end.
+    pub async fn stopped(&self) {
+        self.0.stop.notified().await
+    }
+
+    /// How long since credentials were last asked for.
+    pub fn idle(&self) -> Duration {
+        self.0.last_request.get().elapsed()
+    }
+}
+
+/// What ends a job-wide server besides `vault-ci stop`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// No credentials asked for in this long.
+    pub idle: Duration,
+    /// Served this long in all.
+    pub max: Duration,
+}
+
+/// Serves a job's later steps until `vault-ci stop`, SIGTERM / SIGINT / SIGHUP,
+/// the limits, or `watched` (the job's runner process) ending; says which.
+pub async fn serve_job<F, Fut>(
+    endpoint: Endpoint,
+    first: Output,
+    window: Duration,
+    renew: F,
+    limits: Limits,
+    watched: Option<u32>,
+) -> Result<&'static str>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Output>>,
+{
+    let mut signals = crate::signals::Stops::new()?;
+    let started = Instant::now();
+    let ended = endpoint
+        .serve(first, window, renew, move |handle| async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = handle.stopped() => return "vault-ci stop",
+                    _ = signals.next() => return "a signal to stop",
+                    _ = tick.tick() => {
+                        if handle.idle() >= limits.idle {
+                            return "no credentials were asked for within --serve-idle";
+                        }
+                        if started.elapsed() >= limits.max {
+                            return "--serve-max passed";
+                        }
+                        if watched.is_some_and(|pid| !crate::platform::alive(pid)) {
+                            return "the job's runner process ended";
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+    Ok(ended)
+}
+
 /// Serves the credentials to `argv` until it exits, refreshing them with
 /// `renew`; returns the command's exit status.
 pub async fn run<F, Fut>(
-    argv: &[OsString],
+    argv: &[std::ffi::OsString],
     first: Output,
     window: Duration,
     renew: F,
@@ -250,83 +419,95 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Output>>,
 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .await
-        .map_err(|e| {
-            Error::sink(format!(
-                "cannot open the credentials endpoint on 127.0.0.1: {e}"
-            ))
-        })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::sink(format!("cannot open the credentials endpoint: {e}")))?
-        .port();
-    let token = random_token()?;
-    let uri = format!("http://127.0.0.1:{port}{PATH}");
-
+    let endpoint = Endpoint::open(random_token()?).await?;
     // Listening before the command starts: a signal sent as soon as it is up
     // must reach it, not end vault-ci and orphan it.
-    let mut signals = Signals::new()?;
+    let mut signals = crate::signals::Forwarded::new()?;
+    // exec::command leaves out every variable the SDKs would read before these.
     let mut command = exec::command(argv)?;
     crate::platform::die_with_parent(&mut command);
     command
         .envs(first.region_variables())
-        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &uri)
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose());
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &endpoint.uri)
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", endpoint.token.expose());
     let mut child = tokio::process::Command::from(command)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| exec::start_error(&exec::shown(argv), e))?;
-    info!("serving refreshing credentials to the command at {uri}");
-
-    let server = Server {
-        state: RefCell::new(State {
-            current: first,
-            last_failure: None,
-            failures: 0,
-            refreshes: 0,
-        }),
-        token: &token,
-        window,
-        wanted: Notify::new(),
-    };
-    let mut refresher = pin!(server.refresher(renew));
-    let mut connections = FuturesUnordered::new();
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let server = &server;
-                let service = hyper::service::service_fn(move |request| async move {
-                    Ok::<_, Infallible>(match server.handle(request).await {
-                        Answer::Credentials(body) => respond(200, body),
-                        Answer::Refused(status, body) => respond(status, body),
-                    })
-                });
-                connections.push(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service),
-                );
-            }
-            Some(result) = connections.next(), if !connections.is_empty() => {
-                if let Err(err) = result {
-                    debug!("a connection to the credentials endpoint ended: {err}");
+    info!(
+        "serving refreshing credentials to the command at {}",
+        endpoint.uri
+    );
+    let status = endpoint
+        .serve(first, window, renew, |_handle| async move {
+            loop {
+                tokio::select! {
+                    status = child.wait() => return status,
+                    signal = signals.next() => signals.forward(signal, &child),
                 }
             }
-            _ = &mut refresher => unreachable!("the refresher runs until the command exits"),
-            signal = signals.next() => signals.forward(signal, &child),
-        }
-    }
-    .map_err(|e| Error::sink(format!("lost track of the command: {e}")))?;
-    debug!(
-        "the command exited after {} refreshes; closing the endpoint",
-        server.state.borrow().refreshes
-    );
+        })
+        .await
+        .map_err(|e| Error::sink(format!("lost track of the command: {e}")))?;
     Ok(Exit::of(status))
 }
 
-fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
+struct Connection {
+    started: Rc<Cell<bool>>,
+    accepted: Instant,
+    handle: tokio::task::AbortHandle,
+}
+
+/// Takes a connection, making room by closing the oldest that has not sent a
+/// request yet when all places are taken.
+fn admit(shared: &Rc<Shared>, connections: &mut Vec<Connection>, stream: tokio::net::TcpStream) {
+    connections.retain(|c| !c.handle.is_finished());
+    if connections.len() >= MAX_CONNECTIONS {
+        let idle = connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.started.get())
+            .min_by_key(|(_, c)| c.accepted)
+            .map(|(index, _)| index);
+        match idle {
+            Some(index) => connections.swap_remove(index).handle.abort(),
+            // Every place is serving a request: this one waits its turn by closing.
+            None => return,
+        }
+    }
+    let started = Rc::new(Cell::new(false));
+    let shared = shared.clone();
+    let marker = started.clone();
+    let task = tokio::task::spawn_local(async move {
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            marker.set(true);
+            let answer = shared.handle(&request);
+            async move { Ok::<_, Infallible>(respond(answer)) }
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), service);
+        match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+            Ok(Err(err)) => debug!("a connection to the credentials endpoint ended: {err}"),
+            Err(_) => debug!("a connection to the credentials endpoint took too long"),
+            Ok(Ok(())) => {}
+        }
+    });
+    connections.push(Connection {
+        started,
+        accepted: Instant::now(),
+        handle: task.abort_handle(),
+    });
+}
+
+fn respond(answer: Answer) -> Response<Full<Bytes>> {
+    let (status, body) = match answer {
+        Answer::Credentials(body) => (200, body),
+        Answer::Refused(status, body) => (status, body),
+        Answer::Stopping => (200, json!({"stopping": true}).to_string()),
+    };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -335,78 +516,6 @@ fn respond(status: u16, body: String) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// The signals a CI sends to stop a job, passed on to the command, which
-/// decides what to do with them (vault-ci ends when it does).
-#[cfg(unix)]
-struct Signals(Vec<(tokio::signal::unix::Signal, i32)>);
-
-#[cfg(unix)]
-impl Signals {
-    fn new() -> Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let kinds = [
-            (SignalKind::interrupt(), libc::SIGINT),
-            (SignalKind::terminate(), libc::SIGTERM),
-            (SignalKind::hangup(), libc::SIGHUP),
-            (SignalKind::quit(), libc::SIGQUIT),
-        ];
-        kinds
-            .into_iter()
-            .map(|(kind, number)| {
-                signal(kind)
-                    .map(|s| (s, number))
-                    .map_err(|e| Error::sink(format!("cannot forward signals to the command: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Signals)
-    }
-
-    async fn next(&mut self) -> i32 {
-        let received = self
-            .0
-            .iter_mut()
-            .map(|(signal, number)| {
-                let number = *number;
-                Box::pin(async move {
-                    signal.recv().await;
-                    number
-                })
-            })
-            .collect::<FuturesUnordered<_>>()
-            .next()
-            .await;
-        received.unwrap_or(libc::SIGTERM)
-    }
-
-    fn forward(&self, signal: i32, child: &tokio::process::Child) {
-        if let Some(pid) = child.id() {
-            debug!("forwarding signal {signal} to the command");
-            // SAFETY: kill(2) with a pid we spawned and a valid signal number has no
-            // memory-safety preconditions.
-            unsafe {
-                libc::kill(pid as libc::pid_t, signal);
-            }
-        }
-    }
-}
-
-/// On Windows, Ctrl+C reaches every process of the console, the command included.
-#[cfg(not(unix))]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn new() -> Result<Self> {
-        Ok(Signals)
-    }
-
-    async fn next(&mut self) -> i32 {
-        std::future::pending().await
-    }
-
-    fn forward(&self, _signal: i32, _child: &tokio::process::Child) {}
 }
 
 #[cfg(test)]
@@ -431,6 +540,7 @@ mod tests {
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
             account_id: None,
             region: None,
+            endpoint: None,
         }
     }
 

@@ -164,6 +164,7 @@ mod tests {
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
             account_id: Some("123456789012".into()),
             region: Some("eu-west-1".into()),
+            endpoint: None,
         }
     }
 

@@ -17,6 +17,7 @@ mod env_file;
 pub mod exec;
 mod github_env;
 mod profile;
+pub mod serve;
 mod shell;
 mod stdout;
 
@@ -28,8 +29,10 @@ pub use stdout::{Format, Stdout};
 
 use aws_smithy_types::date_time::DateTime;
 
+use std::path::PathBuf;
+
 use crate::error::Result;
-use crate::secret::Credentials;
+use crate::secret::{Credentials, Secret};
 use crate::time::rfc3339;
 
 /// What the chain produced, as every sink needs it.
@@ -40,6 +43,21 @@ pub struct Output {
     pub account_id: Option<String>,
     /// Exported only when the user chose one; otherwise later tools keep theirs.
     pub region: Option<String>,
+    /// With `--serve`: where a job-wide server serves them, which is what the
+    /// sinks hand on instead of the keys.
+    pub endpoint: Option<Served>,
+}
+
+/// A job-wide credentials server (`--serve`), as later steps reach it.
+#[derive(Clone)]
+pub struct Served {
+    pub uri: String,
+    pub token: Secret,
+    /// Its log, for a later step to print.
+    pub log: PathBuf,
+    /// The token in a file too, where the runner set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+    /// (EKS Pod Identity): SDKs read that file before the token's variable.
+    pub token_file: Option<PathBuf>,
 }
 
 impl Output {
@@ -61,6 +79,9 @@ impl Output {
 
     /// The variables every AWS SDK and CLI reads, secrets in clear: only sinks call this.
     pub fn reveal_variables(&self) -> Vec<(&'static str, String)> {
+        if let Some(served) = &self.endpoint {
+            return serve::later_step_variables(self, served);
+        }
         let creds = &self.credentials;
         let mut vars = vec![
             ("AWS_ACCESS_KEY_ID", creds.access_key_id.clone()),
@@ -81,6 +102,9 @@ impl Output {
 
     /// The secret values, for masks.
     pub fn secrets(&self) -> Vec<&str> {
+        if let Some(served) = &self.endpoint {
+            return vec![served.token.expose()];
+        }
         let creds = &self.credentials;
         let mut secrets = vec![
             creds.access_key_id.as_str(),
@@ -139,7 +163,6 @@ pub fn deliver(sinks: &mut [Box<dyn Sink>], out: &Output) -> Result<()> {
 pub(crate) mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::secret::Secret;
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -156,6 +179,7 @@ pub(crate) mod tests {
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/s".into(),
             account_id: Some("123456789012".into()),
             region: Some("eu-west-1".into()),
+            endpoint: None,
         }
     }
 

@@ -1,0 +1,345 @@
+//! `--serve`: one credentials server for every later step of a job, refreshing
+//! before the 900-second credentials expire, read by consumers others wrote —
+//! the aws CLI, boto3 and the AWS SDK for JavaScript v3 — and gone when told to.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// What a later step of the job sees: the process environment plus $GITHUB_ENV.
+fn later_step(env: &Env) -> BTreeMap<String, String> {
+    parse_github_file(&env.read("github_env"))
+}
+
+/// Who the credentials of `vars` are, asked by three consumers others wrote,
+/// each with only what the SDK's default chain finds.
+fn consumers(env: &Env, vars: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/whoami.mjs");
+    let boto3 = "import boto3, json; s = boto3.Session(); c = s.get_credentials(); \
+                 print(json.dumps({'Arn': s.client('sts').get_caller_identity()['Arn'], \
+                 'AccessKeyId': c.get_frozen_credentials().access_key}))";
+    let runs: [(&str, Vec<String>); 3] = [
+        (
+            "aws",
+            ["sts", "get-caller-identity", "--output", "json"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        ("python3", vec!["-c".into(), boto3.into()]),
+        ("node", vec![node.display().to_string()]),
+    ];
+    runs.iter()
+        .map(|(program, args)| {
+            let mut command = env.command(program, args);
+            command.envs(vars);
+            let outcome: Outcome = command.output().into();
+            let doc = outcome.json();
+            (
+                doc["Arn"].as_str().unwrap().to_string(),
+                doc["AccessKeyId"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn serving_job(github: &Peer) -> Env {
+    let mut env = Env::new();
+    let runner_temp = env.path("runner-temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    env.sts(moto())
+        .github_actions_with(github)
+        .set("RUNNER_TEMP", runner_temp.display().to_string())
+        // 900-second credentials renewed 895 s before they expire: every ~5 s.
+        .set("VAULT_CI_REFRESH_WINDOW", "895")
+        // A failed test must not leave a server behind for long.
+        .set("VAULT_CI_SERVE_MAX", "120");
+    env
+}
+
+fn stop(env: &Env, vars: &BTreeMap<String, String>) {
+    let mut command = env.command(env!("CARGO_BIN_EXE_vault-ci"), ["stop"]);
+    command.envs(vars);
+    let outcome: Outcome = command.output().into();
+    outcome.success();
+}
+
+fn server_gone(log: &Path) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("the credentials server stops")
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn a_job_with_serve_gets_credentials_that_outlive_a_refresh_in_every_later_step() {
+    let github = github_endpoint(&[]);
+    let env = serving_job(&github);
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ]);
+    out.success();
+    let vars = later_step(&env);
+    assert!(vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"].starts_with("http://127.0.0.1:"));
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        assert_eq!(vars[name], "", "{name}: no key is handed to later steps");
+    }
+    let token = &vars["AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == format!("::add-mask::{token}")),
+        "the token is masked:\n{out}"
+    );
+
+    let role = assumed_role("gha-deploy", "github-4242-2");
+    let first = consumers(&env, &vars);
+    assert!(first.iter().all(|(arn, _)| *arn == role), "{first:?}");
+    std::thread::sleep(Duration::from_secs(7));
+    let later = consumers(&env, &vars);
+    assert!(later.iter().all(|(arn, _)| *arn == role), "{later:?}");
+    // boto3 and the JS SDK say which key signed (the aws CLI does not).
+    for consumer in [1, 2] {
+        assert!(first[consumer].1.starts_with("ASIA"), "{first:?}");
+        assert_ne!(
+            first[consumer].1, later[consumer].1,
+            "the credentials were refreshed"
+        );
+    }
+
+    // Each refresh asked GitHub for a fresh token, as a job-long request URL allows.
+    let log = std::fs::read_to_string(&vars["VAULT_CI_SERVE_LOG"]).unwrap();
+    assert!(log.contains("refreshed the credentials served"), "{log}");
+    assert!(github.log().len() >= 2, "{:?}", github.log());
+    for (_, key) in first
+        .iter()
+        .chain(&later)
+        .filter(|(_, key)| !key.is_empty())
+    {
+        assert!(!log.contains(key), "a key reached the log:\n{log}");
+    }
+    assert!(!log.contains(token.as_str()), "the token reached the log");
+
+    stop(&env, &vars);
+    assert!(server_gone(Path::new(&vars["VAULT_CI_SERVE_LOG"])));
+    let log = std::fs::read_to_string(&vars["VAULT_CI_SERVE_LOG"]).unwrap();
+    assert!(
+        log.contains("the credentials server stops: vault-ci stop"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_server_ends_when_the_jobs_runner_process_does() {
+    let github = github_endpoint(&[]);
+    let env = serving_job(&github);
+    // A runner process (sh) running a step (sh) that starts the server.
+    let script = format!(
+        "sh -c '{} assume --role-arn {} --github-env --serve' ; echo started",
+        env!("CARGO_BIN_EXE_vault-ci"),
+        moto().role("gha-deploy")
+    );
+    env.run("sh", ["-c", &script]).success();
+    let vars = later_step(&env);
+    assert!(
+        server_gone(Path::new(&vars["VAULT_CI_SERVE_LOG"])),
+        "the server outlived its runner"
+    );
+    let log = std::fs::read_to_string(&vars["VAULT_CI_SERVE_LOG"]).unwrap();
+    assert!(
+        log.contains("stops: the job's runner process ended"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_profile_that_would_win_over_the_server_is_refused() {
+    let github = github_endpoint(&[]);
+    let env = serving_job(&github);
+    env.write(
+        "home/aws-credentials",
+        "[default]\naws_access_key_id = AKIAOLD\naws_secret_access_key = x\n",
+    );
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ])
+    .failure(
+        2,
+        &[
+            "has aws_access_key_id in [default]",
+            "every AWS SDK would use before vault-ci's endpoint",
+        ],
+    );
+    assert_eq!(env.read("github_env"), "");
+
+    let mut env = serving_job(&github);
+    env.set("AWS_PROFILE", "ci");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ])
+    .failure(2, &["--serve: AWS_PROFILE is set"]);
+}
+
+#[test]
+fn serve_needs_a_destination_for_its_address() {
+    let github = github_endpoint(&[]);
+    let env = serving_job(&github);
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--serve",
+    ])
+    .failure(2, &["--serve hands the server's address to later steps"]);
+}
+
+#[test]
+fn stop_without_a_server_says_so() {
+    Env::new()
+        .vault_ci(["stop"])
+        .failure(2, &["no server to stop"]);
+}
+
+#[test]
+fn serve_refuses_what_its_changing_keys_cannot_go_with_but_not_flags_set_to_false() {
+    let github = github_endpoint(&[]);
+    let role = moto().role("gha-deploy");
+    for (extra, says) in [
+        (
+            vec!["--format", "env"],
+            "--serve cannot be used with --format",
+        ),
+        (
+            vec!["--output-credentials"],
+            "--serve cannot be used with --output-credentials",
+        ),
+        (
+            vec!["--aws-profile", "ci"],
+            "--serve cannot be used with --aws-profile",
+        ),
+        (
+            vec!["--", "true"],
+            "--serve cannot be used with a command after `--`",
+        ),
+    ] {
+        let env = serving_job(&github);
+        let mut args = vec!["assume", "--role-arn", &role, "--github-env", "--serve"];
+        args.extend(extra);
+        env.vault_ci(args).failure(2, &[says]);
+        assert_eq!(env.read("github_env"), "", "{says}: nothing is written");
+    }
+    assert!(
+        github.log().is_empty(),
+        "no token was asked for: {:?}",
+        github.log()
+    );
+
+    // What the action always passes: false from the environment is no flag at all.
+    let mut env = serving_job(&github);
+    env.set("VAULT_CI_SERVE", "false")
+        .set("VAULT_CI_REFRESH", "false")
+        .set("VAULT_CI_OUTPUT_CREDENTIALS", "true");
+    env.vault_ci(["assume", "--role-arn", &role, "--github-env"])
+        .success();
+    let vars = later_step(&env);
+    assert!(vars.contains_key("AWS_SESSION_TOKEN"), "{vars:?}");
+    assert!(
+        !vars.contains_key("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+        "{vars:?}"
+    );
+}
+
+#[test]
+fn refresh_needs_a_command_and_no_other_destination() {
+    let role = moto().role("gha-deploy");
+    let github = github_endpoint(&[]);
+    let env = serving_job(&github);
+    env.vault_ci(["assume", "--role-arn", &role, "--refresh"])
+        .failure(
+            2,
+            &["--refresh serves the credentials to a command: add `-- COMMAND`"],
+        );
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &role,
+        "--refresh",
+        "--github-env",
+        "--",
+        "true",
+    ])
+    .failure(2, &["--refresh cannot be used with --github-env"]);
+    assert_eq!(env.read("github_env"), "");
+}
+
+#[test]
+fn a_gitlab_job_serves_through_an_env_file_its_script_sources() {
+    let mut env = Env::new();
+    env.sts(moto())
+        .set("GITLAB_CI", "true")
+        .set("CI_JOB_ID", "981")
+        .set("CI_PROJECT_PATH", "acme/app")
+        .set(
+            "VAULT_CI_ID_TOKEN",
+            crate::providers::gitlab_token("acme/app", "main"),
+        )
+        .set("VAULT_CI_SERVE_MAX", "120");
+    // before_script and script run in one shell, as GitLab runs them.
+    let script = format!(
+        "set -e\n\
+         {bin} assume --role-arn {role} --serve --env-file aws.env\n\
+         . ./aws.env\n\
+         aws sts get-caller-identity --query Arn --output text\n\
+         echo \"log=$VAULT_CI_SERVE_LOG\"\n\
+         {bin} stop\n",
+        bin = env!("CARGO_BIN_EXE_vault-ci"),
+        role = moto().role("gha-deploy"),
+    );
+    let out = env.run("sh", ["-c", &script]);
+    out.success();
+    let arn = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("arn:"))
+        .unwrap_or_default();
+    assert!(
+        arn.starts_with("arn:aws:sts::123456789012:assumed-role/gha-deploy/"),
+        "{out}"
+    );
+    let file = env.read("aws.env");
+    assert!(
+        file.contains("AWS_CONTAINER_CREDENTIALS_FULL_URI="),
+        "{file}"
+    );
+    assert!(!file.contains("ASIA"), "no key in the file:\n{file}");
+    let log = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("log="))
+        .unwrap();
+    assert!(server_gone(Path::new(log)), "vault-ci stop stopped it");
+}
