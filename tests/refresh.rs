@@ -240,7 +240,10 @@ fn refresh_needs_a_command_and_no_other_destination() {
         "arn:aws:iam::123456789012:role/x",
         "--refresh",
     ])
-    .failure(2, &["COMMAND"]);
+    .failure(
+        2,
+        &["--refresh serves the credentials to a command: add `-- COMMAND`"],
+    );
     env.vault_ci([
         "assume",
         "--role-arn",
@@ -251,7 +254,8 @@ fn refresh_needs_a_command_and_no_other_destination() {
         "--",
         "true",
     ])
-    .failure(2, &["--env-file"]);
+    .failure(2, &["--refresh cannot be used with --env-file"]);
+    assert!(!env.path("x").exists(), "nothing is written");
 }
 
 #[cfg(unix)]

@@ -274,29 +274,6 @@ fn serve_refuses_what_its_changing_keys_cannot_go_with_but_not_flags_set_to_fals
 }
 
 #[test]
-fn refresh_needs_a_command_and_no_other_destination() {
-    let role = moto().role("gha-deploy");
-    let github = github_endpoint(&[]);
-    let env = serving_job(&github);
-    env.vault_ci(["assume", "--role-arn", &role, "--refresh"])
-        .failure(
-            2,
-            &["--refresh serves the credentials to a command: add `-- COMMAND`"],
-        );
-    env.vault_ci([
-        "assume",
-        "--role-arn",
-        &role,
-        "--refresh",
-        "--github-env",
-        "--",
-        "true",
-    ])
-    .failure(2, &["--refresh cannot be used with --github-env"]);
-    assert_eq!(env.read("github_env"), "");
-}
-
-#[test]
 fn a_gitlab_job_serves_through_an_env_file_its_script_sources() {
     let mut env = Env::new();
     env.sts(moto())
