@@ -405,9 +405,16 @@ pub struct AssumeArgs {
     pub format: Option<Format>,
 
     /// Run this command with the credentials in its environment (stale AWS_PROFILE and
-    /// keys removed); its exit status becomes vault-ci's.
+    /// keys removed, and the CI's OIDC token variables); its exit status becomes vault-ci's.
     #[arg(last = true, value_name = "COMMAND", help_heading = "Destinations")]
     pub command: Vec<OsString>,
+
+    /// Leave the CI's OIDC token variables (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN,
+    /// CIRCLE_OIDC_TOKEN(_V2), BITBUCKET_STEP_OIDC_TOKEN, GitLab's id_tokens) in the
+    /// command's environment, for a command that must mint tokens of its own.
+    #[arg(long, env = "VAULT_CI_KEEP_OIDC_VARIABLES", value_parser = boolean,
+          help_heading = "Destinations")]
+    pub keep_oidc_variables: bool,
 
     /// Give the command a local credentials endpoint instead of keys, and keep the
     /// credentials fresh for as long as it runs (re-running the whole chain before they
@@ -504,6 +511,12 @@ pub struct StsArgs {
         help_heading = "Network"
     )]
     pub sts_endpoint: Option<String>,
+
+    /// Allow an http:// STS endpoint on another host than this machine (a LocalStack
+    /// service container, say). The OIDC token and every hop's credentials then cross
+    /// the network unencrypted; http:// on 127.0.0.1, ::1 or localhost needs no flag.
+    #[arg(long, env = "VAULT_CI_ALLOW_PLAIN_HTTP", value_parser = boolean, help_heading = "Network")]
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,6 @@
 //! into high-level ones), so every bad input is refused here, with one line
 //! naming the problem and the fix, and before a token is spent.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use crate::identity::{Choice, Ci, ProviderOptions, Source};
 use crate::net::{NetConfig, NetOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::sink::exec::Child;
 use crate::sink::{self, Format, Sink};
 use crate::validate;
 use crate::workflow::Workflow;
@@ -38,12 +38,9 @@ pub enum Finish {
     /// The sinks were all; vault-ci exits 0.
     Done,
     /// Replace vault-ci with this command, the credentials in its environment.
-    Exec(Vec<OsString>),
+    Exec(Child),
     /// Run this command with a refreshing credentials endpoint instead of keys.
-    Refresh {
-        command: Vec<OsString>,
-        window: Duration,
-    },
+    Refresh { command: Child, window: Duration },
     /// Start a job-wide credentials server; the sinks get its address.
     Serve {
         window: Duration,
@@ -198,6 +195,9 @@ pub fn network(
         validate::region(region)?;
     }
     let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
+    if let Some(url) = &endpoint {
+        validate::not_plain_http_elsewhere(url, args.sts.allow_plain_http)?;
+    }
     // Without an endpoint, STS is the region's https:// one.
     let sts_url = endpoint.as_deref().unwrap_or("https://sts.amazonaws.com");
     let urls: Vec<&str> = [Some(sts_url), token_url].into_iter().flatten().collect();
@@ -221,7 +221,11 @@ fn destinations(
     env: &Env,
     workflow: &mut Workflow,
 ) -> Result<(Vec<Box<dyn Sink>>, Finish)> {
-    let command = args.command.clone();
+    let command = Child::new(
+        args.command.clone(),
+        args.keep_oidc_variables,
+        args.identity.token_env.as_deref(),
+    );
     let window = Duration::from_secs(args.refresh_window);
     combinations(args)?;
     if args.refresh || args.serve {

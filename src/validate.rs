@@ -249,6 +249,32 @@ pub fn endpoint(raw: &str, origin: &str) -> Result<String> {
     Ok(raw.trim_end_matches('/').to_string())
 }
 
+/// An http:// STS on another machine would carry the OIDC token and every hop's
+/// credentials in clear; only loopback, or an explicit opt-in, may do that.
+pub fn not_plain_http_elsewhere(endpoint: &str, allowed: bool) -> Result<()> {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return Ok(()); // `endpoint` has refused it already
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if url.scheme() != "http" || loopback || allowed {
+        return Ok(());
+    }
+    let origin = url.origin().ascii_serialization();
+    Err(Error::usage(format!(
+        "the STS endpoint {origin} is plain http on another host: the OIDC token and the \
+         credentials would cross the network unencrypted. Use https://, or add \
+         --allow-plain-http (VAULT_CI_ALLOW_PLAIN_HTTP=true) if that network is yours, \
+         e.g. a LocalStack service container",
+    )))
+}
+
 /// Checks a file destination before anything is fetched, so a typo in a path
 /// fails before a token is spent.
 pub fn writable_parent(path: &Path, option: &str) -> Result<()> {
@@ -295,6 +321,32 @@ fn warn_if_shared(_dir: &Path, _option: &str) {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_http_is_for_this_machine_unless_allowed() {
+        for ok in [
+            "https://sts.eu-west-1.amazonaws.com",
+            "http://127.0.0.1:5000",
+            "http://127.8.0.1:5000",
+            "http://[::1]:5000",
+            "http://[::ffff:127.0.0.1]:5000",
+            "http://LOCALHOST:4566",
+        ] {
+            assert!(super::not_plain_http_elsewhere(ok, false).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://localstack:4566",
+            "http://10.0.0.7:4566",
+            "http://[fd00::2]:4566",
+            "http://localhost.evil.example:80",
+        ] {
+            let e = super::not_plain_http_elsewhere(refused, false).unwrap_err();
+            assert!(e.to_string().contains("--allow-plain-http"), "{e}");
+            assert!(super::not_plain_http_elsewhere(refused, true).is_ok());
+        }
+        let e = super::not_plain_http_elsewhere("http://u:hunter2@10.0.0.7:1/", false).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
     use super::*;
 
     #[test]

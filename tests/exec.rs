@@ -64,3 +64,48 @@ fn signals_reach_the_command() {
     args.pop(); // the `--`, which the helper adds
     assert_eq!(env.exit_code_after_sigterm(&args), Some(42));
 }
+
+/// What of the CI's token-minting variables `sh -c` sees under `--`.
+fn minting_variables_seen(extra: &[&str], refresh: bool) -> String {
+    let github = github_endpoint(&[]);
+    let mut env = Env::new();
+    env.sts(moto())
+        .github_actions_with(&github)
+        .set("CIRCLE_OIDC_TOKEN", "a-token-of-another-ci");
+    let role = moto().role("gha-deploy");
+    let mut args = vec!["assume", "--role-arn", &role];
+    if refresh {
+        args.push("--refresh");
+    }
+    args.extend(extra);
+    args.extend([
+        "--",
+        "sh",
+        "-c",
+        "env | grep -E '^(ACTIONS_ID_TOKEN|CIRCLE_OIDC)' | cut -d= -f1 | sort",
+    ]);
+    let out = env.vault_ci(args);
+    out.success();
+    // The command's lines, not the masks vault-ci issued before it ran.
+    out.stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn the_command_cannot_mint_tokens_of_its_own_unless_asked() {
+    for refresh in [false, true] {
+        assert_eq!(
+            minting_variables_seen(&[], refresh),
+            "",
+            "refresh: {refresh}"
+        );
+        assert_eq!(
+            minting_variables_seen(&["--keep-oidc-variables"], refresh),
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN\nACTIONS_ID_TOKEN_REQUEST_URL\nCIRCLE_OIDC_TOKEN\n",
+            "refresh: {refresh}"
+        );
+    }
+}

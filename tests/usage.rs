@@ -424,3 +424,37 @@ fn a_bare_role_name_needs_keys_to_know_the_account() {
         ],
     );
 }
+
+#[test]
+fn plain_http_to_another_host_is_refused_unless_asked_for() {
+    let mut env = env_with_keys();
+    // A LocalStack service container, as GitLab and GitHub services name them.
+    env.set("AWS_ENDPOINT_URL", "http://localstack:4566");
+    let out = env.vault_ci(["assume", "--role-arn", ROLE, "--env-file", "aws-env.sh"]);
+    out.failure(
+        2,
+        &[
+            "the STS endpoint http://localstack:4566 is plain http on another host",
+            "credentials would cross the network unencrypted",
+            "--allow-plain-http",
+        ],
+    );
+    assert_eq!(env.read("aws-env.sh"), "export KEEP=me\n");
+
+    // Asked for, the exchange goes ahead: here to an address nothing answers at.
+    env.set("AWS_ENDPOINT_URL", "http://192.0.2.1:9");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        ROLE,
+        "--env-file",
+        "aws-env.sh",
+        "--allow-plain-http",
+        "--max-attempts",
+        "1",
+        "--attempt-timeout",
+        "1",
+    ]);
+    out.failure(1, &["cannot reach STS at http://192.0.2.1:9"]);
+    assert_eq!(env.read("aws-env.sh"), "export KEEP=me\n");
+}

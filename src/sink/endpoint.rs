@@ -407,10 +407,10 @@ where
     Ok(ended)
 }
 
-/// Serves the credentials to `argv` until it exits, refreshing them with
+/// Serves the credentials to `child` until it exits, refreshing them with
 /// `renew`; returns the command's exit status.
 pub async fn run<F, Fut>(
-    argv: &[std::ffi::OsString],
+    child: &exec::Child,
     first: Output,
     window: Duration,
     renew: F,
@@ -424,7 +424,7 @@ where
     // must reach it, not end vault-ci and orphan it.
     let mut signals = crate::signals::Forwarded::new()?;
     // exec::command leaves out every variable the SDKs would read before these.
-    let mut command = exec::command(argv)?;
+    let mut command = child.command()?;
     crate::platform::die_with_parent(&mut command);
     command
         .envs(first.region_variables())
@@ -433,7 +433,7 @@ where
     let mut child = tokio::process::Command::from(command)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| exec::start_error(&exec::shown(argv), e))?;
+        .map_err(|e| exec::start_error(&child.shown(), e))?;
     info!(
         "serving refreshing credentials to the command at {}",
         endpoint.uri

@@ -29,25 +29,75 @@ pub const STALE: &[&str] = &[
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
 ];
 
-pub fn run(argv: &[OsString], out: &Output) -> Result<Exit> {
-    let mut command = command(argv)?;
-    command.envs(out.reveal_variables());
-    run_command(command, &shown(argv))
+/// Variables a CI provides for minting OIDC tokens, or that hold one: the
+/// command under `--` gets none of them unless `--keep-oidc-variables` asks,
+/// so a build script cannot mint roles of its own.
+pub const MINTING: &[&str] = &[
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "CIRCLE_OIDC_TOKEN",
+    "CIRCLE_OIDC_TOKEN_V2",
+    "BITBUCKET_STEP_OIDC_TOKEN",
+    "VAULT_CI_ID_TOKEN",
+    "GITLAB_OIDC_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN",
+];
+
+/// The command after `--` and what its environment goes without.
+#[derive(Debug, Clone)]
+pub struct Child {
+    pub argv: Vec<OsString>,
+    /// Variables removed besides [`STALE`]: [`MINTING`] and --token-env's.
+    pub withheld: Vec<String>,
 }
 
-/// The command after `--`, without the variables that would make it use other
-/// credentials than the ones vault-ci gives it.
-pub fn command(argv: &[OsString]) -> Result<Command> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| Error::usage("no command after `--`"))?;
-    let mut command = Command::new(crate::platform::program(program));
-    command.args(args);
-    for name in STALE {
-        command.env_remove(name);
+impl Child {
+    pub fn new(argv: Vec<OsString>, keep_oidc: bool, token_env: Option<&str>) -> Child {
+        let withheld = if keep_oidc {
+            Vec::new()
+        } else {
+            MINTING
+                .iter()
+                .map(|name| name.to_string())
+                .chain(token_env.map(str::to_string))
+                .collect()
+        };
+        Child { argv, withheld }
     }
-    tracing::debug!("running {}", program.to_string_lossy());
-    Ok(command)
+
+    pub fn is_empty(&self) -> bool {
+        self.argv.is_empty()
+    }
+
+    /// The command, without the variables that would make it use other
+    /// credentials than the ones vault-ci gives it, or mint its own.
+    pub fn command(&self) -> Result<Command> {
+        let (program, args) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| Error::usage("no command after `--`"))?;
+        let mut command = Command::new(crate::platform::program(program));
+        command.args(args);
+        for name in STALE
+            .iter()
+            .copied()
+            .chain(self.withheld.iter().map(String::as_str))
+        {
+            command.env_remove(name);
+        }
+        tracing::debug!("running {}", program.to_string_lossy());
+        Ok(command)
+    }
+
+    pub fn shown(&self) -> String {
+        shown(&self.argv)
+    }
+}
+
+pub fn run(child: &Child, out: &Output) -> Result<Exit> {
+    let mut command = child.command()?;
+    command.envs(out.reveal_variables());
+    run_command(command, &child.shown())
 }
 
 pub fn shown(argv: &[OsString]) -> String {
