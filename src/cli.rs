@@ -152,14 +152,15 @@ pub struct AssumeArgs {
 
     /// Lifetime of the final credentials in seconds (STS allows 900-43200, and at most
     /// 3600 for a chained hop). Intermediate hops always ask for 900: they are used once.
+    /// [default: 900; 3600 with --format credential-process, as botocore re-runs a
+    /// credential process whose credentials expire within 15 minutes]
     #[arg(
         long,
         value_name = "SECONDS",
-        default_value_t = 900,
         env = "VAULT_CI_DURATION",
         help_heading = "Roles"
     )]
-    pub duration: u32,
+    pub duration: Option<u32>,
 
     /// Role session name for every hop (default: from the CI run, e.g. github-<run id>-<attempt>);
     /// characters STS rejects become `-`.

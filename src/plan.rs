@@ -79,7 +79,7 @@ impl Plan {
         // Role chaining: any hop signed by a role session, including a first
         // hop signed by keys that are themselves a session.
         let chained = roles.len() > 1 || source.is_session();
-        let duration = validate::duration(args.duration, chained)?;
+        let duration = validate::duration(requested_duration(args), chained)?;
         let session_name = session_name(args, &source, env);
         let (tags, droppable_tags) = tags(args, env, from_keys, roles.len())?;
         let transitive_tag_keys = transitive_tag_keys(&args.transitive_tag_keys, &tags)?;
@@ -316,6 +316,21 @@ fn destinations(
         }
         other => other,
     };
+    if format == Some(Format::Dotenv)
+        && let Some(name) = [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ]
+        .into_iter()
+        .find(|name| env.has(name))
+    {
+        warn!(
+            "{name} is already set here, and dotenv loaders keep variables that are set: load \
+             the output with override (python-dotenv: load_dotenv(override=True); npm's dotenv: \
+             config({{ override: true }})), or run the program under `vault-ci assume … --`"
+        );
+    }
     if let Some(format) = format {
         workflow.reserve_stdout();
         sinks.push(Box::new(sink::Stdout::new(format)));
@@ -340,6 +355,27 @@ fn destinations(
         Finish::Exec(command)
     };
     Ok((sinks, finish))
+}
+
+/// 900 s unless asked. botocore (the aws CLI, boto3) runs a `credential_process`
+/// again whenever its credentials expire within 15 minutes: with 900 s that is
+/// every call, so that format gets an hour.
+fn requested_duration(args: &AssumeArgs) -> u32 {
+    const DEFAULT: u32 = 900;
+    const CREDENTIAL_PROCESS: u32 = 3600;
+    match (args.duration, args.format) {
+        (Some(seconds), Some(Format::CredentialProcess)) if seconds <= 15 * 60 => {
+            warn!(
+                "--duration {seconds} with --format credential-process: the aws CLI and boto3 \
+                 run the process again on every call while the credentials expire within 15 \
+                 minutes; give more than 900 s, e.g. 3600"
+            );
+            seconds
+        }
+        (Some(seconds), _) => seconds,
+        (None, Some(Format::CredentialProcess)) => CREDENTIAL_PROCESS,
+        (None, _) => DEFAULT,
+    }
 }
 
 /// The destinations that cannot go together. clap's own `conflicts_with` would

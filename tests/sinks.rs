@@ -1,6 +1,7 @@
 //! Every destination, consumed by the real aws CLI or boto3.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::harness::*;
 
@@ -115,6 +116,73 @@ fn the_aws_cli_reads_credential_process_output() {
         ],
     );
     assert_eq!(out.json()["Arn"], assumed_role("cfn", "cp"));
+}
+
+/// botocore runs a credential process again whenever the credentials it gave
+/// expire within 15 minutes: with the format's own default, 20 calls are one run.
+#[cfg(unix)]
+#[test]
+fn boto3_runs_the_credential_process_once_for_twenty_calls() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let runs = env.path("runs");
+    let wrapper = env.write(
+        "credential-process.sh",
+        &format!(
+            "#!/bin/sh\necho run >> {}\nexec {} assume --token-file {} --role-arn {} --session-name cp --format credential-process \"$@\"\n",
+            runs.display(),
+            env!("CARGO_BIN_EXE_vault-ci"),
+            token.display(),
+            moto.role("gha-deploy"),
+        ),
+    );
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let boto3 = "import boto3; s = boto3.Session(profile_name='ci'); c = s.client('sts'); \
+                 print(len({c.get_caller_identity()['Arn'] for _ in range(20)}))";
+    let calls = |extra: &str| {
+        let _ = std::fs::remove_file(&runs);
+        let config = env.write(
+            "aws-config",
+            &format!(
+                "[profile ci]\nregion = us-east-1\ncredential_process = {} {extra}\n",
+                wrapper.display()
+            ),
+        );
+        let mut command = env.command("python3", ["-c", boto3]);
+        command.env("AWS_CONFIG_FILE", &config);
+        let out: Outcome = command.output().into();
+        out.success();
+        assert_eq!(out.stdout.trim(), "1", "one identity: {out}");
+        std::fs::read_to_string(&runs).unwrap().lines().count()
+    };
+    assert_eq!(
+        calls(""),
+        1,
+        "the default lifetime outlasts botocore's 15 minutes"
+    );
+    // Asked for 900 s, it is what the user asked for: a run per call, and a warning.
+    assert_eq!(calls("--duration 900"), 21);
+    let warned = env.vault_ci([
+        "assume",
+        "--token-file",
+        &token.display().to_string(),
+        "--role-arn",
+        &moto.role("gha-deploy"),
+        "--format",
+        "credential-process",
+        "--duration",
+        "900",
+    ]);
+    warned.success();
+    assert!(
+        warned
+            .stderr
+            .contains("run the process again on every call"),
+        "{warned}"
+    );
 }
 
 #[test]
@@ -235,4 +303,61 @@ fn an_env_file_in_a_directory_anyone_can_write_is_warned_about() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// The deploy user's keys are in the environment, as in the field notes' job:
+/// a dotenv loader keeps them unless told to override, and vault-ci says so.
+#[test]
+fn dotenv_loaders_get_the_roles_keys_over_the_deploy_users_when_told_to_override() {
+    let moto = moto_auth();
+    let mut env = Env::new();
+    env.sts(moto).deploy_user(moto);
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto.role("deploy"),
+        "--session-name",
+        "dotenv",
+        "--format",
+        "dotenv",
+    ]);
+    out.success();
+    assert!(
+        out.stderr.contains("AWS_ACCESS_KEY_ID is already set here")
+            && out.stderr.contains("load_dotenv(override=True)"),
+        "{out}"
+    );
+    env.write("creds.env", &out.stdout);
+    let role = assumed_role("deploy", "dotenv");
+
+    let python = |override_: &str| {
+        let script = format!(
+            "import boto3, dotenv; dotenv.load_dotenv('creds.env', override={override_}); \
+             print(boto3.client('sts').get_caller_identity()['Arn'])"
+        );
+        env.run("python3", ["-c", &script])
+    };
+    let read = python("True");
+    read.success();
+    assert_eq!(read.stdout.trim(), role);
+    // What the warning is about: the user's keys stay, with the role's session token.
+    let kept = python("False");
+    assert!(kept.stderr.contains("InvalidClientTokenId"), "{kept}");
+
+    let consumers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers");
+    let preload = consumers.join("node_modules/dotenv/config.js");
+    let whoami = consumers.join("whoami.mjs");
+    let mut node = env.command(
+        "node",
+        [
+            "--require".to_string(),
+            preload.display().to_string(),
+            whoami.display().to_string(),
+        ],
+    );
+    node.env("DOTENV_CONFIG_PATH", "creds.env")
+        .env("DOTENV_CONFIG_OVERRIDE", "true")
+        .env("DOTENV_CONFIG_QUIET", "true");
+    let out: Outcome = node.output().into();
+    assert_eq!(out.json()["Arn"], role);
 }

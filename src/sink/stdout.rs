@@ -33,15 +33,15 @@ impl Stdout {
     }
 }
 
-pub fn render(format: Format, out: &Output) -> String {
+pub fn render(format: Format, out: &Output) -> Result<String> {
     let creds = &out.credentials;
-    match format {
+    Ok(match format {
         Format::Env => shell::export_lines(out),
         Format::Dotenv => out
             .reveal_variables()
             .iter()
             .map(|(name, value)| shell::dotenv_line(name, value))
-            .collect(),
+            .collect::<Result<String>>()?,
         Format::Json => {
             let doc = json!({
                 "AccessKeyId": creds.access_key_id,
@@ -65,7 +65,7 @@ pub fn render(format: Format, out: &Output) -> String {
             });
             format!("{doc}\n")
         }
-    }
+    })
 }
 
 impl Sink for Stdout {
@@ -74,7 +74,7 @@ impl Sink for Stdout {
     }
 
     fn stage(&mut self, out: &Output) -> Result<()> {
-        self.text = render(self.format, out);
+        self.text = render(self.format, out)?;
         Ok(())
     }
 
