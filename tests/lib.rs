@@ -10,6 +10,7 @@ mod github;
 mod leaks;
 mod network;
 mod packaging;
+mod platforms;
 mod providers;
 mod refresh;
 mod sinks;
