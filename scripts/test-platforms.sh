@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14: the Windows and Linux-arm64 binaries, built here (scripts/build-cross.sh) and
 # run under wine and qemu-user against moto on 127.0.0.1: tests/platforms.rs on both, and
-# on arm64 also the stories whose commands are Linux programs (the aws CLI, sh, boto3).
+# on arm64 also the stories whose commands are Linux programs (the aws CLI, sh, boto3);
+# then release.yml's smoke test (scripts/smoke-test.sh) of both.
 # The integration-test binary is this machine's (`cargo test` builds it once); only the
 # vault-ci it runs is foreign (tests/harness.rs: VAULT_CI_TEST_BINARY, _LAUNCHER).
 #
@@ -92,6 +93,19 @@ run() {
 run windows-amd64 "$out/windows-amd64/vault-ci.exe" "$wine" platforms::
 run linux-arm64 "$out/linux-arm64/vault-ci" qemu-aarch64-static \
   platforms:: deploy_user:: exec:: refresh:: sinks:: token_file::
+
+# release.yml's smoke test, as each build job runs it on its runner.
+smoke() {
+  if scripts/smoke-test.sh "$@" >"$out/smoke-test.log" 2>&1; then
+    summary+=("$(tail -n 1 "$out/smoke-test.log") (under $2)")
+  else
+    cat "$out/smoke-test.log" >&2
+    summary+=("smoke test FAILED: $1 under $2")
+    failed=1
+  fi
+}
+smoke "$out/windows-amd64/vault-ci.exe" "$wine"
+smoke "$out/linux-arm64/vault-ci" qemu-aarch64-static
 
 printf 'platforms: %s\n' "${summary[@]}"
 exit "$failed"
