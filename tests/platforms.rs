@@ -167,8 +167,9 @@ fn an_env_file_is_written_for_the_next_step() {
     );
 }
 
-/// Windows: a known failure until the env file gets an owner-only ACL (wine turns a
-/// file's ACL into its Linux mode, so the mode is the check here too).
+/// Windows: a known failure until the env file gets an owner-only ACL (wineserver derives
+/// a file's Linux mode from its DACL, so the mode is the check here too; to be confirmed
+/// when that fix lands: tests/platforms/README.md).
 #[cfg(unix)]
 #[test]
 fn the_env_file_is_readable_only_by_its_owner() {
