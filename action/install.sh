@@ -53,6 +53,9 @@ if [ ! -f "$dir.complete" ]; then
   mv "$download/$asset" "$dir/vault-ci$exe"
   chmod +x "$dir/vault-ci$exe"
   rm -rf "$download"
+  # Cached for later jobs only once it runs here: a binary that cannot (wrong platform,
+  # a broken download that matched a broken checksum) is fetched anew next time.
+  "$dir/vault-ci$exe" --version >/dev/null || fail "$asset does not run on this $RUNNER_OS $RUNNER_ARCH runner; not installed"
   touch "$dir.complete"
 fi
 echo "$dir" >>"$GITHUB_PATH"

@@ -24,8 +24,10 @@ if [[ $target == *windows* ]]; then exe=.exe; fi
 binary=${2:-}
 if [ -z "$binary" ]; then
   # The `dist` profile (Cargo.toml) is what ships: smallest at no cost in run time.
+  # musl-gcc (musl-tools) builds for this machine's own arch only; a cross build (arm64 on
+  # x86_64) takes the C compiler and linker that .cargo/config.toml names.
   cc=CC_${target//-/_}
-  if [[ $target == *-linux-musl ]] && [ -z "${!cc:-}" ] && command -v musl-gcc >/dev/null; then
+  if [[ $target == "$(uname -m)"-*-linux-musl ]] && [ -z "${!cc:-}" ] && command -v musl-gcc >/dev/null; then
     export "$cc=musl-gcc" # as bench/run.sh builds it, so the two share one build
   fi
   cargo build --locked --profile dist --target "$target"

@@ -14,6 +14,38 @@ use tempfile::TempDir;
 
 pub const ACCOUNT: &str = "123456789012";
 
+/// The vault-ci under test: this build's, unless `VAULT_CI_TEST_BINARY` names another
+/// (a cross-built `vault-ci.exe` or arm64 binary: scripts/test-platforms.sh), which is
+/// then run through `VAULT_CI_TEST_LAUNCHER`, a space-separated prefix such as `wine`
+/// or `qemu-aarch64-static` (empty: run it directly).
+pub struct Binary {
+    pub path: String,
+    pub launcher: Vec<String>,
+    /// A Windows binary (`.exe`): its commands are Windows programs.
+    pub windows: bool,
+}
+
+pub fn binary() -> &'static Binary {
+    static BINARY: OnceLock<Binary> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let path = std::env::var("VAULT_CI_TEST_BINARY")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_vault-ci").to_string());
+        let launcher = std::env::var("VAULT_CI_TEST_LAUNCHER")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let windows = cfg!(windows) || path.to_ascii_lowercase().ends_with(".exe");
+        Binary {
+            path,
+            launcher,
+            windows,
+        }
+    })
+}
+
 /// A peer process. It exits when its stdin closes, i.e. when this test binary
 /// exits, however it exits: no server outlives the tests.
 pub struct Peer {
@@ -175,6 +207,14 @@ impl Env {
                 vars.insert(keep.to_string(), value);
             }
         }
+        // A launcher's own settings (WINEPREFIX, WINEDEBUG, QEMU_…) reach it.
+        if !binary().launcher.is_empty() {
+            for (name, value) in std::env::vars() {
+                if name.starts_with("WINE") || name.starts_with("QEMU_") {
+                    vars.insert(name, value);
+                }
+            }
+        }
         let home = dir.path().join("home");
         std::fs::create_dir(&home).unwrap();
         vars.insert("HOME".into(), home.display().to_string());
@@ -295,7 +335,24 @@ impl Env {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.run(env!("CARGO_BIN_EXE_vault-ci"), args)
+        self.vault_ci_command(args).output().into()
+    }
+
+    /// The command that runs the vault-ci under test ([`binary`]) with these arguments.
+    pub fn vault_ci_command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let binary = binary();
+        match binary.launcher.split_first() {
+            None => self.command(&binary.path, args),
+            Some((launcher, prefix)) => {
+                let mut command = self.command(launcher, prefix);
+                command.arg(&binary.path).args(args);
+                command
+            }
+        }
     }
 
     /// Runs any program (the aws CLI, sh, python) in this environment.
@@ -339,7 +396,7 @@ impl Env {
             .map(String::from),
         );
         let mut child = self
-            .command(env!("CARGO_BIN_EXE_vault-ci"), &argv)
+            .vault_ci_command(&argv)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -14,6 +14,7 @@ mod leaks;
 mod machine;
 mod network;
 mod packaging;
+mod platforms;
 mod providers;
 mod refresh;
 mod serve;

@@ -336,6 +336,55 @@ steps:
 }
 
 #[test]
+fn a_release_binary_that_does_not_run_on_the_runner_is_not_cached() {
+    let mut env = Env::new();
+    env.sts(moto());
+    let server = publish_release(&env);
+    github_runner(&mut env, &server);
+    let binary = release_assets(&env)
+        .into_iter()
+        .find(|p| p.extension().is_none_or(|e| e != "sha256"))
+        .unwrap();
+    // What a binary of another platform does here, with a checksum that matches it.
+    std::fs::write(&binary, b"#!/bin/sh\nexit 126\n").unwrap();
+    let name = binary.file_name().unwrap().to_str().unwrap();
+    env.run(
+        "sh",
+        [
+            "-c",
+            &format!(
+                "cd '{}' && sha256sum {name} > {name}.sha256",
+                release_dir(&env).display()
+            ),
+        ],
+    )
+    .success();
+
+    let report = run_github_job(
+        &env,
+        &r#"
+steps:
+  - uses: vault-ci/vault-ci@v<VERSION>
+    with:
+      role-to-assume: <ROLE>
+  - run: aws sts get-caller-identity
+"#
+        .replace("<VERSION>", VERSION)
+        .replace("<ROLE>", &moto().role("gha-deploy")),
+    );
+    assert_failed_with(&report, "does not run on this Linux");
+    assert_eq!(report["steps"][1]["outcome"], "skipped");
+    let cached = env
+        .path("tool-cache/vault-ci")
+        .join(VERSION)
+        .join(runner_arch());
+    assert!(
+        !cached.with_extension("complete").exists(),
+        "a binary that does not run is marked installed"
+    );
+}
+
+#[test]
 fn deploy_user_keys_chain_into_named_roles_with_credentials_as_outputs_and_an_env_file() {
     let moto = moto_auth();
     let env = runner_with_vault_ci_installed(moto);
