@@ -65,7 +65,7 @@ pub enum Command {
     /// The token itself is not printed unless --raw is given. With --trust-policy FILE,
     /// the role's trust policy is checked against the claims and the failing condition
     /// named; the exit status is then 1 when the policy would not admit the token.
-    Token(TokenArgs),
+    Token(Box<TokenArgs>),
 
     /// End the job-wide credentials server a `--serve` started (it ends with the job anyway).
     ///

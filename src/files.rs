@@ -67,6 +67,20 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         // Non-blocking only to open: a FIFO without a reader is an error, not a hang.
         options.mode(0o600).custom_flags(libc::O_NONBLOCK);
     }
+    #[cfg(windows)]
+    {
+        // An existing file is appended to as it is; a new one is owner-only.
+        match OpenOptions::new().append(true).open(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match crate::platform::create_owner_only(path, true) {
+                    // Another process created it in between: append to theirs.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    other => return other,
+                }
+            }
+            other => return other,
+        }
+    }
     let file = options.open(path)?;
     #[cfg(unix)]
     blocking(&file)?;
@@ -132,10 +146,17 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
             how: How::Unnamed(file),
         });
     }
-    // tempfile creates the file 0600 on Unix, before anything is written to it.
-    let mut temp = tempfile::Builder::new()
-        .prefix(".vault-ci-")
-        .tempfile_in(&dir)?;
+    // tempfile creates the file 0600 on Unix, before anything is written to it;
+    // on Windows it gets an owner-only ACL as it is created.
+    let builder = {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".vault-ci-");
+        builder
+    };
+    #[cfg(not(windows))]
+    let mut temp = builder.tempfile_in(&dir)?;
+    #[cfg(windows)]
+    let mut temp = builder.make_in(&dir, |path| crate::platform::create_owner_only(path, false))?;
     temp.write_all(contents)?;
     Ok(Replacement {
         target,

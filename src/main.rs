@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, cli.quiet, &env);
     let result = match cli.command {
         Command::Assume(args) => cmd::assume::run(*args, &env),
-        Command::Token(args) => cmd::token::run(args, &env),
+        Command::Token(args) => cmd::token::run(*args, &env),
         Command::TrustPolicy(args) => cmd::trust_policy::run(*args),
         Command::Stop => cmd::stop::run(&env),
     };

@@ -66,10 +66,12 @@ impl NetConfig {
             builder = builder.proxy(proxy);
         }
         builder = match (options.ca_bundle, tls_needed) {
-            (Some(path), _) => builder.tls_certs_merge(read_ca_bundle(path)?),
+            (Some(path), true) => builder.tls_certs_merge(read_ca_bundle(path)?),
             (None, true) => builder,
             // No roots at all: any https:// attempt fails verification, loudly.
-            (None, false) => builder.tls_certs_only(Vec::new()),
+            // A CA bundle (AWS_CA_BUNDLE is set machine-wide on many runners)
+            // is not read, nor the system's roots loaded, for plain http.
+            (_, false) => builder.tls_certs_only(Vec::new()),
         };
         let client = builder.build().map_err(|e| {
             Error::usage(format!(
@@ -466,7 +468,7 @@ mod tests {
                 ..options()
             },
             &Env::default(),
-            &[],
+            &["https://sts.amazonaws.com"],
         )
         .err()
         .unwrap();
@@ -483,11 +485,23 @@ mod tests {
                 ..options()
             },
             &Env::default(),
-            &[],
+            &["https://sts.amazonaws.com"],
         )
         .err()
         .unwrap();
         assert!(err.message().contains("holds no PEM certificate"), "{err}");
+        // Only https needs it: for plain http the bundle is not even read.
+        assert!(
+            NetConfig::new(
+                NetOptions {
+                    ca_bundle: Some(&path),
+                    ..options()
+                },
+                &Env::default(),
+                &["http://127.0.0.1:5000"],
+            )
+            .is_ok()
+        );
     }
 
     #[test]

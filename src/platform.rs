@@ -165,6 +165,109 @@ pub fn not_dumpable() {
     }
 }
 
+/// Creates `path`, which must not exist yet, so that only the user vault-ci
+/// runs as can open it: a protected DACL with a single ACE, for that user —
+/// what 0600 is on Unix. Without it a new file inherits its directory's ACL,
+/// which on a runner lets every local user read it. The DACL is in place from
+/// the file's first moment: no other process can open it in between.
+#[cfg(windows)]
+pub fn create_owner_only(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::io::Error;
+    use std::os::windows::ffi::OsStrExt;
+    use std::os::windows::io::FromRawHandle;
+    use windows_sys::Win32::Foundation::{
+        CloseHandle, GENERIC_READ, GENERIC_WRITE, HANDLE, INVALID_HANDLE_VALUE,
+    };
+    use windows_sys::Win32::Security::{
+        ACL, ACL_REVISION, AddAccessAllowedAce, GetTokenInformation, InitializeAcl,
+        InitializeSecurityDescriptor, PSECURITY_DESCRIPTOR, SE_DACL_PROTECTED, SECURITY_ATTRIBUTES,
+        SECURITY_DESCRIPTOR, SetSecurityDescriptorControl, SetSecurityDescriptorDacl, TOKEN_QUERY,
+        TOKEN_USER, TokenUser,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{
+        CREATE_NEW, CreateFileW, DELETE, FILE_ATTRIBUTE_NORMAL, FILE_GENERIC_READ,
+        FILE_GENERIC_WRITE, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_DATA,
+    };
+    use windows_sys::Win32::System::SystemServices::SECURITY_DESCRIPTOR_REVISION;
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    let failed = |what: &str| {
+        let e = Error::last_os_error();
+        Error::new(e.kind(), format!("{what}: {e}"))
+    };
+    // Buffers of u64 for the alignment the structures need; a TOKEN_USER with
+    // its SID is under 100 bytes, an ACL with one such ACE under 100.
+    let mut user = [0u64; 64];
+    let mut acl = [0u64; 32];
+    // SAFETY: every pointer handed to the API points into a live local buffer
+    // of the size given; the token handle is closed on every path.
+    unsafe {
+        let mut token: HANDLE = std::ptr::null_mut();
+        if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
+            return Err(failed("cannot read this process's user"));
+        }
+        let mut len = 0u32;
+        let ok = GetTokenInformation(
+            token,
+            TokenUser,
+            user.as_mut_ptr().cast(),
+            std::mem::size_of_val(&user) as u32,
+            &mut len,
+        );
+        CloseHandle(token);
+        if ok == 0 {
+            return Err(failed("cannot read this process's user"));
+        }
+        let sid = (*user.as_ptr().cast::<TOKEN_USER>()).User.Sid;
+        let dacl = acl.as_mut_ptr().cast::<ACL>();
+        if InitializeAcl(dacl, std::mem::size_of_val(&acl) as u32, ACL_REVISION) == 0
+            // Read, write, and delete (to be renamed into place); no execute.
+            || AddAccessAllowedAce(
+                dacl,
+                ACL_REVISION,
+                FILE_GENERIC_READ | FILE_GENERIC_WRITE | DELETE,
+                sid,
+            ) == 0
+        {
+            return Err(failed("cannot make an owner-only ACL"));
+        }
+        let mut sd: SECURITY_DESCRIPTOR = std::mem::zeroed();
+        let psd = (&mut sd as *mut SECURITY_DESCRIPTOR).cast::<core::ffi::c_void>()
+            as PSECURITY_DESCRIPTOR;
+        if InitializeSecurityDescriptor(psd, SECURITY_DESCRIPTOR_REVISION) == 0
+            || SetSecurityDescriptorDacl(psd, 1, dacl, 0) == 0
+            || SetSecurityDescriptorControl(psd, SE_DACL_PROTECTED, SE_DACL_PROTECTED) == 0
+        {
+            return Err(failed("cannot make an owner-only ACL"));
+        }
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: psd,
+            bInheritHandle: 0,
+        };
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+        // As std opens for append: every write right but overwriting.
+        let access = if append {
+            FILE_GENERIC_WRITE & !FILE_WRITE_DATA
+        } else {
+            GENERIC_READ | GENERIC_WRITE
+        };
+        let handle = CreateFileW(
+            wide.as_ptr(),
+            access,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            &attributes,
+            CREATE_NEW,
+            FILE_ATTRIBUTE_NORMAL,
+            std::ptr::null_mut(),
+        );
+        if handle == INVALID_HANDLE_VALUE {
+            return Err(Error::last_os_error());
+        }
+        Ok(std::fs::File::from_raw_handle(handle))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -308,6 +308,7 @@ impl Env {
     }
 
     /// The arguments a fake CLI was called with, one per line.
+    #[cfg(unix)]
     pub fn fake_cli_args(&self, name: &str) -> Vec<String> {
         self.read(&format!("{name}.args"))
             .lines()

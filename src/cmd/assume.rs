@@ -41,7 +41,9 @@ fn daemon(args: AssumeArgs, env: &Env) -> Result<Exit> {
         net: &plan.net,
     };
     let renew = || async {
-        let out = within_timeout(&plan.net, chain(&plan, &sts, &ctx)).await?;
+        // Boxed: the chain's future is deep, and nested in the server's it
+        // overflows rustc's layout depth on some targets.
+        let out = Box::pin(within_timeout(&plan.net, chain(&plan, &sts, &ctx))).await?;
         log_expiry(&out);
         Ok(out)
     };
@@ -65,7 +67,10 @@ fn daemon(args: AssumeArgs, env: &Env) -> Result<Exit> {
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "none".into())
         );
-        let why = endpoint::serve_job(endpoint, first, window, renew, limits, watched).await?;
+        let why = Box::pin(endpoint::serve_job(
+            endpoint, first, window, renew, limits, watched,
+        ))
+        .await?;
         info!("the credentials server stops: {why}");
         Ok(Exit::SUCCESS)
     })
@@ -132,7 +137,9 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         net: &plan.net,
     };
     let assume = || async {
-        let out = within_timeout(&plan.net, chain(&plan, &sts, &ctx)).await?;
+        // Boxed: the chain's future is deep, and nested in the server's it
+        // overflows rustc's layout depth on some targets.
+        let out = Box::pin(within_timeout(&plan.net, chain(&plan, &sts, &ctx))).await?;
         log_expiry(&out);
         Ok(out)
     };
