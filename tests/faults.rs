@@ -190,7 +190,15 @@ fn permanent_refusals_are_not_retried() {
         let sts = faulty_sts(&["--respond", answer]);
         let (env, args) = through(&sts);
         let out = env.vault_ci(&args);
-        out.failure(1, &[]);
+        // The error line names the call and STS's code; the hint is the next line.
+        let code = answer.split(':').nth(1).filter(|c| *c != "raw");
+        out.failure(
+            1,
+            &[
+                code.unwrap_or("a reply that is not an STS error"),
+                "AssumeRoleWithWebIdentity",
+            ],
+        );
         assert!(
             out.stderr.contains(expected),
             "{answer}: missing {expected:?}\n{out}"

@@ -170,21 +170,140 @@ pub fn proxy() -> &'static Peer {
     PEER.get_or_init(|| Peer::start(&["proxy"]))
 }
 
-/// A GitHub-shaped RS256 token, e.g. `mint_token(&["--exp-in", "-60"])`.
+/// A GitHub-shaped RS256 token, e.g. `mint_token(&["--exp-in", "-60"])`, minted
+/// in-process with the options of `peer.py mint-token` (`--aud`, `--sub`, `--iss`,
+/// `--exp-in`, `--claims JSON`) and the same claims: GitHub's, for a push to main.
 pub fn mint_token(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/peer.py");
-    let out = Command::new(python())
-        .arg(script)
-        .arg("mint-token")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    tokens::mint(args)
+}
+
+mod tokens {
+    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use ring::rand::{SecureRandom, SystemRandom};
+    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+    use serde_json::{Value, json};
+
+    /// A fixed RSA-2048 key for test tokens only (PKCS#1 DER): nothing verifies
+    /// their signature but its shape, and a fixed key costs no key generation.
+    const KEY: &[u8] = include_bytes!("fixtures/token-signing-key.der");
+
+    struct Rs256(RsaKeyPair);
+
+    impl signature::Signer<Vec<u8>> for Rs256 {
+        fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+            let mut signature = vec![0; self.0.public().modulus_len()];
+            self.0
+                .sign(
+                    &RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| signature::Error::new())?;
+            Ok(signature)
+        }
+    }
+
+    impl JwtSigner for Rs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::RS256
+        }
+    }
+
+    /// jsonwebtoken's backend for the tests: RS256 signing through ring.
+    static RING: CryptoProvider = CryptoProvider {
+        signer_factory: |algorithm, key| {
+            assert_eq!(*algorithm, Algorithm::RS256, "test tokens are RS256");
+            let pair = RsaKeyPair::from_der(key.as_bytes()).expect("the fixture is an RSA key");
+            Ok(Box::new(Rs256(pair)) as Box<dyn JwtSigner>)
+        },
+        verifier_factory: |_, _| -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+            Err(jsonwebtoken::errors::ErrorKind::InvalidAlgorithm.into())
+        },
+        key_utils: KeyUtils::new_unimplemented(),
+    };
+
+    fn hex(bytes: usize) -> String {
+        let mut buf = vec![0u8; bytes];
+        SystemRandom::new().fill(&mut buf).unwrap();
+        buf.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn mint(args: &[&str]) -> String {
+        let _ = RING.install_default();
+        let option = |name: &str| {
+            args.iter()
+                .position(|a| *a == name)
+                .map(|i| {
+                    args.get(i + 1)
+                        .unwrap_or_else(|| panic!("{name} needs a value"))
+                })
+                .map(|v| v.to_string())
+        };
+        for (i, arg) in args.iter().enumerate() {
+            let known = ["--aud", "--sub", "--iss", "--exp-in", "--claims"];
+            assert!(
+                !arg.starts_with("--")
+                    || known.contains(arg)
+                    || i > 0 && known.contains(&args[i - 1]),
+                "mint_token: unknown option {arg}"
+            );
+        }
+        let repository = "octo-org/octo-repo";
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let exp = now + option("--exp-in").map_or(300, |v| v.parse().expect("--exp-in SECONDS"));
+        // GitHub's documented timing: exp = iat + 300, nbf = iat - 600; an
+        // expired token keeps them consistent by moving iat back.
+        let iat = now.min(exp - 300);
+        let sha = hex(20);
+        let workflow_ref = format!("{repository}/.github/workflows/deploy.yml@refs/heads/main");
+        let mut claims = json!({
+            "jti": hex(16),
+            "sub": option("--sub").unwrap_or_else(|| format!("repo:{repository}:ref:refs/heads/main")),
+            "aud": option("--aud").unwrap_or_else(|| "https://github.com/octo-org".into()),
+            "ref": "refs/heads/main",
+            "sha": sha,
+            "repository": repository,
+            "repository_owner": "octo-org",
+            "repository_owner_id": "65",
+            "run_id": (u64::from_str_radix(&hex(4), 16).unwrap() % 10_000_000_000).to_string(),
+            "run_number": "10",
+            "run_attempt": "1",
+            "repository_visibility": "private",
+            "repository_id": "74",
+            "actor_id": "12",
+            "actor": "octocat",
+            "workflow": "deploy",
+            "head_ref": "",
+            "base_ref": "",
+            "event_name": "push",
+            "ref_protected": "false",
+            "ref_type": "branch",
+            "workflow_ref": workflow_ref,
+            "workflow_sha": sha,
+            "job_workflow_ref": workflow_ref,
+            "job_workflow_sha": sha,
+            "runner_environment": "github-hosted",
+            "iss": option("--iss").unwrap_or_else(|| "https://token.actions.githubusercontent.com".into()),
+            "nbf": iat - 600,
+            "exp": exp,
+            "iat": iat,
+        });
+        if let Some(extra) = option("--claims") {
+            let extra: Value = serde_json::from_str(&extra).expect("--claims JSON");
+            for (k, v) in extra.as_object().expect("--claims is an object") {
+                claims[k] = v.clone();
+            }
+        }
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("0F7B2C5A9E1D3B4C6A8F0E2D4C6B8A0F1E3D5C7B".into());
+        header.x5t = Some("D3ssWp4dO0xqjw4tTGuKDx49XHs".into());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(KEY)).unwrap()
+    }
 }
 
 pub fn assumed_role(role: &str, session: &str) -> String {

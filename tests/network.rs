@@ -43,10 +43,24 @@ fn https_sts_with_the_ca_bundle_flag() {
 
 #[test]
 fn an_untrusted_certificate_is_refused_and_explained() {
-    let (env, token) = tls_env();
+    // Through the proxy, which logs one CONNECT per attempt.
+    let (mut env, token) = tls_env();
+    let proxy = start_peer(&["proxy"]);
+    env.set("HTTPS_PROXY", proxy.str("/url"))
+        .set("NO_PROXY", "");
     let out = assume_json(&env, &token, &[]);
-    out.failure(1, &["cannot reach STS", &moto_tls().endpoint()]);
+    out.failure(
+        1,
+        &["cannot reach STS", &moto_tls().endpoint(), "UnknownIssuer"],
+    );
     assert!(out.stderr.contains("--ca-bundle"), "{out}");
+    assert!(!out.stderr.contains("retrying"), "{out}");
+    assert_eq!(
+        proxy.log().len(),
+        1,
+        "a certificate failure is never retried: {:?}",
+        proxy.log()
+    );
     assert_eq!(out.stdout, "");
 }
 

@@ -191,4 +191,35 @@ mod tests {
         ));
         assert!(like_match("*", ""));
     }
+
+    /// A regular-expression translation of the pattern: `*` is `.*`, `?` is `.`,
+    /// everything else literal, the whole value matched.
+    fn regex_of(pattern: &str) -> regex_lite::Regex {
+        let mut re = String::from("(?s)^");
+        for c in pattern.chars() {
+            match c {
+                '*' => re.push_str(".*"),
+                '?' => re.push('.'),
+                c => re.push_str(&regex_lite::escape(&c.to_string())),
+            }
+        }
+        re.push('$');
+        regex_lite::Regex::new(&re).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn string_like_agrees_with_a_regex(
+            pattern in "[ab*?:/é.]{0,8}",
+            value in "[ab:/é.\n]{0,10}",
+        ) {
+            proptest::prop_assert_eq!(
+                like_match(&pattern, &value),
+                regex_of(&pattern).is_match(&value),
+                "{:?} against {:?}", pattern, value
+            );
+        }
+    }
 }
