@@ -320,3 +320,86 @@ fn a_gitlab_job_serves_through_an_env_file_its_script_sources() {
         .unwrap();
     assert!(server_gone(Path::new(log)), "vault-ci stop stopped it");
 }
+
+/// CircleCI's job token lives an hour; past it, `circleci run oidc get` mints one, as
+/// every refresh of a long job needs. Here the job's token is about to expire.
+#[cfg(unix)]
+#[test]
+fn a_circleci_job_mints_a_token_with_its_cli_for_each_refresh() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut env = Env::new();
+    let bash_env = env.write("bash_env", "");
+    let calls = env.path("circleci.calls");
+    let fresh = crate::providers::circleci_token("main");
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cli = bin.join("circleci");
+    std::fs::write(
+        &cli,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nprintf '%s\\n' '{fresh}'\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let expiring = mint_token(&[
+        "--iss",
+        &format!(
+            "https://oidc.circleci.com/org/{}",
+            crate::providers::CIRCLE_ORG
+        ),
+        "--aud",
+        crate::providers::CIRCLE_ORG,
+        "--exp-in",
+        "30",
+    ]);
+    env.sts(moto())
+        .set("PATH", path)
+        .set("CIRCLECI", "true")
+        .set("CIRCLE_BUILD_NUM", "77")
+        .set("CIRCLE_PROJECT_REPONAME", "app")
+        .set("CIRCLE_ORGANIZATION_ID", crate::providers::CIRCLE_ORG)
+        .set("CIRCLE_OIDC_TOKEN_V2", expiring)
+        .set("BASH_ENV", bash_env.display().to_string())
+        .set("VAULT_CI_REFRESH_WINDOW", "895")
+        .set("VAULT_CI_SERVE_MAX", "120");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--bash-env",
+        "--serve",
+    ]);
+    out.success();
+    assert!(
+        !out.stderr
+            .contains("can keep the credentials fresh only until"),
+        "the CLI can mint: no limit to announce\n{out}"
+    );
+    let vars = source_exports(&env, &bash_env);
+    std::thread::sleep(Duration::from_secs(7));
+    let seen = consumers(&env, &vars);
+    assert!(
+        seen.iter()
+            .all(|(arn, _)| *arn == assumed_role("gha-deploy", "circleci-app-77")),
+        "{seen:?}"
+    );
+    let minted = std::fs::read_to_string(&calls).unwrap();
+    let audience = format!(
+        "run oidc get --claims {{\"aud\":\"{}\"}}",
+        crate::providers::CIRCLE_ORG
+    );
+    assert!(
+        minted.lines().count() >= 2 && minted.lines().all(|l| l == audience),
+        "one `circleci run oidc get` for the start and each refresh:\n{minted}"
+    );
+    stop(&env, &vars);
+    let script = format!(
+        ". '{}' && printf %s \"$VAULT_CI_SERVE_LOG\"",
+        bash_env.display()
+    );
+    let log = env.run("sh", ["-c", &script]).stdout;
+    assert!(server_gone(Path::new(&log)), "vault-ci stop stopped it");
+}

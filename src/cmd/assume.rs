@@ -145,6 +145,14 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     };
     let out = runtime.block_on(assume())?;
     if let Finish::Serve { .. } = &plan.finish {
+        // Said here, in the step's own log, where the user reads it.
+        if let Some((exp, title)) = runtime.block_on(plan.source.refresh_limit(&ctx)) {
+            warn!(
+                "the job-wide server can keep the credentials fresh only until {}, when the {title} \
+                 token expires: {title} cannot mint a new one here",
+                rfc3339(exp).unwrap_or_default()
+            );
+        }
         drop(runtime);
         let served = serve::start(&out, env)?;
         let mut out = out;
