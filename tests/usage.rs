@@ -458,3 +458,35 @@ fn plain_http_to_another_host_is_refused_unless_asked_for() {
     out.failure(1, &["cannot reach STS at http://192.0.2.1:9"]);
     assert_eq!(env.read("aws-env.sh"), "export KEEP=me\n");
 }
+
+#[test]
+fn vault_ci_log_takes_target_and_level_directives() {
+    let moto = moto();
+    let mut env = Env::new();
+    env.sts(moto);
+    let token = env.write("token.jwt", &mint_token(&[]));
+    let role = moto.role("gha-deploy");
+    let run = |filter: &str| {
+        let mut env = Env::new();
+        env.sts(moto).set("VAULT_CI_LOG", filter);
+        let out = env.vault_ci([
+            "assume",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--role-arn",
+            &role,
+            "--",
+            "true",
+        ]);
+        out.success();
+        out.stderr.clone()
+    };
+    // vault-ci's own debug line for the command, and none of the SDK's.
+    let ours = run("warn,vault_ci=debug");
+    assert!(ours.contains("DEBUG running true"), "{ours}");
+    assert!(!ours.contains("aws_smithy"), "{ours}");
+    assert!(!run("error").contains("INFO"), "error hides the info lines");
+    // A filter that does not parse is no filter: the default's info lines.
+    assert!(run("vault_ci=loud").contains(" INFO "));
+    drop(env);
+}
