@@ -5,6 +5,10 @@
 //! error to an exit code: 0 ok, the child's status under `--`, 1 runtime
 //! failure, 2 bad usage.
 
+// Computing the layout of `--serve`'s future (cmd/assume.rs) nests deeper than
+// rustc's default limit of 128 queries: `cargo build` fails without this.
+#![recursion_limit = "256"]
+
 mod arn;
 mod cli;
 mod cmd;
