@@ -67,7 +67,16 @@ pub fn open_append(path: &Path) -> io::Result<File> {
         // Non-blocking only to open: a FIFO without a reader is an error, not a hang.
         options.mode(0o600).custom_flags(libc::O_NONBLOCK);
     }
-    let file = options.open(path)?;
+    let file = options.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            return io::Error::new(
+                e.kind(),
+                "nothing reads it (a FIFO or socket without a reader)",
+            );
+        }
+        e
+    })?;
     #[cfg(unix)]
     blocking(&file)?;
     Ok(file)
@@ -93,8 +102,10 @@ fn blocking(file: &File) -> io::Result<()> {
 ///
 /// On Linux the staged file has no name until it is put in place (O_TMPFILE),
 /// so not even SIGKILL can leave a copy of the credentials behind. A
-/// destination that is not a regular file (`/dev/stdout`, a FIFO) is written
-/// through, never replaced; a symlink to a regular file keeps pointing at it.
+/// destination that is not a regular file (a FIFO, a terminal), or is one
+/// some process holds open (`/dev/stdout`, `/dev/fd/N`), is written through
+/// and appended to, never replaced; a symlink to a regular file keeps
+/// pointing at it.
 pub struct Replacement {
     target: std::path::PathBuf,
     how: How,
@@ -110,7 +121,7 @@ enum How {
 pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement> {
     use std::io::Write;
     let target = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
+        Ok(meta) if !meta.is_file() || names_an_open_file(path) => {
             return Ok(Replacement {
                 target: path.to_path_buf(),
                 how: How::Through(contents.to_vec()),
@@ -147,15 +158,35 @@ impl Replacement {
     pub fn commit(self) -> io::Result<()> {
         use std::io::Write;
         match self.how {
-            How::Through(contents) => {
-                let mut file = OpenOptions::new().write(true).open(&self.target)?;
-                file.write_all(&contents)
-            }
+            // Appended: a log that stdout appends to keeps what it holds.
+            How::Through(contents) => open_append(&self.target)?.write_all(&contents),
             How::Named(temp) => persist(temp, &self.target),
             #[cfg(target_os = "linux")]
             How::Unnamed(file) => link_into_place(&file, &self.target),
         }
     }
+}
+
+/// `/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`: a name, through /proc, for
+/// a file a process holds open. Replacing the file it leads to would replace,
+/// say, the log stdout appends to, under its writer.
+fn names_an_open_file(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..8 {
+        if current.starts_with("/proc") || current.starts_with("/dev/fd") {
+            return true;
+        }
+        match std::fs::read_link(&current) {
+            Ok(target) => {
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 #[cfg(not(windows))]
@@ -252,6 +283,16 @@ mod tests {
         assert_eq!(err.to_string(), "it is larger than 2 bytes");
         let err = read_capped(dir.path(), 10).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_through_proc_are_told_apart() {
+        assert!(names_an_open_file(Path::new("/dev/stdout")));
+        assert!(names_an_open_file(Path::new("/dev/fd/1")));
+        assert!(names_an_open_file(Path::new("/proc/self/fd/1")));
+        assert!(!names_an_open_file(Path::new("aws.env")));
+        assert!(!names_an_open_file(Path::new("/etc/hostname")));
     }
 
     #[cfg(unix)]
