@@ -109,7 +109,19 @@ fn blocking(file: &File) -> io::Result<()> {
 pub struct Replacement {
     target: std::path::PathBuf,
     how: How,
+    before: Before,
 }
+
+/// What a replaced file held, to put it back if a later destination fails.
+enum Before {
+    Nothing,
+    Contents(Vec<u8>),
+    /// Written through, or not readable: what is done stays done.
+    Unknown,
+}
+
+/// The most of a file's old contents kept to put back.
+const KEPT: usize = 1 << 20;
 
 enum How {
     Through(Vec<u8>),
@@ -125,11 +137,17 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
             return Ok(Replacement {
                 target: path.to_path_buf(),
                 how: How::Through(contents.to_vec()),
+                before: Before::Unknown,
             });
         }
         // A symlink to a regular file: the file it points at gets the contents.
         Ok(_) if path.is_symlink() => std::fs::canonicalize(path)?,
         _ => path.to_path_buf(),
+    };
+    let before = match read_capped(&target, KEPT) {
+        Ok(old) => Before::Contents(old),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Before::Nothing,
+        Err(_) => Before::Unknown,
     };
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -141,6 +159,7 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
         return Ok(Replacement {
             target,
             how: How::Unnamed(file),
+            before,
         });
     }
     // tempfile creates the file 0600 on Unix, before anything is written to it.
@@ -151,18 +170,42 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
     Ok(Replacement {
         target,
         how: How::Named(temp),
+        before,
     })
 }
 
 impl Replacement {
-    pub fn commit(self) -> io::Result<()> {
+    /// Puts the contents in place, keeping what was there to [`Placed::undo`].
+    pub fn commit(self) -> io::Result<Placed> {
         use std::io::Write;
         match self.how {
             // Appended: a log that stdout appends to keeps what it holds.
-            How::Through(contents) => open_append(&self.target)?.write_all(&contents),
-            How::Named(temp) => persist(temp, &self.target),
+            How::Through(contents) => open_append(&self.target)?.write_all(&contents)?,
+            How::Named(temp) => persist(temp, &self.target)?,
             #[cfg(target_os = "linux")]
-            How::Unnamed(file) => link_into_place(&file, &self.target),
+            How::Unnamed(file) => link_into_place(&file, &self.target)?,
+        }
+        Ok(Placed {
+            target: self.target,
+            before: self.before,
+        })
+    }
+}
+
+/// Contents put in place, and what the file held before.
+pub struct Placed {
+    target: std::path::PathBuf,
+    before: Before,
+}
+
+impl Placed {
+    /// After a later destination failed: the file as it was, or no file if
+    /// there was none. What was written through (a FIFO, stdout) stays written.
+    pub fn undo(self) -> io::Result<()> {
+        match self.before {
+            Before::Nothing => std::fs::remove_file(&self.target),
+            Before::Contents(old) => stage_replacement(&self.target, &old)?.commit().map(drop),
+            Before::Unknown => Ok(()),
         }
     }
 }
@@ -283,6 +326,20 @@ mod tests {
         assert_eq!(err.to_string(), "it is larger than 2 bytes");
         let err = read_capped(dir.path(), 10).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_replacement_can_be_undone_to_the_old_file_or_to_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aws.env");
+        let placed = stage_replacement(&path, b"new").unwrap().commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        placed.undo().unwrap();
+        assert!(!path.exists());
+        std::fs::write(&path, "old").unwrap();
+        let placed = stage_replacement(&path, b"new").unwrap().commit().unwrap();
+        placed.undo().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
     }
 
     #[cfg(unix)]
