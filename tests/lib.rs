@@ -10,6 +10,7 @@ mod dropin;
 mod exec;
 mod faults;
 mod github;
+mod hostile;
 mod leaks;
 mod machine;
 mod network;
