@@ -897,6 +897,24 @@ fn an_sts_message_cannot_become_a_workflow_command() {
 }
 
 #[test]
+fn a_file_name_cannot_become_a_workflow_command_in_the_log() {
+    let mut env = Env::new();
+    env.sts(moto()).github_actions();
+    // The SDKs' convention names the token file in a variable a job may not control.
+    let name = "t\n::set-env name=INJECTED::1\r.jwt";
+    let token = env.write(name, &mint_token(&[]));
+    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string())
+        .set("AWS_ROLE_ARN", moto().role("gha-deploy"));
+    let out = env.vault_ci(["-vv", "assume", "--provider", "token-file", "--github-env"]);
+    out.success();
+    only_own_commands(&out);
+    assert!(
+        out.stderr.contains(r"t\n::set-env name=INJECTED::1\r.jwt"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_key_with_a_line_break_is_refused_before_it_reaches_the_job_log() {
     let sts = start_peer(&["lying-sts", "--lie", "newline-token"]);
     for destination in [&["--github-env"][..], &["--format", "env"]] {
@@ -1299,7 +1317,8 @@ fn the_refresh_command_dies_with_vault_ci() {
                 "--",
                 "sh",
                 "-c",
-                "echo $$ > child.pid; exec sleep 120",
+                // Its own output elsewhere: our pipes close with vault-ci.
+                "echo $$ > child.pid; exec sleep 120 > /dev/null 2>&1",
             ],
         ),
         None,
