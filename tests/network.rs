@@ -47,6 +47,8 @@ fn an_untrusted_certificate_is_refused_and_explained() {
     let out = assume_json(&env, &token, &[]);
     out.failure(1, &["cannot reach STS", &moto_tls().endpoint()]);
     assert!(out.stderr.contains("--ca-bundle"), "{out}");
+    // A certificate's verdict does not change: no retry is announced.
+    assert!(!out.stderr.contains("retrying"), "{out}");
     assert_eq!(out.stdout, "");
 }
 

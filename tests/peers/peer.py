@@ -1039,7 +1039,8 @@ def cmd_lying_sts(args) -> int:
                     lie = session[len("lie-"):]
                 else:
                     lie = script.pop(0) if len(script) > 1 else script[0]
-                seen.append({"action": action, "session": session, "lie": lie})
+                entry = {"action": action, "session": session, "lie": lie}
+                seen.append(entry)
             if lie not in LIES:
                 return self.send_body(400, sts_error_xml("ValidationError", f"no such lie: {lie}"), "text/xml")
             if lie == "huge":
@@ -1053,7 +1054,15 @@ def cmd_lying_sts(args) -> int:
                 return self.send_body(503, sts_error_xml("ServiceUnavailable", message, sender=False), "text/xml")
             status, answer = answers.answer(form, None)
             text = answer.decode()
-            self.send_body(status, (lie_about(lie, text) if status == 200 else text).encode(), "text/xml")
+            if status == 200:
+                text = lie_about(lie, text)
+                minted = {
+                    name: m[1] for name in ("AccessKeyId", "SecretAccessKey", "SessionToken")
+                    if (m := re.search(f"<{name}>([^<]*)</{name}>", text))
+                }
+                with lock:
+                    entry["minted"] = minted
+            self.send_body(status, text.encode(), "text/xml")
 
     server = LoopbackServer(Handler)
     serve_in_background(server)
