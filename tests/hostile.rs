@@ -977,8 +977,7 @@ fn a_proxy_password_with_odd_characters_reaches_the_proxy_as_typed_and_nowhere_e
 
 #[test]
 fn proxies_that_cannot_be_used_are_one_line_errors_without_the_password() {
-    let mut env = Env::new();
-    env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let env = Env::new();
     let token = env.write("t.jwt", &mint_token(&[]));
     for (proxy, code, says) in [
         // Not a host name IDNA can spell.
@@ -1037,7 +1036,6 @@ fn proxies_that_cannot_be_used_are_one_line_errors_without_the_password() {
             }
         }
     }
-    drop(env);
 }
 
 #[test]
