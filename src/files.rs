@@ -81,7 +81,17 @@ pub fn open_append(path: &Path) -> io::Result<File> {
             other => return other,
         }
     }
-    let file = options.open(path)?;
+    let file = options.open(path);
+    // A FIFO or socket that nobody reads: ENXIO, with O_NONBLOCK.
+    #[cfg(unix)]
+    let file = file.map_err(|e| match e.raw_os_error() {
+        Some(libc::ENXIO) => io::Error::new(
+            e.kind(),
+            "nothing reads it (a FIFO or socket without a reader)",
+        ),
+        _ => e,
+    });
+    let file = file?;
     #[cfg(unix)]
     blocking(&file)?;
     Ok(file)
@@ -107,12 +117,26 @@ fn blocking(file: &File) -> io::Result<()> {
 ///
 /// On Linux the staged file has no name until it is put in place (O_TMPFILE),
 /// so not even SIGKILL can leave a copy of the credentials behind. A
-/// destination that is not a regular file (`/dev/stdout`, a FIFO) is written
-/// through, never replaced; a symlink to a regular file keeps pointing at it.
+/// destination that is not a regular file (a FIFO, a terminal), or is one
+/// some process holds open (`/dev/stdout`, `/dev/fd/N`), is written through
+/// and appended to, never replaced; a symlink to a regular file keeps
+/// pointing at it.
 pub struct Replacement {
     target: std::path::PathBuf,
     how: How,
+    before: Before,
 }
+
+/// What a replaced file held, to put it back if a later destination fails.
+enum Before {
+    Nothing,
+    Contents(Vec<u8>),
+    /// Written through, or not readable: what is done stays done.
+    Unknown,
+}
+
+/// The most of a file's old contents kept to put back.
+const KEPT: usize = 1 << 20;
 
 enum How {
     Through(Vec<u8>),
@@ -124,15 +148,21 @@ enum How {
 pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement> {
     use std::io::Write;
     let target = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
+        Ok(meta) if !meta.is_file() || names_an_open_file(path) => {
             return Ok(Replacement {
                 target: path.to_path_buf(),
                 how: How::Through(contents.to_vec()),
+                before: Before::Unknown,
             });
         }
         // A symlink to a regular file: the file it points at gets the contents.
         Ok(_) if path.is_symlink() => std::fs::canonicalize(path)?,
         _ => path.to_path_buf(),
+    };
+    let before = match read_capped(&target, KEPT) {
+        Ok(old) => Before::Contents(old),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Before::Nothing,
+        Err(_) => Before::Unknown,
     };
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -144,6 +174,7 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
         return Ok(Replacement {
             target,
             how: How::Unnamed(file),
+            before,
         });
     }
     // tempfile creates the file 0600 on Unix, before anything is written to it;
@@ -161,22 +192,66 @@ pub fn stage_replacement(path: &Path, contents: &[u8]) -> io::Result<Replacement
     Ok(Replacement {
         target,
         how: How::Named(temp),
+        before,
     })
 }
 
 impl Replacement {
-    pub fn commit(self) -> io::Result<()> {
+    /// Puts the contents in place, keeping what was there to [`Placed::undo`].
+    pub fn commit(self) -> io::Result<Placed> {
         use std::io::Write;
         match self.how {
-            How::Through(contents) => {
-                let mut file = OpenOptions::new().write(true).open(&self.target)?;
-                file.write_all(&contents)
-            }
-            How::Named(temp) => persist(temp, &self.target),
+            // Appended: a log that stdout appends to keeps what it holds.
+            How::Through(contents) => open_append(&self.target)?.write_all(&contents)?,
+            How::Named(temp) => persist(temp, &self.target)?,
             #[cfg(target_os = "linux")]
-            How::Unnamed(file) => link_into_place(&file, &self.target),
+            How::Unnamed(file) => link_into_place(&file, &self.target)?,
+        }
+        Ok(Placed {
+            target: self.target,
+            before: self.before,
+        })
+    }
+}
+
+/// Contents put in place, and what the file held before.
+pub struct Placed {
+    target: std::path::PathBuf,
+    before: Before,
+}
+
+impl Placed {
+    /// After a later destination failed: the file as it was, or no file if
+    /// there was none. What was written through (a FIFO, stdout) stays written.
+    pub fn undo(self) -> io::Result<()> {
+        match self.before {
+            Before::Nothing => std::fs::remove_file(&self.target),
+            Before::Contents(old) => stage_replacement(&self.target, &old)?.commit().map(drop),
+            Before::Unknown => Ok(()),
         }
     }
+}
+
+/// `/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/1`: a name, through /proc, for
+/// a file a process holds open. Replacing the file it leads to would replace,
+/// say, the log stdout appends to, under its writer.
+fn names_an_open_file(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..8 {
+        if current.starts_with("/proc") || current.starts_with("/dev/fd") {
+            return true;
+        }
+        match std::fs::read_link(&current) {
+            Ok(target) => {
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 #[cfg(not(windows))]
@@ -273,6 +348,30 @@ mod tests {
         assert_eq!(err.to_string(), "it is larger than 2 bytes");
         let err = read_capped(dir.path(), 10).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_replacement_can_be_undone_to_the_old_file_or_to_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aws.env");
+        let placed = stage_replacement(&path, b"new").unwrap().commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        placed.undo().unwrap();
+        assert!(!path.exists());
+        std::fs::write(&path, "old").unwrap();
+        let placed = stage_replacement(&path, b"new").unwrap().commit().unwrap();
+        placed.undo().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_through_proc_are_told_apart() {
+        assert!(names_an_open_file(Path::new("/dev/stdout")));
+        assert!(names_an_open_file(Path::new("/dev/fd/1")));
+        assert!(names_an_open_file(Path::new("/proc/self/fd/1")));
+        assert!(!names_an_open_file(Path::new("aws.env")));
+        assert!(!names_an_open_file(Path::new("/etc/hostname")));
     }
 
     #[cfg(unix)]

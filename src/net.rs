@@ -70,8 +70,14 @@ impl NetConfig {
             (None, true) => builder,
             // No roots at all: any https:// attempt fails verification, loudly.
             // A CA bundle (AWS_CA_BUNDLE is set machine-wide on many runners)
-            // is not read, nor the system's roots loaded, for plain http.
-            (_, false) => builder.tls_certs_only(Vec::new()),
+            // is checked but not handed to TLS, nor the system's roots loaded,
+            // for plain http.
+            (bundle, false) => {
+                if let Some(path) = bundle {
+                    read_ca_bundle(path)?;
+                }
+                builder.tls_certs_only(Vec::new())
+            }
         };
         let client = builder.build().map_err(|e| {
             Error::usage(format!(
@@ -490,7 +496,7 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.message().contains("holds no PEM certificate"), "{err}");
-        // Only https needs it: for plain http the bundle is not even read.
+        // Only https uses it; for plain http it is checked all the same.
         assert!(
             NetConfig::new(
                 NetOptions {
@@ -500,7 +506,7 @@ mod tests {
                 &Env::default(),
                 &["http://127.0.0.1:5000"],
             )
-            .is_ok()
+            .is_err()
         );
     }
 

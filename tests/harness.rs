@@ -96,7 +96,13 @@ impl Peer {
 
     /// What the peer recorded (token endpoint and proxy serve `/_log`).
     pub fn log(&self) -> Vec<Value> {
-        let url = self.str("/log");
+        self.fetch("/log")
+    }
+
+    /// The JSON list served at the URL the ready line has at `pointer`
+    /// (`/log`, or the proxy's `/auth`).
+    pub fn fetch(&self, pointer: &str) -> Vec<Value> {
+        let url = self.str(pointer);
         let body = Command::new(python())
             .args([
                 "-c",

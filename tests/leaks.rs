@@ -71,6 +71,109 @@ fn the_deploy_users_chain_into_an_env_file_leaks_nothing() {
 }
 
 #[test]
+fn an_intermediate_session_is_never_written_anywhere() {
+    // An STS that says which keys it gave each hop.
+    let sts = start_peer(&["lying-sts"]);
+    for (level, with_key_id) in [("-v", true), ("-vv", false), ("trace", false)] {
+        let mut env = Env::new();
+        env.set("AWS_ENDPOINT_URL", sts.endpoint())
+            .set("AWS_REGION", "us-east-1");
+        if level == "trace" {
+            env.set("RUST_LOG", "trace");
+        }
+        let token = env.write("t.jwt", &mint_token(&[]));
+        let out = env.vault_ci([
+            if level == "trace" { "-v" } else { level },
+            "assume",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/gha-deploy",
+            "--chain",
+            "arn:aws:iam::123456789012:role/cfn",
+            "--env-file",
+            "aws-env.sh",
+        ]);
+        out.success();
+        let log = sts.log();
+        let hops = &log[log.len() - 2..];
+        let minted =
+            |hop: usize, name: &str| hops[hop]["minted"][name].as_str().unwrap().to_string();
+        let last = source_exports(&env, &env.path("aws-env.sh"));
+        assert_eq!(last["AWS_SECRET_ACCESS_KEY"], minted(1, "SecretAccessKey"));
+        let mut first = vec![minted(0, "SecretAccessKey"), minted(0, "SessionToken")];
+        // From -vv on, the SDK's own debug lines show the key ID (not the secret)
+        // of the credentials it signs with, as for the deploy user's keys.
+        if with_key_id {
+            first.push(minted(0, "AccessKeyId"));
+        }
+        // Not even in the env file: only the last hop's session goes there.
+        assert_nowhere(&env, &out, &first, &[]);
+    }
+}
+
+/// The background server of `--serve`, as `ps` shows it to every user.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_serve_daemons_arguments_and_environment_hold_no_secret() {
+    let github = github_endpoint(&[]);
+    let mut env = Env::new();
+    let runner_temp = env.path("runner-temp");
+    std::fs::create_dir(&runner_temp).unwrap();
+    env.sts(moto())
+        .github_actions_with(&github)
+        .set("RUNNER_TEMP", runner_temp.display().to_string())
+        .set("VAULT_CI_SERVE_MAX", "120");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ]);
+    out.success();
+    let pid: u32 = out
+        .stderr
+        .split("(process ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no server process named:\n{out}"));
+    let vars = parse_github_file(&env.read("github_env"));
+    let token = vars["AWS_CONTAINER_AUTHORIZATION_TOKEN"].clone();
+    let served = env.run(
+        "python3",
+        [
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(urllib.request.Request(\
+             sys.argv[1], headers={'Authorization': sys.argv[2]})).read().decode())",
+            &vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+            &token,
+        ],
+    );
+    let doc = served.json();
+    let secrets = [
+        token.clone(),
+        doc["SecretAccessKey"].as_str().unwrap().to_string(),
+        doc["Token"].as_str().unwrap().to_string(),
+    ];
+    let read = |what: &str| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap()).into_owned()
+    };
+    let (cmdline, environ) = (read("cmdline"), read("environ"));
+    let mut stop = env.command(env!("CARGO_BIN_EXE_vault-ci"), ["stop"]);
+    stop.envs(&vars);
+    Outcome::from(stop.output()).success();
+    for secret in &secrets {
+        assert!(!cmdline.contains(secret.as_str()), "{cmdline}");
+        assert!(
+            !environ.contains(secret.as_str()),
+            "a secret in its environment"
+        );
+    }
+}
+
+#[test]
 fn github_env_and_outputs_leak_nothing_at_trace_level() {
     let github = github_endpoint(&[]);
     let mut env = Env::new();

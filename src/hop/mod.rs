@@ -245,14 +245,27 @@ fn session_from(
         ))
     };
     let creds = credentials.ok_or_else(|| bad("no credentials"))?;
-    if creds.access_key_id().trim().is_empty() {
-        return Err(bad("an empty AccessKeyId"));
+    for (a, name, value) in [
+        ("an", "AccessKeyId", creds.access_key_id()),
+        ("a", "SecretAccessKey", creds.secret_access_key()),
+        ("a", "SessionToken", creds.session_token()),
+    ] {
+        if value.trim().is_empty() {
+            return Err(bad(&format!("an empty {name}")));
+        }
+        // STS's keys and tokens are base64 and the like. A line break would end
+        // the line it is printed on (`--format env` in a job log) and start
+        // another that the runner reads as a workflow command.
+        if value.contains(char::is_control) {
+            return Err(bad(&format!(
+                "{a} {name} holding a line break or another control character"
+            )));
+        }
     }
-    if creds.secret_access_key().trim().is_empty() {
-        return Err(bad("an empty SecretAccessKey"));
-    }
-    if creds.session_token().trim().is_empty() {
-        return Err(bad("an empty SessionToken"));
+    // The SDK's parser takes a document cut short for what it holds, and puts
+    // the epoch in place of an Expiration that never came.
+    if creds.expiration().secs() == 0 {
+        return Err(bad("no Expiration (an answer cut short?)"));
     }
     let expiration =
         SystemTime::try_from(*creds.expiration()).map_err(|_| bad("an Expiration out of range"))?;
@@ -355,7 +368,23 @@ mod tests {
                 "garbage\n::set-env",
                 "`garbage\\n::set-env`",
             ),
+            (
+                answer("ASIA1", "s\r\n::set-env name=X::1", 900),
+                ARN,
+                "a SecretAccessKey holding a line break or another control character",
+            ),
         ];
+        let cut_short = aws_sdk_sts::types::Credentials::builder()
+            .access_key_id("ASIA1")
+            .secret_access_key("s")
+            .session_token("tok")
+            .expiration(DateTime::from_secs(0))
+            .build()
+            .unwrap();
+        let cases =
+            cases
+                .into_iter()
+                .chain([(cut_short, ARN, "no Expiration (an answer cut short?)")]);
         for (creds, arn, expected) in cases {
             let err = check(&creds, arn).unwrap_err();
             assert!(err.message().contains(expected), "{expected}: {err}");

@@ -6,16 +6,21 @@ use std::path::PathBuf;
 
 use super::{Order, Output, Sink, shell};
 use crate::error::{Error, Result};
-use crate::files::{Replacement, stage_replacement};
+use crate::files::{Placed, Replacement, stage_replacement};
 
 pub struct EnvFile {
     path: PathBuf,
     staged: Option<Replacement>,
+    placed: Option<Placed>,
 }
 
 impl EnvFile {
     pub fn new(path: PathBuf) -> EnvFile {
-        EnvFile { path, staged: None }
+        EnvFile {
+            path,
+            staged: None,
+            placed: None,
+        }
     }
 
     fn fail(&self, what: &str, e: std::io::Error) -> Error {
@@ -41,9 +46,17 @@ impl Sink for EnvFile {
     }
 
     fn commit(&mut self) -> Result<()> {
-        match self.staged.take() {
-            Some(staged) => staged.commit().map_err(|e| self.fail("replace", e)),
-            None => Ok(()),
+        if let Some(staged) = self.staged.take() {
+            self.placed = Some(staged.commit().map_err(|e| self.fail("replace", e))?);
+        }
+        Ok(())
+    }
+
+    fn revoke(&mut self) {
+        if let Some(placed) = self.placed.take()
+            && let Err(e) = placed.undo()
+        {
+            tracing::warn!("{}", self.fail("put back the old", e).message());
         }
     }
 }

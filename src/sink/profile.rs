@@ -16,7 +16,7 @@ use ini::{EscapePolicy, Ini, LineSeparator, ParseOption, WriteOption};
 use super::{Order, Output, Sink};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::files::{Replacement, stage_replacement};
+use crate::files::{Placed, Replacement, stage_replacement};
 
 pub struct Profile {
     name: String,
@@ -27,6 +27,7 @@ pub struct Profile {
     profile_region: bool,
     default_region: bool,
     staged: Vec<Replacement>,
+    placed: Vec<Placed>,
 }
 
 impl Profile {
@@ -60,6 +61,7 @@ impl Profile {
             profile_region,
             default_region,
             staged: Vec::new(),
+            placed: Vec::new(),
         };
         // Refused now, before a token is spent; checked again when written.
         profile.merged(&profile.credentials, &profile.name, &[])?;
@@ -242,15 +244,27 @@ impl Sink for Profile {
     }
 
     fn commit(&mut self) -> Result<()> {
-        for staged in self.staged.drain(..) {
-            staged.commit().map_err(|e| {
+        for staged in std::mem::take(&mut self.staged) {
+            let placed = staged.commit().map_err(|e| {
                 Error::sink(format!(
                     "--aws-profile {}: cannot replace a file: {e}",
                     self.name
                 ))
             })?;
+            self.placed.push(placed);
         }
         Ok(())
+    }
+
+    fn revoke(&mut self) {
+        for placed in self.placed.drain(..).rev() {
+            if let Err(e) = placed.undo() {
+                tracing::warn!(
+                    "--aws-profile {}: cannot put back a file as it was: {e}",
+                    self.name
+                );
+            }
+        }
     }
 }
 

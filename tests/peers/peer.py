@@ -7,6 +7,7 @@ Subcommands (see README.md next to this file):
   proxy         an HTTP proxy (CONNECT + absolute-URI forwarding) for 127.0.0.1 only
   faulty-sts    an STS endpoint answering with scripted errors, then forwarding
   throttled-sts an STS endpoint with a token-bucket request quota (Throttling past it)
+  lying-sts     an STS whose answers are shaped right and wrong inside (too big, expired, ...)
   mint-token    print one GitHub-shaped RS256 JWT and exit
 
 Long-running subcommands bind 127.0.0.1 on a free port, print exactly one JSON
@@ -27,6 +28,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -37,6 +39,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+import xml.sax.saxutils
 from pathlib import Path
 
 from cryptography import x509
@@ -109,6 +112,27 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
 
     def send_json(self, status: int, value) -> None:
         self.send_body(status, json.dumps(value).encode(), "application/json; charset=utf-8")
+
+    def send_endless(self, status: int, content_type: str, prefix: bytes, total: int) -> None:
+        """A body of `total` bytes (`prefix`, then spaces) in 64 KiB chunks and
+        without a Content-Length, so the client learns its size only by reading;
+        stops early when the client hangs up."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        filler = b" " * 65536
+        sent, chunk = 0, prefix
+        try:
+            while sent < total:
+                chunk = (chunk or filler)[: total - sent]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+                chunk = b""
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            log.info("the client hung up after %d of %d bytes", sent, total)
 
 
 # --------------------------------------------------------------------------
@@ -252,19 +276,61 @@ def cmd_github_token(args) -> int:
             elif failures_left():
                 # The runner service has bad moments too; clients should retry.
                 self.send_json(503, {"message": "Service Unavailable"})
+            elif args.huge:
+                # What no token endpoint sends: a JSON reply that never ends.
+                self.send_endless(200, "application/json", b'{"count": 1, "value": "', args.huge)
             else:
                 audience = query.get("audience", [None])[-1]
                 jwt = signer.sign(github_claims(
                     aud=audience, sub=args.sub, repository=args.repository, exp_in=args.exp_in))
                 self.send_json(200, {"count": len(jwt), "value": jwt})
 
-    server = LoopbackServer(Handler)
+    if not args.tls:
+        server = LoopbackServer(Handler)
+        serve_in_background(server)
+        base = f"http://{LOOPBACK}:{server.server_port}"
+        return announce_and_wait({
+            "url": f"{base}{token_path}?api-version=2.0",
+            "request_token": request_token,
+            "log": f"{base}/_log",
+        })
+
+    # HTTPS with a certificate of a CA of its own, which the client trusts only
+    # if given `ca_bundle`. Every connection is logged, handshakes that fail
+    # included; the log is served over plain HTTP on a port of its own.
+    ca_path, cert_path, key_path = write_tls_files(Path(args.tls).resolve())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+
+    class TlsServer(LoopbackServer):
+        def finish_request(self, request, client_address) -> None:
+            entry = {"connection": True, "tls": "ok"}
+            with lock:
+                requests_seen.append(entry)
+            try:
+                tls = context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                entry["tls"] = f"failed: {e}"
+                return
+            try:
+                super().finish_request(tls, client_address)
+            finally:
+                tls.close()
+
+    class LogHandler(QuietHandler):
+        def do_GET(self) -> None:
+            with lock:
+                seen = list(requests_seen)
+            self.send_json(200, seen)
+
+    server, log_server = TlsServer(Handler), LoopbackServer(LogHandler)
     serve_in_background(server)
-    base = f"http://{LOOPBACK}:{server.server_port}"
+    serve_in_background(log_server)
     return announce_and_wait({
-        "url": f"{base}{token_path}?api-version=2.0",
+        "url": f"https://{LOOPBACK}:{server.server_port}{token_path}?api-version=2.0",
         "request_token": request_token,
-        "log": f"{base}/_log",
+        "ca_bundle": str(ca_path),
+        "log": f"http://{LOOPBACK}:{log_server.server_port}/_log",
     })
 
 
@@ -281,12 +347,20 @@ HOP_BY_HOP = {
 
 def cmd_proxy(_args) -> int:
     targets: list[str] = []
+    # The credentials each request carried in Proxy-Authorization (Basic), decoded.
+    auth: list[str | None] = []
     lock = threading.Lock()
 
     class Handler(QuietHandler):
         def record(self, target: str) -> None:
+            scheme, _, encoded = self.headers.get("Proxy-Authorization", "").partition(" ")
+            try:
+                user_password = base64.b64decode(encoded).decode() if scheme.lower() == "basic" else None
+            except ValueError:
+                user_password = f"(not base64: {encoded})"
             with lock:
                 targets.append(target)
+                auth.append(user_password)
 
         def do_CONNECT(self) -> None:
             self.record(f"CONNECT {self.path}")
@@ -328,9 +402,9 @@ def cmd_proxy(_args) -> int:
         def forward(self) -> None:
             if self.path.startswith("/"):
                 # Origin-form: a request to the proxy itself.
-                if self.command == "GET" and self.path == "/_log":
+                if self.command == "GET" and self.path in ("/_log", "/_auth"):
                     with lock:
-                        seen = list(targets)
+                        seen = list(targets if self.path == "/_log" else auth)
                     self.send_json(200, seen)
                 else:
                     self.send_body(400, b"absolute-URI required\n", "text/plain")
@@ -375,7 +449,7 @@ def cmd_proxy(_args) -> int:
     server = LoopbackServer(Handler)
     serve_in_background(server)
     base = f"http://{LOOPBACK}:{server.server_port}"
-    return announce_and_wait({"url": base, "log": f"{base}/_log"})
+    return announce_and_wait({"url": base, "log": f"{base}/_log", "auth": f"{base}/_auth"})
 
 
 # --------------------------------------------------------------------------
@@ -902,6 +976,100 @@ def cmd_throttled_sts(args) -> int:
     })
 
 
+LIES = (
+    "none", "short", "huge", "empty-secret", "expired", "beyond-max", "truncated", "bad-arn", "newline-token",
+    "error", "unavailable",
+)
+
+
+def cmd_lying_sts(args) -> int:
+    """An STS whose answers are shaped like STS's and are not to be believed,
+    for checks no real STS can exercise. A request's RoleSessionName chooses
+    the lie, `lie-<kind>`; other requests take the --lie answers in order, the
+    last one again once they are used up. A lie is the answer of StsAnswers,
+    altered, or an error."""
+    answers = StsAnswers()
+    seen: list[dict] = []
+    lock = threading.Lock()
+    script = list(args.lie or ["none"])
+
+    def retime(text: str, delta: datetime.timedelta) -> str:
+        at = (datetime.datetime.now(datetime.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return re.sub(r"<Expiration>[^<]*</Expiration>", f"<Expiration>{at}</Expiration>", text)
+
+    def lie_about(lie: str, text: str) -> str:
+        if lie == "short":
+            # Sound, but valid for seconds only, as no STS grants.
+            return retime(text, datetime.timedelta(seconds=args.short_seconds))
+        if lie == "empty-secret":
+            return re.sub(r"<SecretAccessKey>[^<]*</SecretAccessKey>", "<SecretAccessKey></SecretAccessKey>", text)
+        if lie == "expired":
+            return retime(text, datetime.timedelta(hours=-1))
+        if lie == "beyond-max":
+            # STS grants at most 12 hours.
+            return retime(text, datetime.timedelta(hours=36))
+        if lie == "truncated":
+            return text[: len(text) // 2]
+        if lie == "bad-arn":
+            return re.sub(r"<Arn>[^<]*</Arn>", "<Arn>arn:aws:iam::123456789012:role/not-a-session</Arn>", text)
+        if lie == "newline-token":
+            # A line break (CR LF, then LF) in the token, as character references.
+            return re.sub(
+                r"<SessionToken>([^<]{40})([^<]*)</SessionToken>",
+                r"<SessionToken>\1&#13;&#10;::set-env name=INJECTED::1&#10;\2</SessionToken>",
+                text,
+            )
+        return text
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if urllib.parse.urlsplit(self.path).path == "/_log":
+                with lock:
+                    self.send_json(200, list(seen))
+            else:
+                self.send_body(404, b"Not Found", "text/plain")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            form = urllib.parse.parse_qs(body.decode(errors="replace"))
+            session = form.get("RoleSessionName", [""])[0]
+            action = form.get("Action", [""])[0]
+            with lock:
+                if session.startswith("lie-"):
+                    lie = session[len("lie-"):]
+                else:
+                    lie = script.pop(0) if len(script) > 1 else script[0]
+                entry = {"action": action, "session": session, "lie": lie}
+                seen.append(entry)
+            if lie not in LIES:
+                return self.send_body(400, sts_error_xml("ValidationError", f"no such lie: {lie}"), "text/xml")
+            if lie == "huge":
+                prefix = f'<{action}Response xmlns="{STS_XMLNS}"><{action}Result>'.encode()
+                return self.send_endless(200, "text/xml", prefix, args.huge_bytes)
+            if lie == "error":
+                message = xml.sax.saxutils.escape(args.message, {"\r": "&#13;"})
+                return self.send_body(403, sts_error_xml("AccessDenied", message), "text/xml")
+            if lie == "unavailable":
+                message = xml.sax.saxutils.escape(args.message, {"\r": "&#13;"})
+                return self.send_body(503, sts_error_xml("ServiceUnavailable", message, sender=False), "text/xml")
+            status, answer = answers.answer(form, None)
+            text = answer.decode()
+            if status == 200:
+                text = lie_about(lie, text)
+                minted = {
+                    name: m[1] for name in ("AccessKeyId", "SecretAccessKey", "SessionToken")
+                    if (m := re.search(f"<{name}>([^<]*)</{name}>", text))
+                }
+                with lock:
+                    entry["minted"] = minted
+            self.send_body(status, text.encode(), "text/xml")
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({"endpoint": base, "log": f"{base}/_log"})
+
+
 def real_sts_error_shape(app):
     """moto's IAM-enforcement errors come as <ErrorResponse><Errors><Error>…, the
     EC2 shape; real STS (an awsQuery service) sends <ErrorResponse><Error>…, and
@@ -969,6 +1137,9 @@ def main() -> int:
     p.add_argument("--repository", default=DEFAULT_REPOSITORY, help="owner/name")
     p.add_argument("--fail", type=int, default=0, metavar="N", help="answer the first N token requests with 503")
     p.add_argument("--exp-in", type=int, default=300, metavar="SECONDS", help="lifetime of the tokens minted")
+    p.add_argument("--huge", type=int, default=0, metavar="BYTES",
+                   help="answer token requests with 200 and a body of BYTES that never closes its JSON string")
+    p.add_argument("--tls", metavar="DIR", help="serve HTTPS with a CA of its own, written to DIR (ca.pem)")
     p.set_defaults(run=cmd_github_token)
 
     p = commands.add_parser("proxy", parents=[common], help="HTTP proxy for 127.0.0.1/localhost targets")
@@ -993,6 +1164,15 @@ def main() -> int:
     p.add_argument("--burst", type=float, default=50, metavar="N", help="bucket size (and its content at start)")
     p.add_argument("--forward", metavar="URL", help="send admitted requests to this STS (e.g. moto); default: answer them here")
     p.set_defaults(run=cmd_throttled_sts)
+
+    p = commands.add_parser("lying-sts", parents=[common], help="STS answers shaped right with something wrong in them")
+    p.add_argument("--lie", choices=LIES, action="append",
+                   help="the next answer for requests whose RoleSessionName is not lie-<kind> (repeatable; default none)")
+    p.add_argument("--huge-bytes", type=int, default=64 << 20, metavar="BYTES", help="the size of the `huge` answer")
+    p.add_argument("--short-seconds", type=int, default=4, metavar="SECONDS", help="the lifetime of `short` credentials")
+    p.add_argument("--message", default="Not authorized",
+                   help="the message of the `error` (403 AccessDenied) and `unavailable` (503 ServiceUnavailable) answers")
+    p.set_defaults(run=cmd_lying_sts)
 
     p = commands.add_parser("mint-token", help="print one GitHub-shaped JWT")
     p.add_argument("--aud", help="audience (default: https://github.com/<owner>)")
