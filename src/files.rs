@@ -56,6 +56,29 @@ fn open_without_blocking(path: &Path) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
+/// Whether `path` is this process's stdout or stderr (`/dev/stdout`, a
+/// `/proc/self/fd/1`, or the very file a `>` redirection opened).
+#[cfg(unix)]
+pub fn is_own_output(path: &Path) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(path) else {
+        return false;
+    };
+    let same = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+    };
+    same(std::io::stdout().as_fd()) || same(std::io::stderr().as_fd())
+}
+
+#[cfg(not(unix))]
+pub fn is_own_output(_path: &Path) -> bool {
+    false
+}
+
 /// Opens a file to append to, creating it owner-only (0600 on Unix) when it is
 /// new. A FIFO or device is written through as it is.
 pub fn open_append(path: &Path) -> io::Result<File> {

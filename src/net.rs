@@ -318,6 +318,13 @@ pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     })
 }
 
+/// Whether `err` is, or was caused by, an answer over [`MAX_BODY`].
+pub fn too_large(err: &(dyn std::error::Error + 'static)) -> bool {
+    crate::error::causes(err)
+        .into_iter()
+        .any(|cause| matches!(cause.downcast_ref::<BodyError>(), Some(BodyError::TooLarge)))
+}
+
 /// reqwest, as the STS SDK's HTTP connector.
 #[derive(Debug)]
 struct Connector {

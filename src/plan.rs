@@ -295,6 +295,13 @@ fn destinations(
     }
     if let Some(path) = &args.env_file {
         validate::writable_parent(path, "--env-file")?;
+        if workflow.active() && crate::files::is_own_output(path) {
+            return Err(Error::usage(format!(
+                "--env-file {} is this step's output, which in GitHub Actions is the job log: \
+                 the keys would be published there; give a file path, or use --github-env",
+                path.display()
+            )));
+        }
         sinks.push(Box::new(sink::EnvFile::new(path.clone())));
     }
     if args.format.is_some() && !command.is_empty() {

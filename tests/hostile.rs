@@ -281,9 +281,14 @@ fn an_endless_sts_answer_is_refused_at_the_cap_without_being_held_in_memory() {
     args.extend(assume_into_files("lie-huge"));
     let ended =
         Running::start(env.command("python3", args), None).wait_within(Duration::from_secs(120));
-    ended
-        .out
-        .failure(1, &["STS at", "the answer is larger than 1048576 bytes"]);
+    ended.out.failure(
+        1,
+        &[
+            "STS at",
+            "with more than 1048576 bytes",
+            "is it really STS?",
+        ],
+    );
     nothing_delivered(&env, &ended.out);
     assert_eq!(requests_for(&sts, "lie-huge"), 1, "it was retried");
     // vault-ci needs about 20 MiB; reading the 64 MiB answer would take 64 MiB more.
@@ -532,6 +537,20 @@ fn env_file_dev_stdout_writes_through_and_replaces_nothing() {
             .file_type()
             .is_symlink()
     );
+
+    // In GitHub Actions stdout is the job log: refused, as --format is there.
+    let github = github_endpoint(&[]);
+    env.github_actions_with(&github);
+    for path in ["/dev/stdout", "/dev/stderr", "/proc/self/fd/1"] {
+        let mut args = args;
+        args[6] = path;
+        let out = env.vault_ci(args);
+        out.failure(2, &["is this step's output", "the job log"]);
+        assert!(
+            !out.stdout.contains("ASIA") && !out.stderr.contains("ASIA"),
+            "{out}"
+        );
+    }
 }
 
 #[test]

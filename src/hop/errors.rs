@@ -149,6 +149,11 @@ where
             service_error(sts, call, status, code, message, retry_after)
         }
         SdkError::DispatchFailure(failure) if failure.is_timeout() => timed_out(sts, &what),
+        SdkError::DispatchFailure(_) if crate::net::too_large(&err) => Error::rejected(format!(
+            "STS at {endpoint} answered {what} with more than {} bytes, where STS's answers \
+             are a few kilobytes: is it really STS? check --sts-endpoint / AWS_ENDPOINT_URL_STS",
+            crate::net::MAX_BODY
+        )),
         SdkError::DispatchFailure(failure) => {
             let text = format!(
                 "cannot reach STS at {endpoint} for {what}: {}",
