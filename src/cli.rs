@@ -38,7 +38,7 @@ pub fn boolean(value: &str) -> Result<bool, String> {
 )]
 pub struct Cli {
     /// More log output on stderr: -v for debug, -vv for trace. VAULT_CI_LOG or RUST_LOG
-    /// take a full tracing filter instead. Secrets are never logged at any level.
+    /// take a filter instead (`warn,vault_ci=debug`). Secrets are never logged at any level.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
