@@ -5,29 +5,6 @@
 //! error to an exit code: 0 ok, the child's status under `--`, 1 runtime
 //! failure, 2 bad usage.
 
-mod arn;
-mod cli;
-mod cmd;
-mod env;
-mod error;
-mod exit;
-mod files;
-mod hop;
-mod identity;
-mod net;
-mod plan;
-mod platform;
-mod retry;
-mod secret;
-mod signals;
-mod sink;
-mod text;
-mod time;
-mod token;
-mod trust;
-mod validate;
-mod workflow;
-
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -36,7 +13,8 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use cli::{Cli, Command};
+use vault_ci::cli::{Cli, Command};
+use vault_ci::{cmd, env, platform, text, workflow};
 
 fn main() -> ExitCode {
     hide_panic_payloads();
