@@ -111,7 +111,7 @@ impl Token {
             if exp <= now {
                 return Err(Error::identity(format!(
                     "the OIDC token from {origin} expired {} ago ({}); fetch a fresh token",
-                    human_duration((now - exp) as u64),
+                    human_duration(now.abs_diff(exp)),
                     claims.summary()
                 )));
             }
@@ -167,6 +167,11 @@ mod tests {
         assert!(err.message().contains("expired 90s ago"), "{err}");
         assert!(err.message().contains("aud=a,b"), "{err}");
         assert!(!err.message().contains(&raw));
+
+        // `now - exp` overflowed for an `exp` this far back (a panic with overflow checks on).
+        let raw = jwt(serde_json::json!({"sub": "x", "exp": i64::MIN}));
+        let err = Token::parse(&raw, "the file t").unwrap_err();
+        assert!(err.message().contains("expired 256204778"), "{err}");
 
         let err = Token::parse("not-a-jwt", "the file t").unwrap_err();
         assert!(err.message().contains("not a JWT"), "{err}");
