@@ -22,7 +22,6 @@ impl Env {
     }
 
     /// An environment of exactly these variables.
-    #[cfg(test)]
     pub fn of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
         Env {
             vars: pairs

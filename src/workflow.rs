@@ -73,7 +73,7 @@ impl Workflow {
 
 /// `::add-mask::` lines for `value`. A command is one line, and the runner
 /// breaks lines at `\n` and at `\r`, so each piece is masked on its own.
-fn mask_lines(value: &str) -> String {
+pub fn mask_lines(value: &str) -> String {
     value
         .split(['\n', '\r'])
         .filter(|piece| !piece.trim().is_empty())

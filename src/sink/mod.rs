@@ -15,11 +15,11 @@ mod bash_env;
 pub mod endpoint;
 mod env_file;
 pub mod exec;
-mod github_env;
+pub mod github_env;
 mod profile;
 pub mod serve;
-mod shell;
-mod stdout;
+pub mod shell;
+pub mod stdout;
 
 pub use bash_env::BashEnv;
 pub use env_file::EnvFile;
