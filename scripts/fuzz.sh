@@ -6,8 +6,9 @@
 #
 # Builds every target, then runs each (all by default) for SECONDS_PER_TARGET
 # (default 30), starting from the seeds in fuzz/corpus/<target>/; what a run
-# adds to them goes to fuzz/work/corpus/<target>/ (not checked in). Fails on the
-# first crash, naming the input that caused it (fuzz/artifacts/<target>/…).
+# adds to them goes to fuzz/work/corpus/<target>/ (not checked in). Targets run
+# $FUZZ_JOBS (default: one per core) at a time. Fails if any target crashed,
+# naming the input that did it (fuzz/artifacts/<target>/…) and how to replay it.
 # The build goes to $CARGO_TARGET_DIR if set, otherwise fuzz/target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,23 +50,47 @@ fi
 
 cargo fuzz build "${flags[@]}"
 
-for target in "${targets[@]}"; do
-  work=fuzz/work/corpus/$target
-  mkdir -p "$work" "fuzz/artifacts/$target"
-  log=fuzz/work/$target.log
-  echo "fuzz: $target for ${seconds}s" >&2
+# One target per core at a time: each libFuzzer process is single-threaded.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+mkdir -p fuzz/work
+run() {
+  local target=$1
+  mkdir -p "fuzz/work/corpus/$target" "fuzz/artifacts/$target"
   # -timeout: an input that takes 10 s is a hang, and fails like a crash.
-  if ! cargo fuzz run "${flags[@]}" "$target" "$work" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+  local status=0
+  cargo fuzz run "${flags[@]}" "$target" "fuzz/work/corpus/$target" "fuzz/corpus/$target" -- \
+    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"fuzz/work/$target.log" 2>&1 || status=$?
+  echo "$status" >"fuzz/work/$target.status"
+}
+echo "fuzz: ${#targets[@]} targets, ${seconds}s each, $jobs at a time" >&2
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  run "$target" &
+  running=$((running + 1))
+done
+wait
+
+failed=0
+for target in "${targets[@]}"; do
+  log=fuzz/work/$target.log
+  if [ "$(cat "fuzz/work/$target.status")" != 0 ]; then
+    failed=1
     grep -E -A2 'panicked at|ERROR: libFuzzer' "$log" | head -n 20 >&2
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     echo "fuzz: $target FAILED; the input is ${artifact:-(none written: see $log)}" >&2
     echo "fuzz: reproduce with: RUSTC_BOOTSTRAP=1 cargo fuzz run ${flags[*]} $target ${artifact:-}" >&2
-    exit 1
+    continue
   fi
-  grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)' "$log" \
-    | sed "s/^/fuzz: $target: /" >&2
-  sed -n 's/^#[0-9]*.*DONE *\(cov: [0-9]* ft: [0-9]* corp: [^ ]*\).*/\1/p' "$log" \
-    | sed "s/^/fuzz: $target: /" >&2
+  stats=$(sed -n 's/^stat::\(number_of_executed_units\|average_exec_per_sec\): *//p' "$log" | paste -sd ' ')
+  final=$(sed -n 's/^#[0-9]*.*DONE *\(cov: [0-9]* ft: [0-9]* corp: [^ ]*\).*/\1/p' "$log")
+  read -r execs per_sec <<<"$stats"
+  echo "fuzz: $target: $execs runs, $per_sec/s, $final" >&2
 done
+if [ "$failed" != 0 ]; then
+  exit 1
+fi
 echo "fuzz: ${#targets[@]} targets, ${seconds}s each: no crash" >&2
