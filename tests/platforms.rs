@@ -379,6 +379,55 @@ fn ctrl_c_stops_the_command_and_fails(extra: &[&str]) {
     }
 }
 
+/// Windows: a Ctrl-C that reaches vault-ci (every process of the console gets one) does
+/// not end it while the command runs: it waits and passes the command's own status on.
+/// Here the Ctrl-C goes to vault-ci alone (wine's SIGINT), so the command runs on, and
+/// vault-ci must still be there when it ends with 3; a vault-ci without its console
+/// handler exits 0 at once and leaves the command orphaned. (Unix has no such case: a
+/// SIGINT to vault-ci is passed on, `ctrl_c_stops_the_command_and_fails`.)
+fn ctrl_c_to_vault_ci_waits_for_the_command_on_windows(extra: &[&str]) {
+    if !windows() {
+        return;
+    }
+    let env = token_env();
+    let mut rest = extra.to_vec();
+    rest.push("--");
+    let mut args = token_args(&env, &rest);
+    args.extend(waiting_child(&env, ""));
+    let mut child = env
+        .vault_ci_command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let release = Release(&env);
+    child_env(&env);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    std::thread::sleep(Duration::from_secs(2));
+    let early = child.try_wait().unwrap();
+    drop(release);
+    let code = child.wait().unwrap().code();
+    assert_eq!(
+        early, None,
+        "vault-ci ended on Ctrl-C while the command still ran"
+    );
+    assert_eq!(code, Some(3), "vault-ci's status is not the command's");
+}
+
+#[test]
+fn ctrl_c_to_vault_ci_waits_for_the_command_on_windows_and_passes_its_status() {
+    ctrl_c_to_vault_ci_waits_for_the_command_on_windows(&[]);
+}
+
+#[test]
+fn ctrl_c_to_vault_ci_waits_for_the_refreshed_command_on_windows() {
+    ctrl_c_to_vault_ci_waits_for_the_command_on_windows(&["--refresh"]);
+}
+
 /// What `kill -INT` gets: vault-ci's pid on Unix, its process group (`-pid`) on Windows.
 fn ctrl_c_target(pid: u32) -> String {
     if windows() {
