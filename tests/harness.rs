@@ -502,6 +502,7 @@ impl Env {
             .envs(&self.vars)
             .current_dir(self.dir.path())
             .stdin(Stdio::null());
+        default_job_signals(&mut command);
         command
     }
 
@@ -660,4 +661,25 @@ pub fn source_exports(env: &Env, file: &Path) -> BTreeMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Every program a test runs starts with SIGINT and SIGQUIT at their defaults, as a CI
+/// job's steps do, even when the tests themselves were started in the background of a
+/// shell (`.ci/run &`), which starts them ignored: an ignored signal stays ignored across
+/// exec (and a shell cannot trap it), so the tests that send one would see nothing happen.
+fn default_job_signals(command: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = command;
 }
