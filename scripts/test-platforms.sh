@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Known failures on Windows under wine, PLATFORM/TEST, reason. Windows' console sends
+# Known failures under wine and qemu, PLATFORM/TEST, reason. Windows' console sends
 # Ctrl-C to every process attached to it, which the tests mimic with a SIGINT to the
 # process group (wine turns it into a Ctrl-C for each process): the command stops, and
 # vault-ci, which ignores Ctrl-C while it waits, passes the command's status on. On
@@ -21,6 +21,9 @@ cd "$(dirname "$0")/.."
 declare -A EXPECTED_FAILURES=(
   [windows-amd64/platforms::ctrl_c_stops_the_command_and_fails_the_job]="wine ends a process on Ctrl-C with status 0, Windows with 0xC000013A"
   [windows-amd64/platforms::ctrl_c_stops_the_refreshed_command_and_fails_the_job]="the same under --refresh"
+  # --serve starts a second vault-ci, its own program: qemu-user runs only the program
+  # it was given, and with no binfmt_misc here the kernel cannot run an arm64 one.
+  [linux-arm64/platforms::serve_leaves_a_server_for_later_steps_until_stopped]="qemu-user cannot start an arm64 program from one (no binfmt_misc here); --serve starts itself again"
 )
 
 # Debug: the stories test vault-ci's use of the platform (processes, exit codes, signals,
@@ -79,7 +82,7 @@ run() {
   elif [ ${#unexpected[@]} -gt 0 ]; then
     cat "$log" >&2
   fi
-  summary+=("$platform under $launcher: $passed passed, $expected known Windows failures, ${#unexpected[@]} failed, ${#fixed[@]} now passing (${took}s)")
+  summary+=("$platform under $launcher: $passed passed, $expected known failures, ${#unexpected[@]} failed, ${#fixed[@]} now passing (${took}s)")
   local name_
   for name_ in "${!EXPECTED_FAILURES[@]}"; do
     if [[ $name_ == "$platform/"* ]]; then

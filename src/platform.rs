@@ -81,6 +81,27 @@ pub fn outlive_ctrl_c() {
     }
 }
 
+/// vault-ci's own stdin, stdout and stderr are not inherited by the processes
+/// it starts from now on (Windows passes every inheritable handle to a child,
+/// not only the standard handles it is given).
+#[cfg(windows)]
+pub fn keep_std_handles_from_children() {
+    use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
+    use windows_sys::Win32::System::Console::{
+        GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+    };
+    for which in [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE] {
+        // SAFETY: GetStdHandle has no preconditions; SetHandleInformation on
+        // a null or invalid handle fails without effect.
+        unsafe {
+            let handle = GetStdHandle(which);
+            if !handle.is_null() {
+                SetHandleInformation(handle, HANDLE_FLAG_INHERIT, 0);
+            }
+        }
+    }
+}
+
 /// A child that must not outlive vault-ci (the command under `--refresh`,
 /// whose credentials vault-ci serves) is killed when vault-ci dies.
 #[cfg(target_os = "linux")]

@@ -317,6 +317,83 @@ fn refresh_serves_the_command_its_credentials_from_an_endpoint() {
     assert_eq!(out.code, Some(3), "the command's exit status:\n{out}");
 }
 
+/// `--serve` (the action's `refresh: true`): the step's vault-ci ends at once, leaving a
+/// server behind that outlives it; the env file holds its address and token and no key;
+/// a consumer (the aws CLI, here on Linux) gets the role's credentials from it; `vault-ci
+/// stop` with the file's variables ends it, and its port closes.
+#[test]
+fn serve_leaves_a_server_for_later_steps_until_stopped() {
+    let mut env = token_env();
+    let temp = env.path("runner-temp");
+    std::fs::create_dir_all(&temp).unwrap();
+    env.set("RUNNER_TEMP", native(&temp))
+        // A failed test must not leave a server behind for long.
+        .set("VAULT_CI_SERVE_MAX", "60");
+    let file = env.path("aws.env");
+    // The step's stderr is a file: wine keeps each process's Unix stderr for its own
+    // messages, the server's included, whatever its Windows handles say.
+    let err = std::fs::File::create(env.path("step.err")).unwrap();
+    let mut step = env
+        .vault_ci_command(token_args(&env, &["--serve", "--env-file", &native(&file)]))
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    // A runner reads a step's output to its end: the server must not hold it open.
+    let mut stdout = step.stdout.take().unwrap();
+    let (ended, ending) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = ended.send(text);
+    });
+    let status = step.wait().unwrap();
+    let output_ended = ending.recv_timeout(Duration::from_secs(20));
+    let log = env.read("step.err");
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(
+        output_ended.is_ok(),
+        "the step's output did not end: the server holds it\n{log}"
+    );
+    let vars = source_exports(&env, &file);
+    for (key, _) in KEYS {
+        assert_eq!(
+            vars.get(key).map(String::as_str),
+            Some(""),
+            "{key}: {vars:?}"
+        );
+    }
+    let uri = &vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"];
+    let port: u16 = uri
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("{uri}"));
+    let endpoint: BTreeMap<String, String> = vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("AWS_CONTAINER_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(
+        env.caller_arn(&endpoint),
+        assumed_role("gha-deploy", "platform")
+    );
+    let stopped: Outcome = env
+        .vault_ci_command(["stop"])
+        .envs(&endpoint)
+        .output()
+        .into();
+    stopped.success();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the server still listens after vault-ci stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Creates `done` when dropped, so that a waiting child never outlives a failed test
 /// by more than a second or so.
 struct Release<'a>(&'a Env);

@@ -201,6 +201,10 @@ fn detach(command: &mut Command) {
     const DETACHED_PROCESS: u32 = 0x0000_0008;
     const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
     command.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP);
+    // Else the daemon inherits the step's own output pipes, and the step's
+    // output does not end (nor the step, for a runner that reads it to the end)
+    // until the server does.
+    crate::platform::keep_std_handles_from_children();
 }
 
 /// The step waits for EOF on the pipe; the daemon's stdout goes to nothing from now on.
