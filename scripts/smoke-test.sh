@@ -32,4 +32,11 @@ json=$(AWS_ENDPOINT_URL=$endpoint AWS_REGION=us-east-1 "${run[@]}" assume --role
 arn=$("$python" -c 'import json,sys; print(json.load(sys.stdin)["RoleArn"])' <<<"$json" | tr -d '\r')
 [ "$arn" = "arn:aws:sts::123456789012:assumed-role/gha-deploy/smoke-test" ] ||
   fail "the exchange gave '$arn'"
-echo "smoke-test: $got on $(uname -sm) exchanged a token for $arn"
+# The binary's own platform is what it was built for; under a launcher (wine, qemu) the
+# host's uname is not it.
+where="on $(uname -sm)"
+if [ $# -gt 0 ]; then
+  kind=$(file -b "$binary" 2>/dev/null | cut -d, -f1-2) || kind=
+  where="(${kind:-$(basename "$binary")}) under $1 on $(uname -sm)"
+fi
+echo "smoke-test: $got $where exchanged a token for $arn"

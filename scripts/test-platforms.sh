@@ -103,7 +103,7 @@ run linux-arm64 "$out/linux-arm64/vault-ci" qemu-aarch64-static \
 # release.yml's smoke test, as each build job runs it on its runner.
 smoke() {
   if scripts/smoke-test.sh "$@" >"$out/smoke-test.log" 2>&1; then
-    summary+=("$(tail -n 1 "$out/smoke-test.log") (under $2)")
+    summary+=("$(tail -n 1 "$out/smoke-test.log")")
   else
     cat "$out/smoke-test.log" >&2
     summary+=("smoke test FAILED: $1 under $2")
