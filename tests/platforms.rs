@@ -304,10 +304,7 @@ fn refresh_serves_the_command_its_credentials_from_an_endpoint() {
     let uri = &vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"];
     assert!(uri.starts_with("http://127.0.0.1:"), "{uri}");
     // The aws CLI, here on Linux, reads the credentials from the endpoint.
-    let endpoint: BTreeMap<String, String> = vars
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("AWS_CONTAINER_"))
-        .collect();
+    let endpoint = container_endpoint(&vars);
     assert_eq!(
         env.caller_arn(&endpoint),
         assumed_role("gha-deploy", "platform")
@@ -369,11 +366,7 @@ fn serve_leaves_a_server_for_later_steps_until_stopped() {
         .and_then(|rest| rest.split('/').next())
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("{uri}"));
-    let endpoint: BTreeMap<String, String> = vars
-        .iter()
-        .filter(|(k, _)| k.starts_with("AWS_CONTAINER_"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let endpoint = container_endpoint(&vars);
     assert_eq!(
         env.caller_arn(&endpoint),
         assumed_role("gha-deploy", "platform")
@@ -392,6 +385,14 @@ fn serve_leaves_a_server_for_later_steps_until_stopped() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The `AWS_CONTAINER_*` variables of `vars`: what a consumer needs to reach the endpoint.
+fn container_endpoint(vars: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    vars.iter()
+        .filter(|(k, _)| k.starts_with("AWS_CONTAINER_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Creates `done` when dropped, so that a waiting child never outlives a failed test

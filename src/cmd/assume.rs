@@ -40,22 +40,10 @@ fn daemon(args: AssumeArgs, env: &Env) -> Result<Exit> {
         audience: plan.audience.as_deref(),
         net: &plan.net,
     };
-    let renew = || async {
-        // Boxed: the chain's future is deep, and nested in the server's it
-        // overflows rustc's layout depth on some targets.
-        let out = Box::pin(within_timeout(&plan.net, chain(&plan, &sts, &ctx))).await?;
-        log_expiry(&out);
-        Ok(out)
-    };
+    let renew = || fresh(&plan, &sts, &ctx);
     let watched = serve::watched_from(env);
     runtime()?.block_on(async {
-        if let Some((exp, title)) = plan.source.refresh_limit(&ctx).await {
-            warn!(
-                "refreshing can go on only until {}, when the {title} token expires: \
-                 {title} cannot mint a new one here",
-                rfc3339(exp).unwrap_or_default()
-            );
-        }
+        warn_refresh_limit("the job-wide server", plan.source.refresh_limit(&ctx).await);
         let endpoint = endpoint::Endpoint::open(endpoint::random_token()?).await?;
         serve::announce(&endpoint.uri, &endpoint.token)?;
         info!(
@@ -136,23 +124,14 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         audience: plan.audience.as_deref(),
         net: &plan.net,
     };
-    let assume = || async {
-        // Boxed: the chain's future is deep, and nested in the server's it
-        // overflows rustc's layout depth on some targets.
-        let out = Box::pin(within_timeout(&plan.net, chain(&plan, &sts, &ctx))).await?;
-        log_expiry(&out);
-        Ok(out)
-    };
+    let assume = || fresh(&plan, &sts, &ctx);
     let out = runtime.block_on(assume())?;
     if let Finish::Serve { .. } = &plan.finish {
         // Said here, in the step's own log, where the user reads it.
-        if let Some((exp, title)) = runtime.block_on(plan.source.refresh_limit(&ctx)) {
-            warn!(
-                "the job-wide server can keep the credentials fresh only until {}, when the {title} \
-                 token expires: {title} cannot mint a new one here",
-                rfc3339(exp).unwrap_or_default()
-            );
-        }
+        warn_refresh_limit(
+            "the job-wide server",
+            runtime.block_on(plan.source.refresh_limit(&ctx)),
+        );
         drop(runtime);
         let served = serve::start(&out, env)?;
         let mut out = out;
@@ -161,13 +140,7 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     }
     if let Finish::Refresh { command, window } = &plan.finish {
         return runtime.block_on(async {
-            if let Some((exp, title)) = plan.source.refresh_limit(&ctx).await {
-                let until = rfc3339(exp).unwrap_or_default();
-                warn!(
-                    "--refresh can keep the credentials fresh only until {until}, when the {title} \
-                     token expires: {title} cannot mint a new one here"
-                );
-            }
+            warn_refresh_limit("--refresh", plan.source.refresh_limit(&ctx).await);
             endpoint::run(command, out, *window, assume).await
         });
     }
@@ -347,6 +320,28 @@ fn mask_accounts(plan: &Plan) {
     accounts.dedup();
     for account in accounts {
         plan.workflow.mask(account);
+    }
+}
+
+/// The whole chain once more, within `--timeout`: the first credentials and
+/// every refresh of `--refresh` and `--serve`.
+async fn fresh(plan: &Plan, sts: &Sts, ctx: &Context<'_>) -> Result<Output> {
+    // Boxed: the chain's future is deep, and nested in the server's it
+    // overflows rustc's layout depth on some targets.
+    let out = Box::pin(within_timeout(&plan.net, chain(plan, sts, ctx))).await?;
+    log_expiry(&out);
+    Ok(out)
+}
+
+/// Where the CI cannot mint a new token, until when `who` can refresh:
+/// [`Source::refresh_limit`]'s answer.
+fn warn_refresh_limit(who: &str, limit: Option<(i64, &str)>) {
+    if let Some((exp, title)) = limit {
+        warn!(
+            "{who} can keep the credentials fresh only until {}, when the {title} token \
+             expires: {title} cannot mint a new one here",
+            rfc3339(exp).unwrap_or_default()
+        );
     }
 }
 
