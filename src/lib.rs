@@ -2,7 +2,8 @@
 //! tests and the fuzz targets under `fuzz/`. It is not a stable API: anything
 //! here may change in any release.
 //!
-//! identity (CI OIDC token or static keys) → hops (STS) → sinks.
+//! identity (CI OIDC token or static keys) → hops (STS) → sinks, or a server
+//! that keeps the credentials fresh.
 
 pub mod arn;
 pub mod cli;
@@ -13,11 +14,14 @@ pub mod exit;
 pub(crate) mod files;
 pub(crate) mod hop;
 pub(crate) mod identity;
+pub(crate) mod job;
 pub mod net;
 pub(crate) mod plan;
 pub mod platform;
 pub(crate) mod retry;
+pub(crate) mod sdk;
 pub mod secret;
+pub(crate) mod server;
 pub(crate) mod signals;
 pub mod sink;
 pub mod text;

@@ -4,6 +4,7 @@
 //! through its `HttpConnector` trait, so a corporate CA, a proxy and NO_PROXY
 //! are decided once and apply to all, and the binary carries one TLS stack.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -381,6 +382,29 @@ fn connector_error(err: reqwest::Error) -> ConnectorError {
     } else {
         ConnectorError::other(err.into(), None)
     }
+}
+
+/// `work`, or an error once --timeout has passed. The retry loops inside stop
+/// short of the deadline rather than start an attempt that cannot finish.
+pub async fn within_timeout<T>(
+    net: &NetConfig,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    let total = net.total_timeout;
+    if total.is_zero() {
+        // --timeout 0: no limit.
+        return work.await;
+    }
+    let deadline = tokio::time::Instant::now() + total;
+    let work = crate::retry::with_deadline(deadline, work);
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::timeout(format!(
+                "gave up after {} s (--timeout): STS or the token endpoint kept failing or did not answer",
+                total.as_secs()
+            )))
+        })
 }
 
 #[cfg(test)]

@@ -1,37 +1,34 @@
 //! What `vault-ci assume` will do, decided before anything is sent: the
-//! identity source, the steps of the chain, where STS is, the network set-up
-//! and the destinations. [`Plan::new`] is a function of the command line and
-//! the environment snapshot only (as ripgrep turns its low-level arguments
-//! into high-level ones), so every bad input is refused here, with one line
-//! naming the problem and the fix, and before a token is spent.
+//! identity source, the roles of the chain and what each request carries, the
+//! STS client and network set-up, and the destinations. [`Plan::new`] is a
+//! function of the command line and the environment snapshot only (as ripgrep
+//! turns its low-level arguments into high-level ones), so every bad input is
+//! refused here, with one line naming the problem and the fix, and before a
+//! token is spent. [`Plan::steps`] then hands out the steps to run, every role
+//! a full ARN.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{info, warn};
 
-use crate::arn::RoleArn;
+use crate::arn::{AccountId, RoleArn};
 use crate::cli::{AssumeArgs, NetArgs, ProviderChoice};
 use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::hop::{RoleRef, Step, Tags};
-use crate::identity::{Choice, Ci, ProviderOptions, Source};
+use crate::hop::{Step, Sts, Tags, caller_identity};
+use crate::identity::{Choice, Ci, Context, Identity, ProviderOptions, Source};
 use crate::net::{NetConfig, NetOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::server::Limits;
 use crate::sink::exec::Child;
-use crate::sink::{self, Format, Sink};
+use crate::sink::{self, Delivery, Format, Sink};
 use crate::validate;
 use crate::workflow::Workflow;
 
 /// STS's region when none is given: the global partition's default.
 const DEFAULT_STS_REGION: &str = "us-east-1";
-
-/// The regional STS endpoint, unless the plan names another.
-pub struct StsTarget {
-    pub region: String,
-    pub endpoint: Option<String>,
-}
 
 /// What happens once the credentials are there.
 pub enum Finish {
@@ -42,16 +39,17 @@ pub enum Finish {
     /// Run this command with a refreshing credentials endpoint instead of keys.
     Refresh { command: Child, window: Duration },
     /// Start a job-wide credentials server; the sinks get its address.
-    Serve {
-        window: Duration,
-        limits: crate::sink::endpoint::Limits,
-    },
+    Serve { window: Duration, limits: Limits },
 }
 
 pub struct Plan {
     pub source: Source,
-    pub steps: Vec<Step>,
-    pub sts: StsTarget,
+    /// The roles in order, each with the name the user gave it (`deploy` in
+    /// `--chain deploy,cfn`), or the ARN.
+    roles: Vec<(Role, String)>,
+    /// What each step's request carries.
+    hops: Hops,
+    pub sts: Sts,
     pub net: NetConfig,
     /// The region exported to later steps, when the user chose one.
     pub region: Option<String>,
@@ -64,7 +62,60 @@ pub struct Plan {
     /// A copy of the first role's trust policy, to explain a denial.
     pub trust_policy: Option<serde_json::Value>,
     /// The accounts the final credentials may belong to; empty: any.
-    pub allowed_accounts: Vec<String>,
+    pub allowed_accounts: Vec<AccountId>,
+}
+
+/// A role of the chain as the command line names it.
+enum Role {
+    Arn(RoleArn),
+    /// A role name alone, as configure-aws-credentials takes it with keys: the
+    /// role of that name in the keys' own account, found with GetCallerIdentity.
+    InCallersAccount(String),
+}
+
+/// What the steps' requests carry, validated; [`Hops::step`] says which step
+/// gets what.
+struct Hops {
+    /// The first hop is AssumeRole too: the source gives credentials.
+    from_keys: bool,
+    session_name: String,
+    duration: u32,
+    external_id: Option<String>,
+    tags: Tags,
+    droppable_tags: Vec<String>,
+    transitive_tag_keys: Vec<String>,
+    source_identity: Option<String>,
+    policy: Option<String>,
+    policy_arns: Vec<String>,
+    mfa: Option<(String, Secret)>,
+    plain_keys: bool,
+}
+
+impl Hops {
+    fn step(&self, index: usize, count: usize, role: RoleArn, label: &str) -> Step {
+        let assume_role = self.from_keys || index > 0;
+        let last = index + 1 == count;
+        Step {
+            role,
+            label: label.to_string(),
+            session_name: self.session_name.clone(),
+            // Intermediate sessions are used once, right away.
+            duration: if last {
+                self.duration
+            } else {
+                validate::MIN_DURATION
+            },
+            external_id: when(assume_role, self.external_id.clone()),
+            tags: when(assume_role, self.tags.clone()),
+            droppable_tags: self.droppable_tags.clone(),
+            transitive_tag_keys: when(assume_role, self.transitive_tag_keys.clone()),
+            source_identity: when(assume_role, self.source_identity.clone()),
+            policy: when(last, self.policy.clone()),
+            policy_arns: when(last, self.policy_arns.clone()),
+            mfa: when(index == 0, self.mfa.clone()),
+            plain_keys: self.plain_keys && last,
+        }
+    }
 }
 
 impl Plan {
@@ -75,7 +126,7 @@ impl Plan {
         let from_keys = source.gives_credentials();
         let allowed_accounts = allowed_accounts(&args.allowed_account_ids)?;
 
-        let mut roles = roles(args, &source, env, from_keys)?;
+        let roles = roles(args, &source, env, from_keys)?;
         // Role chaining: any hop signed by a role session, including a first
         // hop signed by keys that are themselves a session.
         let chained = roles.len() > 1 || source.is_session();
@@ -115,44 +166,15 @@ impl Plan {
         validate::managed_policies(&managed_policies)?;
         let mfa = mfa(args, from_keys)?;
 
-        if let Some((RoleRef::Arn(last), _)) = roles.last() {
+        if let Some((Role::Arn(last), _)) = roles.last() {
             check_account(
                 &allowed_accounts,
                 last.account(),
                 &format!("the role {last}"),
             )?;
         }
-        let last = roles.len().saturating_sub(1);
-        let steps = roles
-            .drain(..)
-            .enumerate()
-            .map(|(index, (role, label))| {
-                let assume_role = from_keys || index > 0;
-                Step {
-                    role,
-                    label,
-                    session_name: session_name.clone(),
-                    // Intermediate sessions are used once, right away.
-                    duration: if index == last {
-                        duration
-                    } else {
-                        validate::MIN_DURATION
-                    },
-                    external_id: when(assume_role, args.external_id.clone()),
-                    tags: when(assume_role, tags.clone()),
-                    droppable_tags: droppable_tags.clone(),
-                    transitive_tag_keys: when(assume_role, transitive_tag_keys.clone()),
-                    source_identity: when(assume_role, args.source_identity.clone()),
-                    policy: when(index == last, policy.clone()),
-                    policy_arns: when(index == last, managed_policies.clone()),
-                    mfa: when(index == 0, mfa.clone()),
-                    plain_keys: args.special_characters_workaround && index == last,
-                }
-            })
-            .collect::<Vec<_>>();
-
         let (sts, net, region) = network(args, env, source.token_url())?;
-        if let Some(RoleRef::Arn(first)) = steps.first().map(|s| &s.role) {
+        if let Some((Role::Arn(first), _)) = roles.first() {
             let partition = first.partition();
             if region.is_none() && sts.endpoint.is_none() && partition != "aws" {
                 return Err(Error::usage(format!(
@@ -163,7 +185,21 @@ impl Plan {
         }
         Ok(Plan {
             source,
-            steps,
+            roles,
+            hops: Hops {
+                from_keys,
+                session_name,
+                duration,
+                external_id: args.external_id.clone(),
+                tags,
+                droppable_tags,
+                transitive_tag_keys,
+                source_identity: args.source_identity.clone(),
+                policy,
+                policy_arns: managed_policies,
+                mfa,
+                plain_keys: args.special_characters_workaround,
+            },
             sts,
             net,
             region,
@@ -176,6 +212,75 @@ impl Plan {
             allowed_accounts,
         })
     }
+
+    /// The accounts of the roles the command line names, for masks.
+    pub fn accounts(&self) -> Vec<&AccountId> {
+        let mut accounts: Vec<&AccountId> = self
+            .roles
+            .iter()
+            .filter_map(|(role, _)| match role {
+                Role::Arn(arn) => Some(arn.account()),
+                Role::InCallersAccount(_) => None,
+            })
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
+    }
+
+    /// The steps to run, every role a full ARN. A bare role name is completed
+    /// with the account of the source's credentials: one GetCallerIdentity,
+    /// before any role is assumed (and held to --allowed-account-id then).
+    pub async fn steps(&self) -> Result<Vec<Step>> {
+        let count = self.roles.len();
+        let mut steps = Vec::with_capacity(count);
+        for (index, (role, label)) in self.roles.iter().enumerate() {
+            let arn = match role {
+                Role::Arn(arn) => arn.clone(),
+                Role::InCallersAccount(name) => {
+                    let arn = self.in_callers_account(name).await?;
+                    if index + 1 == count {
+                        check_account(
+                            &self.allowed_accounts,
+                            arn.account(),
+                            &format!("the role {arn}"),
+                        )?;
+                    }
+                    arn
+                }
+            };
+            steps.push(self.hops.step(index, count, arn, label));
+        }
+        Ok(steps)
+    }
+
+    async fn in_callers_account(&self, name: &str) -> Result<RoleArn> {
+        let ctx = Context {
+            audience: None,
+            net: &self.net,
+        };
+        let keys = match self.source.identity(&ctx).await? {
+            Identity::Keys(keys) => keys,
+            Identity::WebIdentity(_) => return Err(role_name_needs_keys(name)),
+        };
+        let caller = caller_identity::call(&self.sts, &keys).await?;
+        let role = RoleArn::in_account_of(name, &caller).map_err(Error::usage)?;
+        if self.mask_accounts {
+            self.workflow.mask(role.account().as_str());
+        }
+        info!(
+            "--role-arn {name}: {role}, in the account of the {}",
+            self.source.describe()
+        );
+        Ok(role)
+    }
+}
+
+fn role_name_needs_keys(name: &str) -> Error {
+    Error::usage(format!(
+        "--role-arn `{name}` is a role name, which vault-ci can complete only from static keys' \
+         account; give the whole ARN (arn:aws:iam::ACCOUNT:role/{name})"
+    ))
 }
 
 /// Where STS is, how to reach it, and the region to export (when one was chosen).
@@ -183,7 +288,7 @@ pub fn network(
     args: &AssumeArgs,
     env: &Env,
     token_url: Option<&str>,
-) -> Result<(StsTarget, NetConfig, Option<String>)> {
+) -> Result<(Sts, NetConfig, Option<String>)> {
     let region = args
         .sts
         .region
@@ -202,11 +307,100 @@ pub fn network(
     let sts_url = endpoint.as_deref().unwrap_or("https://sts.amazonaws.com");
     let urls: Vec<&str> = [Some(sts_url), token_url].into_iter().flatten().collect();
     let net = NetConfig::new(net_options(&args.net, env), env, &urls)?;
-    let sts = StsTarget {
-        region: region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
+    let sts = Sts::new(
+        region.clone().unwrap_or_else(|| DEFAULT_STS_REGION.into()),
         endpoint,
-    };
+        &net,
+    );
     Ok((sts, net, region))
+}
+
+/// `--unset-current-credentials` in GitHub Actions: the keys and region earlier
+/// steps exported are blanked for the later steps, as configure-aws-credentials
+/// does, before anything can fail (so before the plan is made); and the plan
+/// then sees the environment without them.
+pub struct Unset {
+    pub sinks: Vec<Box<dyn Sink>>,
+    pub blank: Delivery,
+    pub env: Env,
+}
+
+/// [`Unset`], where it applies.
+pub fn unset_current(args: &AssumeArgs, env: &Env) -> Option<Unset> {
+    if !args.unset_current_credentials || !env.in_github_actions() {
+        return None;
+    }
+    let current: Vec<&'static str> = crate::sdk::KEYS
+        .into_iter()
+        .chain(crate::sdk::REGION)
+        .collect();
+    let without = env.without(&current);
+    let sinks = match env.path("GITHUB_ENV").filter(|_| exports_variables(args)) {
+        Some(path) => vec![github_env_variables(path, &without)],
+        None => Vec::new(),
+    };
+    let blank = current.into_iter().map(|name| (name, String::new()));
+    Some(Unset {
+        sinks,
+        blank: Delivery::variables(blank.collect()),
+        env: without,
+    })
+}
+
+/// `--use-existing-credentials`: whether what the SDKs would find here works
+/// already, and, if so, the region lines later steps get as they would with
+/// new credentials.
+pub struct Existing {
+    pub sts: Sts,
+    pub net: NetConfig,
+    pub sinks: Vec<Box<dyn Sink>>,
+    pub region: Delivery,
+}
+
+impl Existing {
+    pub fn new(args: &AssumeArgs, env: &Env) -> Result<Existing> {
+        let (sts, net, region) = network(args, env, None)?;
+        let sinks = match env.path("GITHUB_ENV") {
+            Some(path) if args.github_env && exports_variables(args) && region.is_some() => {
+                vec![github_env_variables(path, env)]
+            }
+            _ => Vec::new(),
+        };
+        let region = region
+            .map(|region| {
+                crate::sdk::REGION
+                    .into_iter()
+                    .rev()
+                    .map(|name| (name, region.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Existing {
+            sts,
+            net,
+            sinks,
+            region: Delivery::variables(region),
+        })
+    }
+}
+
+/// configure-aws-credentials' output-env-credentials: off, the credentials and
+/// region go to the outputs (and a profile) only.
+fn exports_variables(args: &AssumeArgs) -> bool {
+    args.output_env_credentials
+        .unwrap_or(args.aws_profile.is_none())
+}
+
+/// `$GITHUB_ENV` for variables alone: no outputs, nothing to mask.
+fn github_env_variables(path: PathBuf, env: &Env) -> Box<dyn Sink> {
+    Box::new(sink::GithubEnv::new(
+        path,
+        None,
+        false,
+        true,
+        None,
+        Workflow::from_env(env),
+    ))
 }
 
 /// `value` where it applies, nothing elsewhere.
@@ -230,7 +424,7 @@ fn destinations(
     combinations(args)?;
     if args.refresh || args.serve {
         // An endpoint serves consumers whose SDKs look at the shared files first.
-        if let Some(why) = crate::sink::serve::profile_that_wins(env) {
+        if let Some(why) = crate::sdk::profile_that_wins(env) {
             return Err(Error::usage(format!(
                 "{why}, which every AWS SDK would use before vault-ci's endpoint: remove it, \
                  or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere"
@@ -242,7 +436,7 @@ fn destinations(
         return Ok((Vec::new(), Finish::Refresh { command, window }));
     }
     if args.serve
-        && let Some(name) = crate::sink::serve::unremovable(env)
+        && let Some(name) = crate::sdk::unremovable_for_endpoint(env)
     {
         return Err(Error::usage(format!(
             "--serve: {name} is set, and later steps' SDKs would use it before the server \
@@ -351,7 +545,7 @@ fn destinations(
         }
         Finish::Serve {
             window,
-            limits: crate::sink::endpoint::Limits {
+            limits: Limits {
                 idle: Duration::from_secs(args.serve_idle),
                 max: Duration::from_secs(args.serve_max),
             },
@@ -473,9 +667,7 @@ pub fn select_source(
 
 /// A role's name alone (no `arn:`), as IAM allows it.
 fn is_role_name(raw: &str) -> bool {
-    !raw.starts_with("arn:")
-        && (1..=64).contains(&raw.len())
-        && raw.chars().all(crate::arn::is_iam_name_char)
+    !raw.starts_with("arn:") && crate::arn::is_iam_name(raw, 64)
 }
 
 /// `--role-arn` first, then `--chain` in order (a name in the chain is read
@@ -485,7 +677,7 @@ fn roles(
     source: &Source,
     env: &Env,
     from_keys: bool,
-) -> Result<Vec<(RoleRef, String)>> {
+) -> Result<Vec<(Role, String)>> {
     let mut roles = Vec::new();
     if args.no_role {
         if !from_keys {
@@ -502,15 +694,12 @@ fn roles(
             // `--role-arn deploy`, as configure-aws-credentials takes it: the role of
             // that name in the static keys' own account, which one request finds.
             if !from_keys {
-                return Err(Error::usage(format!(
-                    "--role-arn `{raw}` is a role name, which vault-ci can complete only from static keys' \
-                     account; give the whole ARN (arn:aws:iam::ACCOUNT:role/{raw})"
-                )));
+                return Err(role_name_needs_keys(raw));
             }
-            roles.push((RoleRef::InCallerAccount(raw.clone()), raw.clone()));
+            roles.push((Role::InCallersAccount(raw.clone()), raw.clone()));
         } else {
             let role = parse_role(raw, "--role-arn")?;
-            roles.push((RoleRef::Arn(role), raw.clone()));
+            roles.push((Role::Arn(role), raw.clone()));
         }
     }
     if let Some(index) = args.chain.iter().position(|entry| entry.trim().is_empty()) {
@@ -526,13 +715,13 @@ fn roles(
         } else {
             resolve_name(entry, env)?
         };
-        roles.push((RoleRef::Arn(role), entry.to_string()));
+        roles.push((Role::Arn(role), entry.to_string()));
     }
     if roles.is_empty()
         && let Some(raw) = source.default_role(env)
     {
         let role = parse_role(raw, "AWS_ROLE_ARN")?;
-        roles.push((RoleRef::Arn(role), raw.to_string()));
+        roles.push((Role::Arn(role), raw.to_string()));
     }
     if roles.is_empty() {
         let keys = if from_keys {
@@ -671,29 +860,24 @@ fn transitive_tag_keys(keys: &[String], tags: &[(String, String)]) -> Result<Vec
     Ok(keys)
 }
 
-fn allowed_accounts(raw: &[String]) -> Result<Vec<String>> {
-    let ids: Vec<String> = raw
-        .iter()
+fn allowed_accounts(raw: &[String]) -> Result<Vec<AccountId>> {
+    raw.iter()
         .flat_map(|v| v.split(['\n', ',']))
         .map(str::trim)
         .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect();
-    for id in &ids {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::usage(format!(
-                "--allowed-account-id `{id}` is not a 12-digit AWS account id"
-            )));
-        }
-    }
-    Ok(ids)
+        .map(|id| {
+            id.parse()
+                .map_err(|e| Error::usage(format!("--allowed-account-id {e}")))
+        })
+        .collect()
 }
 
 /// Refuses credentials for an account outside `--allowed-account-id`.
-pub fn check_account(allowed: &[String], account: &str, what: &str) -> Result<()> {
-    if allowed.is_empty() || allowed.iter().any(|a| a == account) {
+pub fn check_account(allowed: &[AccountId], account: &AccountId, what: &str) -> Result<()> {
+    if allowed.is_empty() || allowed.contains(account) {
         return Ok(());
     }
+    let allowed: Vec<&str> = allowed.iter().map(AccountId::as_str).collect();
     Err(Error::denied(format!(
         "{what} is in account {account}, which is not among --allowed-account-id {}; \
          nothing was written: check the role ARN, or add the account",
@@ -804,6 +988,14 @@ mod tests {
         Plan::new(&args, &Env::of(env.iter().copied()))
     }
 
+    /// The steps of a plan that names every role by its ARN: no request is made.
+    fn steps(plan: &Plan) -> Vec<Step> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(plan.steps()).unwrap()
+    }
+
     fn refused(argv: &[&str], env: &[(&str, &str)]) -> String {
         match plan(argv, env) {
             Ok(_) => panic!("{argv:?} was accepted"),
@@ -827,13 +1019,13 @@ mod tests {
             &keys(),
         )
         .unwrap();
-        let steps: Vec<(&str, u32, bool)> = plan
-            .steps
+        let steps = steps(&plan);
+        let shown: Vec<(&str, u32, bool)> = steps
             .iter()
             .map(|s| (s.label.as_str(), s.duration, s.policy.is_some()))
             .collect();
-        assert_eq!(steps, [(ROLE, 900, false), (CFN, 1800, true)]);
-        assert!(plan.steps[0].session_name.starts_with("vault-ci-"));
+        assert_eq!(shown, [(ROLE, 900, false), (CFN, 1800, true)]);
+        assert!(steps[0].session_name.starts_with("vault-ci-"));
         assert!(matches!(plan.finish, Finish::Done));
         assert_eq!(plan.sinks.len(), 1, "export lines on stdout");
     }
@@ -843,7 +1035,7 @@ mod tests {
         let mut env = keys();
         env.push(("VAULT_CI_ROLE_DEPLOY_APP", ROLE));
         let plan = plan(&["--chain", "deploy-app"], &env).unwrap();
-        assert_eq!(plan.steps[0].role, RoleRef::Arn(ROLE.parse().unwrap()));
+        assert_eq!(steps(&plan)[0].role, ROLE.parse().unwrap());
         assert_eq!(
             refused(&["--chain", "cfn"], &keys()),
             "--chain cfn: VAULT_CI_ROLE_CFN is not set; set it to the role's ARN (e.g. as a CI variable) or put the ARN in --chain"
@@ -853,10 +1045,10 @@ mod tests {
     #[test]
     fn a_bare_role_name_waits_for_the_keys_account() {
         let plan = plan(&["--role-arn", "deploy"], &keys()).unwrap();
-        assert_eq!(
-            plan.steps[0].role,
-            RoleRef::InCallerAccount("deploy".into())
-        );
+        assert!(matches!(
+            plan.roles.as_slice(),
+            [(Role::InCallersAccount(name), _)] if name == "deploy"
+        ));
         let token_file = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
         assert!(
             refused(&["--role-arn", "deploy"], &token_file)
@@ -939,9 +1131,10 @@ mod tests {
             &token,
         )
         .unwrap();
-        assert!(plan.steps[0].tags.is_empty() && plan.steps[0].external_id.is_none());
-        assert_eq!(plan.steps[1].tags, [("a".to_string(), "b".to_string())]);
-        assert_eq!(plan.steps[1].external_id.as_deref(), Some("xyz"));
+        let steps = steps(&plan);
+        assert!(steps[0].tags.is_empty() && steps[0].external_id.is_none());
+        assert_eq!(steps[1].tags, [("a".to_string(), "b".to_string())]);
+        assert_eq!(steps[1].external_id.as_deref(), Some("xyz"));
     }
 
     #[test]

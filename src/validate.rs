@@ -184,16 +184,7 @@ pub fn managed_policies(arns: &[String]) -> Result<()> {
         )));
     }
     for arn in arns {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let ok = parts.len() == 6
-            && parts[0] == "arn"
-            && parts[1].starts_with("aws")
-            && parts[2] == "iam"
-            && parts[3].is_empty()
-            && (parts[4] == "aws"
-                || (parts[4].len() == 12 && parts[4].bytes().all(|b| b.is_ascii_digit())))
-            && parts[5].starts_with("policy/")
-            && parts[5].len() > "policy/".len();
+        let ok = crate::arn::is_managed_policy(arn);
         if !ok {
             return Err(Error::usage(format!(
                 "--managed-policy `{arn}` is not a managed policy ARN (expected e.g. \

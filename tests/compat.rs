@@ -152,7 +152,8 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
         );
     assert!(!env.path("aws.env").exists());
 
-    // A bare role name's account is known only after a request: checked before writing.
+    // A bare role name's account is known only after GetCallerIdentity: checked
+    // then, before the role is assumed.
     let out = env.vault_ci([
         "assume",
         "--role-arn",
@@ -162,7 +163,14 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(1, &["the credentials is in account", "nothing was written"]);
+    out.failure(
+        1,
+        &[&format!(
+            "vault-ci: the role arn:aws:iam::{ACCOUNT}:role/deploy is in account {ACCOUNT}, which is not \
+             among --allowed-account-id 111111111111, 999999999999; nothing was written: check the role ARN, \
+             or add the account"
+        )],
+    );
     assert!(!env.path("aws.env").exists());
 
     env.vault_ci([

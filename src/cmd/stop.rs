@@ -16,7 +16,7 @@ pub fn run(env: &Env) -> Result<Exit> {
              are not set (a `vault-ci assume --serve` step exports them for the later ones)",
         ));
     };
-    if !uri.starts_with("http://127.0.0.1:") || !uri.ends_with(crate::sink::endpoint::PATH) {
+    if !uri.starts_with("http://127.0.0.1:") || !uri.ends_with(crate::server::endpoint::PATH) {
         return Err(Error::usage(format!(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI is {}, not a vault-ci server's; nothing to stop",
             crate::text::one_line(uri)

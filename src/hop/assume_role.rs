@@ -56,7 +56,7 @@ async fn send(
     from_keys: bool,
     tags: &[(String, String)],
 ) -> Result<Session, Sent> {
-    let role = step.arn().map_err(Sent::Other)?;
+    let role = &step.role;
     info!(
         "AssumeRole {role} as session {} (signed by {})",
         step.session_name,

@@ -4,18 +4,12 @@
 
 use super::Sts;
 use super::errors::{Call, classify};
+use crate::arn::Principal;
 use crate::error::{Error, Result};
 use crate::retry::retry;
 use crate::secret::Credentials;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub arn: String,
-    pub partition: String,
-    pub account: String,
-}
-
-pub async fn call(sts: &Sts, keys: &Credentials) -> Result<Caller> {
+pub async fn call(sts: &Sts, keys: &Credentials) -> Result<Principal> {
     let arn = retry(&sts.retry, |_| async {
         let output = sts
             .client(Some(keys))
@@ -36,24 +30,12 @@ pub async fn call(sts: &Sts, keys: &Credentials) -> Result<Caller> {
     parse(&arn)
 }
 
-fn parse(arn: &str) -> Result<Caller> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    match (parts.first(), parts.get(1), parts.get(4)) {
-        (Some(&"arn"), Some(partition), Some(account))
-            if partition.starts_with("aws")
-                && account.len() == 12
-                && account.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            Ok(Caller {
-                arn: arn.to_string(),
-                partition: partition.to_string(),
-                account: account.to_string(),
-            })
-        }
-        _ => Err(Error::rejected(format!(
+fn parse(arn: &str) -> Result<Principal> {
+    arn.parse().map_err(|_| {
+        Error::rejected(format!(
             "GetCallerIdentity answered `{arn}`, which names no account; is the STS endpoint really STS?"
-        ))),
-    }
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -61,13 +43,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_callers_account_and_partition_come_from_its_arn() {
+    fn an_answer_that_names_no_account_is_not_from_sts() {
         let caller = parse("arn:aws-cn:iam::123456789012:user/deploy").unwrap();
+        assert_eq!(caller.account.as_str(), "123456789012");
         assert_eq!(
-            (caller.partition.as_str(), caller.account.as_str()),
-            ("aws-cn", "123456789012")
+            parse("arn:aws:iam::12:user/x").unwrap_err().message(),
+            "GetCallerIdentity answered `arn:aws:iam::12:user/x`, which names no account; \
+             is the STS endpoint really STS?"
         );
-        assert!(parse("arn:aws:iam::12:user/x").is_err());
-        assert!(parse("").is_err());
     }
 }

@@ -29,15 +29,6 @@ use crate::validate::MAX_DURATION;
 /// A token with less life than this left is fetched anew before a retry.
 const TOKEN_FRESHNESS: i64 = 60;
 
-/// Which role a step assumes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RoleRef {
-    Arn(RoleArn),
-    /// A role name alone, as configure-aws-credentials takes it with keys: the
-    /// role of that name in the keys' own account, found with GetCallerIdentity.
-    InCallerAccount(String),
-}
-
 /// Session tags, key and value, in the order they are sent.
 pub type Tags = Vec<(String, String)>;
 
@@ -45,7 +36,7 @@ pub type Tags = Vec<(String, String)>;
 /// the first request.
 #[derive(Debug, Clone)]
 pub struct Step {
-    pub role: RoleRef,
+    pub role: RoleArn,
     /// The name the user gave it (`deploy` in `--chain deploy,cfn`), or the ARN.
     pub label: String,
     pub session_name: String,
@@ -63,17 +54,6 @@ pub struct Step {
     /// Ask again until the keys have no special characters (configure-aws-credentials'
     /// special-characters-workaround, for tools that mangle them).
     pub plain_keys: bool,
-}
-
-impl Step {
-    pub fn arn(&self) -> Result<&RoleArn> {
-        match &self.role {
-            RoleRef::Arn(arn) => Ok(arn),
-            RoleRef::InCallerAccount(name) => Err(Error::usage(format!(
-                "the role name `{name}` was not completed to an ARN"
-            ))),
-        }
-    }
 }
 
 /// A hop's result: the role session and who it is.
@@ -106,6 +86,17 @@ pub struct Sts {
 }
 
 impl Sts {
+    /// STS in `region`, or at `endpoint`, through the network set-up's client.
+    pub fn new(region: String, endpoint: Option<String>, net: &crate::net::NetConfig) -> Sts {
+        Sts {
+            region,
+            endpoint,
+            http: net.sts_http_client(),
+            retry: net.retry.clone(),
+            attempt_timeout: net.attempt_timeout,
+        }
+    }
+
     fn client(&self, credentials: Option<&Credentials>) -> aws_sdk_sts::Client {
         let mut config = aws_sdk_sts::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -281,7 +272,7 @@ fn session_from(
         return Err(bad("credentials that outlive the 12 hours STS ever grants"));
     }
     let assumed_role_arn = match assumed_role_arn {
-        Some(arn) if well_formed_session_arn(arn) => arn.to_string(),
+        Some(arn) if crate::arn::session_account(arn).is_some() => arn.to_string(),
         Some(arn) => {
             return Err(bad(&format!(
                 "the assumed-role ARN `{}`, which is not one",
@@ -299,23 +290,6 @@ fn session_from(
         },
         assumed_role_arn,
     })
-}
-
-/// `arn:<partition>:sts::<12 digits>:assumed-role/<role>/<session>`.
-fn well_formed_session_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [prefix, partition, service, region, account, resource] = parts[..] else {
-        return false;
-    };
-    prefix == "arn"
-        && partition.starts_with("aws")
-        && service == "sts"
-        && region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && resource
-            .strip_prefix("assumed-role/")
-            .is_some_and(|rest| rest.split('/').count() >= 2 && !rest.contains(char::is_control))
 }
 
 #[cfg(test)]

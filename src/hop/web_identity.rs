@@ -15,7 +15,7 @@ pub async fn call(
     step: &Step,
     trust_policy: Option<&serde_json::Value>,
 ) -> Result<Session> {
-    let role = step.arn()?;
+    let role = &step.role;
     info!(
         "AssumeRoleWithWebIdentity {role} as session {} ({})",
         step.session_name,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::append::Append;
-use super::{Order, Output, Sink, shell};
+use super::{Delivery, Order, Sink, shell};
 use crate::error::Result;
 
 pub struct BashEnv {
@@ -23,12 +23,11 @@ impl Sink for BashEnv {
         Order::Append
     }
 
-    fn stage(&mut self, out: &Output) -> Result<()> {
-        let vars = out.reveal_variables();
-        let names: Vec<&str> = vars.iter().map(|(name, _)| *name).collect();
+    fn stage(&mut self, delivery: &Delivery) -> Result<()> {
+        let names: Vec<&str> = delivery.variables.iter().map(|(name, _)| *name).collect();
         // A write cut short may have left a single quote open.
         self.file.stage(
-            shell::export_lines(out),
+            shell::export_lines(&delivery.variables),
             "'\n".into(),
             format!("unset {}\n", names.join(" ")),
         )

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Order, Output, Sink, shell};
+use super::{Delivery, Order, Sink, shell};
 use crate::error::{Error, Result};
 use crate::files::{Placed, Replacement, stage_replacement};
 
@@ -36,11 +36,14 @@ impl Sink for EnvFile {
         Order::Replace
     }
 
-    fn stage(&mut self, out: &Output) -> Result<()> {
+    fn stage(&mut self, delivery: &Delivery) -> Result<()> {
         // No fsync: the rename is atomic for the next step, which is what matters;
         // an fsync would guard only against power loss, at a millisecond per run.
-        let staged = stage_replacement(&self.path, shell::export_lines(out).as_bytes())
-            .map_err(|e| self.fail("write", e))?;
+        let staged = stage_replacement(
+            &self.path,
+            shell::export_lines(&delivery.variables).as_bytes(),
+        )
+        .map_err(|e| self.fail("write", e))?;
         self.staged = Some(staged);
         Ok(())
     }

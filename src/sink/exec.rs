@@ -6,28 +6,9 @@
 use std::ffi::OsString;
 use std::process::Command;
 
-use super::Output;
+use super::Delivery;
 use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
-
-/// Variables that would make the child use other credentials than ours, or
-/// re-run an identity exchange of its own.
-pub const STALE: &[&str] = &[
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-];
 
 /// Variables a CI provides for minting OIDC tokens, or that hold one: the
 /// command under `--` gets none of them unless `--keep-oidc-variables` asks,
@@ -47,7 +28,8 @@ pub const MINTING: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Child {
     pub argv: Vec<OsString>,
-    /// Variables removed besides [`STALE`]: [`MINTING`] and --token-env's.
+    /// Variables removed besides the SDKs' credential settings
+    /// ([`crate::sdk::credential_variables`]): [`MINTING`] and --token-env's.
     pub withheld: Vec<String>,
 }
 
@@ -78,11 +60,10 @@ impl Child {
             .ok_or_else(|| Error::usage("no command after `--`"))?;
         let mut command = Command::new(crate::platform::program(program));
         command.args(args);
-        for name in STALE
-            .iter()
-            .copied()
-            .chain(self.withheld.iter().map(String::as_str))
-        {
+        for name in crate::sdk::credential_variables() {
+            command.env_remove(name);
+        }
+        for name in &self.withheld {
             command.env_remove(name);
         }
         tracing::debug!("running {}", program.to_string_lossy());
@@ -94,9 +75,9 @@ impl Child {
     }
 }
 
-pub fn run(child: &Child, out: &Output) -> Result<Exit> {
+pub fn run(child: &Child, delivery: &Delivery) -> Result<Exit> {
     let mut command = child.command()?;
-    command.envs(out.reveal_variables());
+    command.envs(delivery.variables.iter().map(|(name, value)| (name, value)));
     run_command(command, &child.shown())
 }
 

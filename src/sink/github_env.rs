@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::append::Append;
-use super::{Order, Output, Sink};
+use super::{Delivery, Order, Output, Sink};
 use crate::error::Result;
 use crate::workflow::{self, Workflow};
 
@@ -58,7 +58,7 @@ pub fn entries(pairs: &[(&str, String)], delimiter: &str) -> Result<(String, Str
 pub fn outputs(out: &Output, output_credentials: bool) -> Vec<(&'static str, String)> {
     let mut outputs = Vec::new();
     if let Some(account) = &out.account_id {
-        outputs.push(("aws-account-id", account.clone()));
+        outputs.push(("aws-account-id", account.to_string()));
     }
     outputs.push(("authenticated-arn", out.assumed_role_arn.clone()));
     outputs.push(("aws-role-arn", out.assumed_role_arn.clone()));
@@ -84,23 +84,24 @@ impl Sink for GithubEnv {
         Order::Append
     }
 
-    fn stage(&mut self, out: &Output) -> Result<()> {
+    fn stage(&mut self, delivery: &Delivery) -> Result<()> {
         // Masks reach the log before any value reaches a file the runner reads.
-        for secret in out.secrets() {
+        for secret in &delivery.secrets {
             self.workflow.mask(secret);
         }
         let delimiter = workflow::delimiter()?;
         let closer = format!("\n{delimiter}\n");
         if self.variables {
-            let mut variables = out.reveal_variables();
+            let mut variables = delivery.variables.clone();
             if let Some(profile) = &self.profile {
                 variables.push(("AWS_PROFILE", profile.clone()));
             }
             let (text, retraction) = entries(&variables, &delimiter)?;
             self.env.stage(text, closer.clone(), retraction)?;
         }
-        if let Some(output) = &mut self.output {
-            let (text, retraction) = entries(&outputs(out, self.output_credentials), &delimiter)?;
+        if let (Some(output), Some(session)) = (&mut self.output, &delivery.session) {
+            let (text, retraction) =
+                entries(&outputs(session, self.output_credentials), &delimiter)?;
             output.stage(text, closer, retraction)?;
         }
         Ok(())
@@ -162,9 +163,8 @@ mod tests {
                 expiration: None,
             },
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
-            account_id: Some("123456789012".into()),
+            account_id: Some("123456789012".parse().unwrap()),
             region: Some("eu-west-1".into()),
-            endpoint: None,
         }
     }
 

@@ -12,12 +12,10 @@
 
 mod append;
 mod bash_env;
-pub mod endpoint;
 mod env_file;
 pub mod exec;
 pub mod github_env;
 mod profile;
-pub mod serve;
 pub mod shell;
 pub mod stdout;
 
@@ -29,10 +27,9 @@ pub use stdout::{Format, Stdout};
 
 use aws_smithy_types::date_time::DateTime;
 
-use std::path::PathBuf;
-
+use crate::arn::AccountId;
 use crate::error::Result;
-use crate::secret::{Credentials, Secret};
+use crate::secret::Credentials;
 use crate::time::rfc3339;
 
 /// What the chain produced, as every sink needs it.
@@ -40,24 +37,9 @@ use crate::time::rfc3339;
 pub struct Output {
     pub credentials: Credentials,
     pub assumed_role_arn: String,
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Exported only when the user chose one; otherwise later tools keep theirs.
     pub region: Option<String>,
-    /// With `--serve`: where a job-wide server serves them, which is what the
-    /// sinks hand on instead of the keys.
-    pub endpoint: Option<Served>,
-}
-
-/// A job-wide credentials server (`--serve`), as later steps reach it.
-#[derive(Clone)]
-pub struct Served {
-    pub uri: String,
-    pub token: Secret,
-    /// Its log, for a later step to print.
-    pub log: PathBuf,
-    /// The token in a file too, where the runner set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
-    /// (EKS Pod Identity): SDKs read that file before the token's variable.
-    pub token_file: Option<PathBuf>,
 }
 
 impl Output {
@@ -77,11 +59,8 @@ impl Output {
         }
     }
 
-    /// The variables every AWS SDK and CLI reads, secrets in clear: only sinks call this.
+    /// The variables every AWS SDK and CLI reads, secrets in clear.
     pub fn reveal_variables(&self) -> Vec<(&'static str, String)> {
-        if let Some(served) = &self.endpoint {
-            return serve::later_step_variables(self, served);
-        }
         let creds = &self.credentials;
         let mut vars = vec![
             ("AWS_ACCESS_KEY_ID", creds.access_key_id.clone()),
@@ -99,21 +78,47 @@ impl Output {
         }
         vars
     }
+}
 
-    /// The secret values, for masks.
-    pub fn secrets(&self) -> Vec<&str> {
-        if let Some(served) = &self.endpoint {
-            return vec![served.token.expose()];
-        }
-        let creds = &self.credentials;
+/// What the sinks hand on: the variables later steps (or the command) get,
+/// the values to mask in a job log, and the session they are for. Usually the
+/// session's own keys; with `--serve`, a server's address instead
+/// (`server::Served::delivery`); for the compatibility paths of
+/// configure-aws-credentials, variables alone.
+pub struct Delivery {
+    /// In the order they are written; values in clear: only sinks read them.
+    pub variables: Vec<(&'static str, String)>,
+    pub secrets: Vec<String>,
+    /// The outputs (account, role, expiry) and files that hold keys come from it;
+    /// without one, only the variables are written.
+    pub session: Option<Output>,
+}
+
+impl Delivery {
+    /// The session's keys, region and expiry.
+    pub fn keys(out: Output) -> Delivery {
+        let creds = &out.credentials;
         let mut secrets = vec![
-            creds.access_key_id.as_str(),
-            creds.secret_access_key.expose(),
+            creds.access_key_id.clone(),
+            creds.secret_access_key.expose().to_string(),
         ];
         if let Some(token) = &creds.session_token {
-            secrets.push(token.expose());
+            secrets.push(token.expose().to_string());
         }
-        secrets
+        Delivery {
+            variables: out.reveal_variables(),
+            secrets,
+            session: Some(out),
+        }
+    }
+
+    /// Variables that are no secret (empty ones, a region), and no session.
+    pub fn variables(variables: Vec<(&'static str, String)>) -> Delivery {
+        Delivery {
+            variables,
+            secrets: Vec::new(),
+            session: None,
+        }
     }
 }
 
@@ -131,7 +136,7 @@ pub enum Order {
 pub trait Sink {
     fn order(&self) -> Order;
     /// Renders and prepares everything that can fail; nothing is visible yet.
-    fn stage(&mut self, out: &Output) -> Result<()>;
+    fn stage(&mut self, delivery: &Delivery) -> Result<()>;
     /// Makes it visible in one step.
     fn commit(&mut self) -> Result<()>;
     /// After a later sink failed: takes back what `commit` made visible.
@@ -139,13 +144,13 @@ pub trait Sink {
 }
 
 /// Writes every destination, or none of them.
-pub fn deliver(sinks: &mut [Box<dyn Sink>], out: &Output) -> Result<()> {
+pub fn deliver(sinks: &mut [Box<dyn Sink>], delivery: &Delivery) -> Result<()> {
     sinks.sort_by_key(|sink| sink.order());
     // Between a temporary file's creation and its rename, a Ctrl-C or a CI's
     // SIGTERM waits: it arrives once the files are in place or gone.
     let _held = crate::signals::hold();
     for sink in sinks.iter_mut() {
-        sink.stage(out)?;
+        sink.stage(delivery)?;
     }
     for index in 0..sinks.len() {
         if let Err(err) = sinks[index].commit() {
@@ -163,6 +168,7 @@ pub fn deliver(sinks: &mut [Box<dyn Sink>], out: &Output) -> Result<()> {
 pub(crate) mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::secret::Secret;
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -177,9 +183,8 @@ pub(crate) mod tests {
                 ),
             },
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/s".into(),
-            account_id: Some("123456789012".into()),
+            account_id: Some("123456789012".parse().unwrap()),
             region: Some("eu-west-1".into()),
-            endpoint: None,
         }
     }
 
@@ -194,7 +199,7 @@ pub(crate) mod tests {
         fn order(&self) -> Order {
             self.order
         }
-        fn stage(&mut self, _out: &Output) -> Result<()> {
+        fn stage(&mut self, _delivery: &Delivery) -> Result<()> {
             self.log.borrow_mut().push(format!("stage {}", self.name));
             Ok(())
         }
@@ -227,7 +232,7 @@ pub(crate) mod tests {
             sink("bash", Order::Append, true),
             sink("file", Order::Replace, false),
         ];
-        let err = deliver(&mut sinks, &output()).unwrap_err();
+        let err = deliver(&mut sinks, &Delivery::keys(output())).unwrap_err();
         assert_eq!(err.message(), "bash failed");
         assert_eq!(
             *log.borrow(),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use ini::{EscapePolicy, Ini, LineSeparator, ParseOption, WriteOption};
 
-use super::{Order, Output, Sink};
+use super::{Delivery, Order, Sink};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::files::{Placed, Replacement, stage_replacement};
@@ -209,7 +209,11 @@ impl Sink for Profile {
         Order::Replace
     }
 
-    fn stage(&mut self, out: &Output) -> Result<()> {
+    fn stage(&mut self, delivery: &Delivery) -> Result<()> {
+        // The plan gives a profile only a session's keys to hold.
+        let Some(out) = &delivery.session else {
+            return Ok(());
+        };
         let creds = &out.credentials;
         let mut keys = vec![
             ("aws_access_key_id", creds.access_key_id.as_str()),
@@ -291,7 +295,8 @@ mod tests {
         )
         .unwrap();
         let mut sink = profile(dir.path(), "deploy", false).unwrap();
-        sink.stage(&super::super::tests::output()).unwrap();
+        sink.stage(&Delivery::keys(super::super::tests::output()))
+            .unwrap();
         sink.commit().unwrap();
         let config = std::fs::read_to_string(dir.path().join("config")).unwrap();
         assert_eq!(
@@ -325,7 +330,8 @@ mod tests {
         let err = profile(dir.path(), "deploy", false).err().unwrap();
         assert!(err.message().ends_with("already has [deploy]; pass --overwrite-aws-profile to replace it, or choose another name"), "{err}");
         let mut sink = profile(dir.path(), "deploy", true).unwrap();
-        sink.stage(&super::super::tests::output()).unwrap();
+        sink.stage(&Delivery::keys(super::super::tests::output()))
+            .unwrap();
         sink.commit().unwrap();
         let credentials = std::fs::read_to_string(dir.path().join("credentials")).unwrap();
         assert!(

@@ -2,7 +2,6 @@
 //! but a writer that is only right for today's values is a leak waiting for
 //! tomorrow's, so every format quotes any value correctly.
 
-use super::Output;
 use crate::error::{Error, Result};
 
 /// `'…'` for POSIX shells: everything literal, a `'` written as `'\''`.
@@ -14,9 +13,9 @@ pub fn export_line(name: &str, value: &str) -> String {
     format!("export {name}={}\n", single_quote(value))
 }
 
-/// The credentials as `export` lines: stdout's `env`, `$BASH_ENV` and env files.
-pub fn export_lines(out: &Output) -> String {
-    out.reveal_variables()
+/// The variables as `export` lines: stdout's `env`, `$BASH_ENV` and env files.
+pub fn export_lines(variables: &[(&str, String)]) -> String {
+    variables
         .iter()
         .map(|(name, value)| export_line(name, value))
         .collect()

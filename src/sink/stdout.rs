@@ -4,7 +4,7 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::{Order, Output, Sink, shell};
+use super::{Delivery, Order, Output, Sink, shell};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,38 +33,49 @@ impl Stdout {
     }
 }
 
-pub fn render(format: Format, out: &Output) -> Result<String> {
-    let creds = &out.credentials;
+pub fn render(format: Format, delivery: &Delivery) -> Result<String> {
+    let variables = &delivery.variables;
+    let document = |keys: fn(&Output) -> serde_json::Value| {
+        // The documents hold a session's keys; the plan gives these formats one.
+        delivery.session.as_ref().map(keys)
+    };
     Ok(match format {
-        Format::Env => shell::export_lines(out),
-        Format::Dotenv => out
-            .reveal_variables()
+        Format::Env => shell::export_lines(variables),
+        Format::Dotenv => variables
             .iter()
             .map(|(name, value)| shell::dotenv_line(name, value))
             .collect::<Result<String>>()?,
-        Format::Json => {
-            let doc = json!({
-                "AccessKeyId": creds.access_key_id,
-                "SecretAccessKey": creds.secret_access_key.expose(),
-                "SessionToken": creds.session_token.as_ref().map(|t| t.expose()),
-                "Expiration": out.expiration(),
-                "RoleArn": out.assumed_role_arn,
-                "AccountId": out.account_id,
-                "Region": out.region,
-            });
-            format!("{doc:#}\n")
-        }
-        Format::CredentialProcess => {
-            // https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html
-            let doc = json!({
-                "Version": 1,
-                "AccessKeyId": creds.access_key_id,
-                "SecretAccessKey": creds.secret_access_key.expose(),
-                "SessionToken": creds.session_token.as_ref().map(|t| t.expose()),
-                "Expiration": out.expiration(),
-            });
-            format!("{doc}\n")
-        }
+        Format::Json => document(json_document)
+            .map(|doc| format!("{doc:#}\n"))
+            .unwrap_or_default(),
+        Format::CredentialProcess => document(credential_process)
+            .map(|doc| format!("{doc}\n"))
+            .unwrap_or_default(),
+    })
+}
+
+fn json_document(out: &Output) -> serde_json::Value {
+    let creds = &out.credentials;
+    json!({
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key.expose(),
+        "SessionToken": creds.session_token.as_ref().map(|t| t.expose()),
+        "Expiration": out.expiration(),
+        "RoleArn": out.assumed_role_arn,
+        "AccountId": out.account_id,
+        "Region": out.region,
+    })
+}
+
+/// https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html
+fn credential_process(out: &Output) -> serde_json::Value {
+    let creds = &out.credentials;
+    json!({
+        "Version": 1,
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key.expose(),
+        "SessionToken": creds.session_token.as_ref().map(|t| t.expose()),
+        "Expiration": out.expiration(),
     })
 }
 
@@ -73,8 +84,8 @@ impl Sink for Stdout {
         Order::Print
     }
 
-    fn stage(&mut self, out: &Output) -> Result<()> {
-        self.text = render(self.format, out)?;
+    fn stage(&mut self, delivery: &Delivery) -> Result<()> {
+        self.text = render(self.format, delivery)?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::token::Token;
 
 pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>) -> String {
     let subject = Subject::of_token(token);
-    let statement = render(&subject.statement(role.partition(), role.account()));
+    let statement = render(&subject.statement(role.partition(), role.account().as_str()));
     let mut hint = format!(
         "hint: STS judged the token from {origin}: {summary}\n\
          the trust policy of {name} must admit it, for example with this statement:\n\

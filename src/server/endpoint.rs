@@ -1,12 +1,8 @@
-//! A refreshing credentials endpoint: credentials that outlive a long deploy.
-//!
-//! Instead of keys, consumers get `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
-//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`, the convention every AWS SDK and both
-//! AWS CLIs follow. vault-ci serves the current credentials on 127.0.0.1 to
-//! whoever presents the token, re-runs the whole chain before they come within
-//! the refresh window of expiry, and keeps serving the old ones while a refresh
-//! fails. It serves one command (`--refresh -- COMMAND`, living exactly as
-//! long as it) or every later step of a job (`--serve`, see `serve.rs`).
+//! The credentials endpoint: vault-ci serves the current credentials on
+//! 127.0.0.1 to whoever presents the token, re-runs the whole chain before
+//! they come within the refresh window of expiry, and keeps serving the old
+//! ones while a refresh fails. What ends it is its owner's business
+//! (`command.rs`, `daemon.rs`).
 //!
 //! Another process of the machine may connect too: connections are bounded,
 //! each gets two seconds to send its request and serves one, and when all are
@@ -36,10 +32,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Output, exec};
 use crate::error::{Error, Result};
-use crate::exit::Exit;
 use crate::secret::Secret;
+use crate::sink::Output;
 
 /// Where the credentials are served; the path makes a stray request obvious.
 pub const PATH: &str = "/vault-ci/credentials";
@@ -357,101 +352,6 @@ impl Handle {
     }
 }
 
-/// What ends a job-wide server besides `vault-ci stop`.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// No credentials asked for in this long.
-    pub idle: Duration,
-    /// Served this long in all.
-    pub max: Duration,
-}
-
-/// Serves a job's later steps until `vault-ci stop`, SIGTERM / SIGINT / SIGHUP,
-/// the limits, or `watched` (the job's runner process) ending; says which.
-pub async fn serve_job<F, Fut>(
-    endpoint: Endpoint,
-    first: Output,
-    window: Duration,
-    renew: F,
-    limits: Limits,
-    watched: Option<u32>,
-) -> Result<&'static str>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Output>>,
-{
-    let mut signals = crate::signals::Stops::new()?;
-    let started = Instant::now();
-    let ended = endpoint
-        .serve(first, window, renew, move |handle| async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = handle.stopped() => return "vault-ci stop",
-                    _ = signals.next() => return "a signal to stop",
-                    _ = tick.tick() => {
-                        if handle.idle() >= limits.idle {
-                            return "no credentials were asked for within --serve-idle";
-                        }
-                        if started.elapsed() >= limits.max {
-                            return "--serve-max passed";
-                        }
-                        if watched.is_some_and(|pid| !crate::platform::alive(pid)) {
-                            return "the job's runner process ended";
-                        }
-                    }
-                }
-            }
-        })
-        .await;
-    Ok(ended)
-}
-
-/// Serves the credentials to `child` until it exits, refreshing them with
-/// `renew`; returns the command's exit status.
-pub async fn run<F, Fut>(
-    child: &exec::Child,
-    first: Output,
-    window: Duration,
-    renew: F,
-) -> Result<Exit>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<Output>>,
-{
-    let endpoint = Endpoint::open(random_token()?).await?;
-    // Listening before the command starts: a signal sent as soon as it is up
-    // must reach it, not end vault-ci and orphan it.
-    let mut signals = crate::signals::Forwarded::new()?;
-    // exec::command leaves out every variable the SDKs would read before these.
-    let mut command = child.command()?;
-    crate::platform::die_with_parent(&mut command);
-    command
-        .envs(first.region_variables())
-        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &endpoint.uri)
-        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", endpoint.token.expose());
-    let mut child = tokio::process::Command::from(command)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| exec::start_error(&child.shown(), e))?;
-    info!(
-        "serving refreshing credentials to the command at {}",
-        endpoint.uri
-    );
-    let status = endpoint
-        .serve(first, window, renew, |_handle| async move {
-            loop {
-                tokio::select! {
-                    status = child.wait() => return status,
-                    signal = signals.next() => signals.forward(signal, &child),
-                }
-            }
-        })
-        .await
-        .map_err(|e| Error::sink(format!("lost track of the command: {e}")))?;
-    Ok(Exit::of(status))
-}
-
 struct Connection {
     started: Rc<Cell<bool>>,
     accepted: Instant,
@@ -540,7 +440,6 @@ mod tests {
             assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/r/s".into(),
             account_id: None,
             region: None,
-            endpoint: None,
         }
     }
 

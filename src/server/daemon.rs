@@ -14,6 +14,7 @@
 //! `--serve-max`). Its log, with nothing secret in it, is in the runner's temp
 //! directory ($VAULT_CI_SERVE_LOG).
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,10 +22,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Output, Served};
+use tokio::time::Instant;
+
+use super::endpoint::{Endpoint, random_token};
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::sdk;
 use crate::secret::{Credentials, Secret};
+use crate::sink::{Delivery, Output};
 
 /// Marks the background vault-ci; its value is the process to watch, if any.
 pub const DAEMON: &str = "VAULT_CI_SERVE_DAEMON";
@@ -87,55 +92,41 @@ pub fn start(first: &Output, env: &Env) -> Result<Served> {
     })
 }
 
-/// The variables later steps need: the server's address and token, the region,
-/// and empty values for the keys and web-identity settings an earlier step may
-/// have left (every SDK takes an empty one as unset). Variables that cannot be
-/// made harmless by emptying them (a profile name, a relative container URI)
-/// were refused by the plan.
-pub fn later_step_variables(out: &Output, served: &Served) -> Vec<(&'static str, String)> {
-    let mut vars = vec![
-        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", served.uri.clone()),
-        (
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-            served.token.expose().to_string(),
-        ),
-    ];
-    if let Some(file) = &served.token_file {
-        vars.push((
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            file.display().to_string(),
-        ));
-    }
-    vars.extend(out.region_variables());
-    for name in BLANKED {
-        vars.push((name, String::new()));
-    }
-    vars.push(("VAULT_CI_SERVE_LOG", served.log.display().to_string()));
-    vars
+/// A job-wide credentials server, as later steps reach it.
+#[derive(Clone)]
+pub struct Served {
+    pub uri: String,
+    pub token: Secret,
+    /// Its log, for a later step to print.
+    pub log: PathBuf,
+    /// The token in a file too, where the runner set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+    /// (EKS Pod Identity): SDKs read that file before the token's variable.
+    pub token_file: Option<PathBuf>,
 }
 
-/// What an SDK would use before the container endpoint, and is harmless empty.
-const BLANKED: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-];
-
-/// What an SDK would use before the container endpoint and cannot be emptied:
-/// an empty profile name is a profile named "", and an empty relative URI
-/// still wins over the full one.
-pub fn unremovable(env: &Env) -> Option<&'static str> {
-    [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    ]
-    .into_iter()
-    .find(|name| env.get(name).is_some())
+impl Served {
+    /// What later steps get instead of the keys: the server's address and
+    /// token, the region, and empty values for the keys and web-identity
+    /// settings an earlier step may have left (every SDK takes an empty one as
+    /// unset). What cannot be made harmless by emptying it (a profile name, a
+    /// relative container URI) was refused by the plan.
+    pub fn delivery(&self, out: Output) -> Delivery {
+        let mut variables = vec![
+            (sdk::ENDPOINT_URI, self.uri.clone()),
+            (sdk::ENDPOINT_TOKEN, self.token.expose().to_string()),
+        ];
+        if let Some(file) = &self.token_file {
+            variables.push((sdk::ENDPOINT_TOKEN_FILE, file.display().to_string()));
+        }
+        variables.extend(out.region_variables());
+        variables.extend(sdk::blanked_for_endpoint().map(|name| (name, String::new())));
+        variables.push(("VAULT_CI_SERVE_LOG", self.log.display().to_string()));
+        Delivery {
+            variables,
+            secrets: vec![self.token.expose().to_string()],
+            session: Some(out),
+        }
+    }
 }
 
 fn write_token_file(log: &Path, token: &Secret) -> Result<PathBuf> {
@@ -156,7 +147,7 @@ pub fn receive() -> Result<Output> {
 }
 
 /// Tells the step where the endpoint is, then lets go of its stdout.
-pub fn announce(uri: &str, token: &Secret) -> Result<()> {
+fn announce(uri: &str, token: &Secret) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", json!({"uri": uri, "token": token.expose()}))
         .and_then(|_| stdout.flush())
@@ -170,10 +161,6 @@ pub fn announce(uri: &str, token: &Secret) -> Result<()> {
 fn watched() -> Option<u32> {
     let shell = crate::platform::parent_of(std::process::id())?;
     crate::platform::parent_of(shell).filter(|pid| *pid > 1)
-}
-
-pub fn watched_from(env: &Env) -> Option<u32> {
-    env.get(DAEMON).and_then(|v| v.parse().ok())
 }
 
 fn log_path(env: &Env) -> PathBuf {
@@ -248,56 +235,72 @@ fn from_json(line: &str) -> Result<Output> {
                 .map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
         },
         assumed_role_arn: text("assumed_role_arn").ok_or_else(bad)?,
-        account_id: text("account_id"),
+        account_id: text("account_id").and_then(|id| id.parse().ok()),
         region: text("region"),
-        endpoint: None,
     })
 }
 
-/// Whether any of the shared files would give the SDKs credentials before
-/// they ask the endpoint: the default profile's keys (or a role, a process,
-/// SSO) win over container credentials in every SDK's chain. Says which.
-pub fn profile_that_wins(env: &Env) -> Option<String> {
-    let home = || {
-        env.path("HOME")
-            .or_else(|| env.path("USERPROFILE"))
-            .map(|h| h.join(".aws"))
-    };
-    let credentials = env
-        .path("AWS_SHARED_CREDENTIALS_FILE")
-        .or_else(|| home().map(|d| d.join("credentials")));
-    let config = env
-        .path("AWS_CONFIG_FILE")
-        .or_else(|| home().map(|d| d.join("config")));
-    const GIVES: &[&str] = &[
-        "aws_access_key_id",
-        "role_arn",
-        "credential_process",
-        "sso_session",
-        "sso_start_url",
-        "web_identity_token_file",
-        "credential_source",
-    ];
-    let check = |path: &Path| -> Option<String> {
-        let text = crate::files::read_text(path, crate::net::MAX_BODY).ok()?;
-        let ini = ini::Ini::load_from_str_opt(
-            &text,
-            ini::ParseOption {
-                enabled_quote: false,
-                enabled_escape: false,
-                enabled_indented_mutiline_value: false,
-                enabled_preserve_key_leading_whitespace: false,
-            },
-        )
-        .ok()?;
-        let section = ini.section(Some("default"))?;
-        let key = GIVES.iter().find(|key| section.contains_key(**key))?;
-        Some(format!("{} has {key} in [default]", path.display()))
-    };
-    credentials
-        .as_deref()
-        .and_then(check)
-        .or_else(|| config.as_deref().and_then(check))
+/// What ends a job-wide server besides `vault-ci stop`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// No credentials asked for in this long.
+    pub idle: Duration,
+    /// Served this long in all.
+    pub max: Duration,
+}
+
+/// The daemon's life: takes the credentials the step handed over, opens the
+/// endpoint, tells the step where it is, then serves the job's later steps,
+/// refreshing with `renew`, until `vault-ci stop`, SIGTERM / SIGINT / SIGHUP,
+/// the limits, or the job's runner process ending. Says which ended it.
+pub async fn serve<F, Fut>(
+    first: Output,
+    window: Duration,
+    renew: F,
+    limits: Limits,
+    env: &Env,
+) -> Result<&'static str>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Output>>,
+{
+    let endpoint = Endpoint::open(random_token()?).await?;
+    announce(&endpoint.uri, &endpoint.token)?;
+    let watched = env.get(DAEMON).and_then(|v| v.parse::<u32>().ok());
+    tracing::info!(
+        "serving {} at {} (refreshing {} s before expiry; watching process {})",
+        first.assumed_role_arn,
+        endpoint.uri,
+        window.as_secs(),
+        watched
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "none".into())
+    );
+    let mut signals = crate::signals::Stops::new()?;
+    let started = Instant::now();
+    let ended = endpoint
+        .serve(first, window, renew, move |handle| async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = handle.stopped() => return "vault-ci stop",
+                    _ = signals.next() => return "a signal to stop",
+                    _ = tick.tick() => {
+                        if handle.idle() >= limits.idle {
+                            return "no credentials were asked for within --serve-idle";
+                        }
+                        if started.elapsed() >= limits.max {
+                            return "--serve-max passed";
+                        }
+                        if watched.is_some_and(|pid| !crate::platform::alive(pid)) {
+                            return "the job's runner process ended";
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+    Ok(ended)
 }
 
 #[cfg(test)]
@@ -324,31 +327,5 @@ mod tests {
         assert_eq!(back.assumed_role_arn, out.assumed_role_arn);
         assert_eq!(back.region, out.region);
         assert!(from_json("{}").is_err());
-    }
-
-    #[test]
-    fn a_default_profile_with_keys_is_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let credentials = dir.path().join("credentials");
-        let config = dir.path().join("config");
-        let env = Env::of([
-            ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
-            ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-        ]);
-        assert_eq!(profile_that_wins(&env), None);
-        std::fs::write(
-            &config,
-            "[default]\nregion = eu-west-1\n[profile x]\nrole_arn = y\n",
-        )
-        .unwrap();
-        assert_eq!(profile_that_wins(&env), None);
-        std::fs::write(&credentials, "[default]\naws_access_key_id = AKIA\n").unwrap();
-        assert_eq!(
-            profile_that_wins(&env).unwrap(),
-            format!(
-                "{} has aws_access_key_id in [default]",
-                credentials.display()
-            )
-        );
     }
 }
