@@ -403,3 +403,30 @@ fn a_circleci_job_mints_a_token_with_its_cli_for_each_refresh() {
     let log = env.run("sh", ["-c", &script]).stdout;
     assert!(server_gone(Path::new(&log)), "vault-ci stop stopped it");
 }
+
+#[test]
+fn a_deploy_users_bare_role_name_is_completed_for_every_refresh_too() {
+    let github = github_endpoint(&[]);
+    let mut env = serving_job(&github);
+    env.sts(moto_auth()).deploy_user(moto_auth());
+    let out = env.vault_ci([
+        "assume",
+        "--provider",
+        "static",
+        "--role-arn",
+        "deploy",
+        "--github-env",
+        "--serve",
+    ]);
+    out.success();
+    let vars = later_step(&env);
+    std::thread::sleep(Duration::from_secs(7));
+    let log = std::fs::read_to_string(&vars["VAULT_CI_SERVE_LOG"]).unwrap();
+    assert!(
+        log.contains("refreshed the credentials served"),
+        "the server refreshes the completed role:\n{log}"
+    );
+    assert!(!log.contains("refreshing the credentials failed"), "{log}");
+    stop(&env, &vars);
+    assert!(server_gone(Path::new(&vars["VAULT_CI_SERVE_LOG"])));
+}

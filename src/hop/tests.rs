@@ -1,0 +1,389 @@
+use super::*;
+use aws_sdk_sts::primitives::DateTime;
+
+fn answer(key: &str, secret: &str, expires_in: i64) -> aws_sdk_sts::types::Credentials {
+    aws_sdk_sts::types::Credentials::builder()
+        .access_key_id(key)
+        .secret_access_key(secret)
+        .session_token("token")
+        .expiration(DateTime::from_secs(crate::time::now_unix() + expires_in))
+        .build()
+        .unwrap()
+}
+
+fn check(creds: &aws_sdk_sts::types::Credentials, arn: &str) -> Result<Session> {
+    let role: RoleArn = "arn:aws:iam::123456789012:role/deploy".parse().unwrap();
+    session_from(Some(creds), Some(arn), &role, "http://sts")
+}
+
+const ARN: &str = "arn:aws:sts::123456789012:assumed-role/deploy/s";
+
+#[test]
+fn a_sound_answer_becomes_a_session() {
+    let session = check(&answer("ASIA1", "s", 900), ARN).unwrap();
+    assert_eq!(session.credentials.access_key_id, "ASIA1");
+    assert_eq!(session.assumed_role_arn, ARN);
+}
+
+#[test]
+fn broken_answers_are_refused_with_what_is_wrong() {
+    let cases = [
+        (answer("ASIA1", "", 900), ARN, "an empty SecretAccessKey"),
+        (answer(" ", "s", 900), ARN, "an empty AccessKeyId"),
+        (
+            answer("ASIA1", "s", -3600),
+            ARN,
+            "credentials that expired at 20",
+        ),
+        (answer("ASIA1", "s", 50_000), ARN, "outlive the 12 hours"),
+        (
+            answer("ASIA1", "s", 900),
+            "arn:aws:sts::1:assumed-role/x/y",
+            "which is not one",
+        ),
+        (
+            answer("ASIA1", "s", 900),
+            "garbage\n::set-env",
+            "`garbage\\n::set-env`",
+        ),
+        (
+            answer("ASIA1", "s\r\n::set-env name=X::1", 900),
+            ARN,
+            "a SecretAccessKey holding a line break or another control character",
+        ),
+    ];
+    let cut_short = aws_sdk_sts::types::Credentials::builder()
+        .access_key_id("ASIA1")
+        .secret_access_key("s")
+        .session_token("tok")
+        .expiration(DateTime::from_secs(0))
+        .build()
+        .unwrap();
+    let cases = cases
+        .into_iter()
+        .chain([(cut_short, ARN, "no Expiration (an answer cut short?)")]);
+    for (creds, arn, expected) in cases {
+        let err = check(&creds, arn).unwrap_err();
+        assert!(err.message().contains(expected), "{expected}: {err}");
+        assert!(err.message().starts_with(
+            "STS at http://sts answered for arn:aws:iam::123456789012:role/deploy with "
+        ));
+    }
+}
+
+// ── through the SDK, against its replay client ──────────────────────────────
+
+use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+
+const DEPLOY: &str = "arn:aws:iam::123456789012:role/deploy";
+const CFN: &str = "arn:aws:iam::123456789012:role/cfn";
+
+/// STS as the SDK's replay client plays it: each request gets the next answer.
+fn sts(answers: Vec<(u16, String)>) -> (Sts, StaticReplayClient) {
+    let events = answers
+        .into_iter()
+        .map(|(status, body)| {
+            ReplayEvent::new(
+                http::Request::builder()
+                    .uri("https://sts.test/")
+                    .body(SdkBody::empty())
+                    .unwrap(),
+                http::Response::builder()
+                    .status(status)
+                    .body(SdkBody::from(body))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let client = StaticReplayClient::new(events);
+    let sts = Sts {
+        region: "us-east-1".into(),
+        endpoint: Some("https://sts.test".into()),
+        http: SharedHttpClient::new(client.clone()),
+        retry: RetryPolicy {
+            jitter: || 0.0,
+            ..RetryPolicy::default()
+        },
+        attempt_timeout: Duration::from_secs(5),
+    };
+    (sts, client)
+}
+
+/// STS's answer to AssumeRole or AssumeRoleWithWebIdentity.
+fn granted(operation: &str, role: &str, key: &str) -> (u16, String) {
+    let expiration = crate::time::rfc3339(crate::time::now_unix() + 900).expect("a time in range");
+    (
+        200,
+        format!(
+            "<{operation}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <{operation}Result><AssumedRoleUser>\
+             <Arn>arn:aws:sts::123456789012:assumed-role/{role}/ci</Arn>\
+             <AssumedRoleId>AROAEXAMPLE:ci</AssumedRoleId></AssumedRoleUser>\
+             <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>\
+             <SessionToken>token</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
+             </{operation}Result><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>\
+             </{operation}Response>"
+        ),
+    )
+}
+
+fn refused(status: u16, code: &str, message: &str) -> (u16, String) {
+    (
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
+             <Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+             <RequestId>1</RequestId></ErrorResponse>"
+        ),
+    )
+}
+
+/// A request's form parameters, in the order the SDK sent them.
+fn form(request: &HttpRequest) -> Vec<(String, String)> {
+    let body = request.body().bytes().expect("an in-memory body");
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn step(role: &str, label: &str) -> Step {
+    Step {
+        role: role.parse().unwrap(),
+        label: label.into(),
+        session_name: "ci".into(),
+        duration: 900,
+        external_id: None,
+        tags: Vec::new(),
+        droppable_tags: Vec::new(),
+        transitive_tag_keys: Vec::new(),
+        source_identity: None,
+        policy: None,
+        policy_arns: Vec::new(),
+        mfa: None,
+        plain_keys: false,
+    }
+}
+
+fn keys() -> Credentials {
+    Credentials {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        session_token: None,
+        expiration: None,
+    }
+}
+
+/// An unsigned JWT with GitHub's claims: nothing here verifies signatures.
+fn token() -> Token {
+    use base64::Engine;
+    let part = |json: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    };
+    let jwt = format!(
+        "{}.{}.c2ln",
+        part(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        part(serde_json::json!({
+            "iss": "https://token.actions.githubusercontent.com",
+            "aud": "sts.amazonaws.com",
+            "sub": "repo:octo-org/app:ref:refs/heads/main",
+            "exp": crate::time::now_unix() + 300,
+        }))
+    );
+    Token::parse(&jwt, "the test").unwrap()
+}
+
+#[tokio::test]
+async fn a_token_is_exchanged_once_and_each_later_hop_is_one_assume_role() {
+    let (sts, client) = sts(vec![
+        granted("AssumeRoleWithWebIdentity", "deploy", "ASIA1"),
+        granted("AssumeRole", "cfn", "ASIA2"),
+    ]);
+    let renew = || -> TokenFuture<'_> { Box::pin(async { Ok(token()) }) };
+    let mut cfn = step(CFN, "cfn");
+    cfn.duration = 1800;
+    cfn.tags = vec![("team".into(), "payments".into())];
+    let start = Start::Token {
+        token: Box::new(token()),
+        renew: &renew,
+        trust_policy: None,
+    };
+    let session = run(&sts, start, &[step(DEPLOY, "deploy"), cfn])
+        .await
+        .unwrap();
+    assert_eq!(
+        session.assumed_role_arn,
+        "arn:aws:sts::123456789012:assumed-role/cfn/ci"
+    );
+    assert_eq!(session.credentials.access_key_id, "ASIA2");
+    let requests: Vec<_> = client.actual_requests().map(form).collect();
+    assert_eq!(
+        requests[0],
+        pairs(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", DEPLOY),
+            ("RoleSessionName", "ci"),
+            ("WebIdentityToken", token().jwt.expose()),
+            ("DurationSeconds", "900"),
+        ])
+    );
+    assert_eq!(
+        requests[1],
+        pairs(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", CFN),
+            ("RoleSessionName", "ci"),
+            ("DurationSeconds", "1800"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "payments"),
+        ])
+    );
+    assert_eq!(requests.len(), 2);
+}
+
+#[tokio::test]
+async fn too_large_tags_lose_the_runs_optional_ones_and_the_request_goes_once_more() {
+    let (sts, client) = sts(vec![
+        refused(
+            400,
+            "PackedPolicyTooLarge",
+            "Packed size of session policy and session tags exceeds the limit",
+        ),
+        granted("AssumeRole", "deploy", "ASIA1"),
+    ]);
+    let mut deploy = step(DEPLOY, "deploy");
+    deploy.tags = vec![
+        ("GitHub".into(), "Actions".into()),
+        ("Repository".into(), "octo-org/app".into()),
+        ("RunId".into(), "42".into()),
+        ("Job".into(), "deploy".into()),
+    ];
+    deploy.droppable_tags = vec!["RunId".into(), "Job".into()];
+    deploy.transitive_tag_keys = vec!["Repository".into(), "Job".into()];
+    let session = run(&sts, Start::Keys(keys()), &[deploy]).await.unwrap();
+    assert_eq!(session.credentials.access_key_id, "ASIA1");
+    let requests: Vec<_> = client.actual_requests().map(form).collect();
+    let tagged = |tags: &[(&str, &str)], transitive: &[&str]| {
+        let mut expected = pairs(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", DEPLOY),
+            ("RoleSessionName", "ci"),
+            ("DurationSeconds", "900"),
+        ]);
+        for (n, (key, value)) in tags.iter().enumerate() {
+            expected.push((format!("Tags.member.{}.Key", n + 1), key.to_string()));
+            expected.push((format!("Tags.member.{}.Value", n + 1), value.to_string()));
+        }
+        for (n, key) in transitive.iter().enumerate() {
+            expected.push((
+                format!("TransitiveTagKeys.member.{}", n + 1),
+                key.to_string(),
+            ));
+        }
+        expected
+    };
+    assert_eq!(
+        requests,
+        [
+            tagged(
+                &[
+                    ("GitHub", "Actions"),
+                    ("Repository", "octo-org/app"),
+                    ("RunId", "42"),
+                    ("Job", "deploy")
+                ],
+                &["Repository", "Job"]
+            ),
+            tagged(
+                &[("GitHub", "Actions"), ("Repository", "octo-org/app")],
+                &["Repository"]
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn too_large_tags_with_none_to_drop_fail_after_one_request() {
+    let (sts, client) = sts(vec![refused(
+        400,
+        "PackedPolicyTooLarge",
+        "Packed size of session policy and session tags exceeds the limit",
+    )]);
+    let mut deploy = step(DEPLOY, "deploy");
+    deploy.tags = vec![("team".into(), "payments".into())];
+    let err = run(&sts, Start::Keys(keys()), &[deploy]).await.unwrap_err();
+    assert_eq!(
+        err.message(),
+        "STS refused AssumeRole on arn:aws:iam::123456789012:role/deploy: PackedPolicyTooLarge: \
+         Packed size of session policy and session tags exceeds the limit"
+    );
+    assert_eq!(client.actual_requests().count(), 1);
+}
+
+#[tokio::test]
+async fn a_denial_is_not_retried_and_throttling_is() {
+    let (sts, client) = sts(vec![refused(
+        403,
+        "AccessDenied",
+        "User is not authorized to perform: sts:AssumeRole",
+    )]);
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "STS refused AssumeRole on arn:aws:iam::123456789012:role/deploy: AccessDenied: \
+         User is not authorized to perform: sts:AssumeRole"
+    );
+    assert_eq!(
+        err.hint(),
+        Some(
+            "hint: the caller needs `sts:AssumeRole` on arn:aws:iam::123456789012:role/deploy in \
+             its own policy, and the trust policy of deploy must name the caller as Principal"
+        )
+    );
+    assert_eq!(client.actual_requests().count(), 1);
+
+    let (sts, client) = sts_throttled();
+    let session = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap();
+    assert_eq!(session.credentials.access_key_id, "ASIA1");
+    assert_eq!(client.actual_requests().count(), 3);
+}
+
+fn sts_throttled() -> (Sts, StaticReplayClient) {
+    sts(vec![
+        refused(400, "Throttling", "Rate exceeded"),
+        refused(503, "ServiceUnavailable", "Service unavailable"),
+        granted("AssumeRole", "deploy", "ASIA1"),
+    ])
+}
+
+#[tokio::test]
+async fn plain_keys_are_asked_for_until_sts_hands_out_some() {
+    let special = |key: &str| {
+        let (status, body) = granted("AssumeRole", "deploy", key);
+        (status, body.replace(">secret<", ">se/cret+<"))
+    };
+    let (sts, client) = sts(vec![
+        special("ASIA1"),
+        special("ASIA2"),
+        granted("AssumeRole", "deploy", "ASIA3"),
+    ]);
+    let mut deploy = step(DEPLOY, "deploy");
+    deploy.plain_keys = true;
+    let session = run(&sts, Start::Keys(keys()), &[deploy]).await.unwrap();
+    assert_eq!(session.credentials.access_key_id, "ASIA3");
+    assert_eq!(session.credentials.secret_access_key.expose(), "secret");
+    assert_eq!(client.actual_requests().count(), 3);
+}
