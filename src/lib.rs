@@ -21,7 +21,7 @@ pub mod platform;
 pub(crate) mod retry;
 pub(crate) mod sdk;
 pub mod secret;
-pub(crate) mod server;
+pub mod server;
 pub(crate) mod signals;
 pub mod sink;
 pub mod text;

@@ -612,40 +612,18 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// Reads a GITHUB_ENV / GITHUB_OUTPUT file by the runner's rules: `NAME=value`
-/// lines, or `NAME<<DELIMITER` followed by lines up to a line equal to DELIMITER.
+/// Reads a GITHUB_ENV / GITHUB_OUTPUT file as the runner does (the runner-files
+/// crate), as a Windows runner when the binary under test is a Windows one.
 pub fn parse_github_file(text: &str) -> BTreeMap<String, String> {
-    let mut vars = BTreeMap::new();
-    let mut lines = text.split('\n');
-    while let Some(line) = lines.next() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.is_empty() {
-            continue;
-        }
-        let equals = line.find('=');
-        let heredoc = line.find("<<");
-        match (equals, heredoc) {
-            (Some(e), h) if h.is_none_or(|h| e < h) => {
-                vars.insert(line[..e].to_string(), line[e + 1..].to_string());
-            }
-            (_, Some(h)) => {
-                let (name, delimiter) = (&line[..h], &line[h + 2..]);
-                let mut value = Vec::new();
-                loop {
-                    let next = lines
-                        .next()
-                        .unwrap_or_else(|| panic!("{name}: no closing delimiter {delimiter}"));
-                    if next == delimiter {
-                        break;
-                    }
-                    value.push(next);
-                }
-                vars.insert(name.to_string(), value.join("\n"));
-            }
-            _ => panic!("the runner would reject the line {line:?}"),
-        }
-    }
-    vars
+    let runner = if binary().windows {
+        runner_files::Runner::Windows
+    } else {
+        runner_files::Runner::Unix
+    };
+    runner_files::read(text, runner)
+        .unwrap_or_else(|why| panic!("the runner would refuse the file: {why}\n{text}"))
+        .into_iter()
+        .collect()
 }
 
 /// Reads `export NAME='value'` lines the way a shell does: by sourcing them.

@@ -16,8 +16,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use vault_ci::secret::{Credentials, Secret};
+use vault_ci::server::Served;
 use vault_ci::sink::stdout::{Format, render};
-use vault_ci::sink::{Output, Served, github_env, shell};
+use vault_ci::sink::{Delivery, Output, github_env, shell};
 use vault_ci::workflow;
 
 fuzz_target!(|data: &[u8]| {
@@ -67,37 +68,41 @@ fuzz_target!(|data: &[u8]| {
             expiration,
         },
         assumed_role_arn: role,
-        account_id: account,
+        account_id: account.and_then(|id| id.parse().ok()),
         region,
-        endpoint: served,
     };
-    let mut variables = out.reveal_variables();
+    let delivery = match &served {
+        Some(served) => served.delivery(out.clone()),
+        None => Delivery::keys(out.clone()),
+    };
+    let handed = &delivery.variables;
+    let mut variables = handed.clone();
     if let Some(profile) = &profile {
         variables.push(("AWS_PROFILE", profile.clone()));
     }
 
-    exports(&shell::export_lines(&out), &out.reveal_variables());
+    exports(&shell::export_lines(handed), handed);
     assert_eq!(
-        render(Format::Env, &out).unwrap(),
-        shell::export_lines(&out)
+        render(Format::Env, &delivery).unwrap(),
+        shell::export_lines(handed)
     );
-    let dotenv_all = render(Format::Dotenv, &out);
+    let dotenv_all = render(Format::Dotenv, &delivery);
     let mut lines = String::new();
-    for (name, value) in out.reveal_variables() {
-        dotenv(name, &value);
-        lines.push_str(&shell::dotenv_line(name, &value).unwrap_or_default());
+    for (name, value) in handed {
+        dotenv(name, value);
+        lines.push_str(&shell::dotenv_line(name, value).unwrap_or_default());
     }
     // The whole text is the lines, or refused when one of them is.
     match dotenv_all {
         Ok(text) => assert_eq!(text, lines),
         Err(_) => assert!(
-            out.reveal_variables()
+            handed
                 .iter()
                 .any(|(n, v)| shell::dotenv_line(n, v).is_err())
         ),
     }
-    json(&out);
-    masks(&out);
+    json(&Delivery::keys(out.clone()));
+    masks(&delivery);
 
     let real = workflow::delimiter().unwrap();
     let (text, retraction) = github_env::entries(&variables, &real).unwrap();
@@ -208,18 +213,25 @@ fn dotenv(name: &str, value: &str) {
     }
 }
 
-fn json(out: &Output) {
+fn json(delivery: &Delivery) {
+    let out = delivery
+        .session
+        .as_ref()
+        .expect("the keys' delivery has a session");
     let creds = &out.credentials;
     let token = creds.session_token.as_ref().map(|t| t.expose());
-    let doc: Value = serde_json::from_str(&render(Format::Json, out).unwrap()).unwrap();
+    let doc: Value = serde_json::from_str(&render(Format::Json, delivery).unwrap()).unwrap();
     assert_eq!(doc["AccessKeyId"], creds.access_key_id.as_str());
     assert_eq!(doc["SecretAccessKey"], creds.secret_access_key.expose());
     assert_eq!(doc["SessionToken"].as_str(), token);
     assert_eq!(doc["RoleArn"], out.assumed_role_arn.as_str());
-    assert_eq!(doc["AccountId"].as_str(), out.account_id.as_deref());
+    assert_eq!(
+        doc["AccountId"].as_str(),
+        out.account_id.as_ref().map(|id| id.as_str())
+    );
     assert_eq!(doc["Region"].as_str(), out.region.as_deref());
     assert_eq!(doc["Expiration"].as_str(), out.expiration().as_deref());
-    let process = render(Format::CredentialProcess, out).unwrap();
+    let process = render(Format::CredentialProcess, delivery).unwrap();
     assert_eq!(process.lines().count(), 1);
     let doc: Value = serde_json::from_str(&process).unwrap();
     assert_eq!(doc["Version"], 1);
@@ -228,7 +240,7 @@ fn json(out: &Output) {
     // On stdout in GitHub Actions: no line the runner reads (it breaks lines at
     // \n and \r) may start a workflow command.
     for format in [Format::Json, Format::CredentialProcess] {
-        let text = render(format, out).unwrap();
+        let text = render(format, delivery).unwrap();
         for line in text.split(['\n', '\r']) {
             assert!(!line.trim_start().starts_with("::"), "{line:?}");
         }
@@ -236,8 +248,8 @@ fn json(out: &Output) {
 }
 
 /// Every line of every secret is masked, each by a command of its own line.
-fn masks(out: &Output) {
-    for secret in out.secrets() {
+fn masks(delivery: &Delivery) {
+    for secret in &delivery.secrets {
         let masks = workflow::mask_lines(secret);
         for line in masks.split_terminator('\n') {
             assert!(line.starts_with("::add-mask::"), "{line:?}");
@@ -255,38 +267,10 @@ fn masks(out: &Output) {
 
 /// `$GITHUB_ENV` / `$GITHUB_OUTPUT` as the runner reads them: `NAME=value`, or
 /// `NAME<<DELIMITER`, the value's lines, and a line that is the delimiter.
+/// The runner's reading, shared with vault-ci's tests (tests/runner-files).
 fn runner_reads(text: &str) -> Vec<(String, String)> {
-    let mut read: Vec<(String, String)> = Vec::new();
-    let mut lines = text.split('\n');
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let (name, value) = match (line.find('='), line.find("<<")) {
-            (Some(e), h) if h.is_none_or(|h| e < h) => {
-                (line[..e].to_string(), line[e + 1..].to_string())
-            }
-            (_, Some(h)) => {
-                let delimiter = &line[h + 2..];
-                let mut value = Vec::new();
-                let mut closed = false;
-                for line in lines.by_ref() {
-                    // The runner also takes `DELIMITER\r` as the end.
-                    if line.strip_suffix('\r').unwrap_or(line) == delimiter {
-                        closed = true;
-                        break;
-                    }
-                    value.push(line);
-                }
-                assert!(closed, "an entry is left open: {text:?}");
-                (line[..h].to_string(), value.join("\n"))
-            }
-            _ => panic!("the runner refuses the line {line:?}"),
-        };
-        read.retain(|(n, _)| *n != name);
-        read.push((name, value));
-    }
-    read
+    runner_files::read(text, runner_files::Runner::Unix)
+        .unwrap_or_else(|why| panic!("the runner refuses the file ({why}): {text:?}"))
 }
 
 fn github<N: AsRef<str>>(text: &str, retraction: &str, delimiter: &str, expected: &[(N, String)]) {

@@ -15,4 +15,4 @@ pub mod command;
 pub mod daemon;
 pub mod endpoint;
 
-pub use daemon::Limits;
+pub use daemon::{Limits, Served};

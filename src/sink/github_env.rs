@@ -128,30 +128,8 @@ mod tests {
     use super::*;
     use crate::secret::{Credentials, Secret};
 
-    /// The runner's reading of a file: `NAME=value` or `NAME<<DELIM` up to a line
-    /// equal to DELIM, later entries winning.
     fn runner_reads(text: &str) -> Vec<(String, String)> {
-        let mut vars: Vec<(String, String)> = Vec::new();
-        let mut lines = text.split('\n');
-        while let Some(line) = lines.next() {
-            if line.is_empty() {
-                continue;
-            }
-            let (name, value) = match (line.find('='), line.find("<<")) {
-                (Some(e), h) if h.is_none_or(|h| e < h) => {
-                    (line[..e].to_string(), line[e + 1..].to_string())
-                }
-                (_, Some(h)) => {
-                    let delimiter = &line[h + 2..];
-                    let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-                    (line[..h].to_string(), value.join("\n"))
-                }
-                _ => panic!("the runner rejects {line:?}"),
-            };
-            vars.retain(|(n, _)| *n != name);
-            vars.push((name, value));
-        }
-        vars
+        runner_files::read(text, runner_files::Runner::Unix).unwrap()
     }
 
     fn output(secret: &str) -> Output {
