@@ -79,6 +79,25 @@ pub fn is_own_output(_path: &Path) -> bool {
     false
 }
 
+/// Creates a new file, owner-only, that must not exist yet and is not reached
+/// through a symbolic link (O_EXCL, O_NOFOLLOW): for files of the run's own.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    }
+    #[cfg(windows)]
+    {
+        crate::platform::create_owner_only(path, false)
+    }
+}
+
 /// Opens a file to append to, creating it owner-only (0600 on Unix) when it is
 /// new. A FIFO or device is written through as it is.
 pub fn open_append(path: &Path) -> io::Result<File> {

@@ -430,3 +430,131 @@ fn a_deploy_users_bare_role_name_is_completed_for_every_refresh_too() {
     stop(&env, &vars);
     assert!(server_gone(Path::new(&vars["VAULT_CI_SERVE_LOG"])));
 }
+
+/// The HTTP status and body a request to the endpoint gets.
+fn ask(env: &Env, vars: &BTreeMap<String, String>) -> (u16, String) {
+    let script = "import os, urllib.request, urllib.error\n\
+                  r = urllib.request.Request(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'], \
+                  headers={'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']})\n\
+                  try:\n    a = urllib.request.urlopen(r); print(a.status); print(a.read().decode())\n\
+                  except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode())\n";
+    let mut command = env.command("python3", ["-c", script]);
+    command.envs(vars);
+    let outcome: Outcome = command.output().into();
+    outcome.success();
+    let (status, body) = outcome.stdout.split_once('\n').unwrap();
+    (status.parse().unwrap(), body.trim_end().to_string())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_server_whose_address_could_not_be_handed_on_does_not_outlive_the_step() {
+    let github = github_endpoint(&[]);
+    let mut env = serving_job(&github);
+    // $GITHUB_OUTPUT a directory: the step fails once the server runs.
+    let github_output = env.path("github_output_dir");
+    std::fs::create_dir(&github_output).unwrap();
+    env.set("GITHUB_OUTPUT", github_output.display().to_string());
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let pid: u32 = out
+        .stderr
+        .split("(process ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("the server's process is named:\n{out}"));
+    assert!(
+        out.stderr.lines().any(|l| l
+            == format!(
+                " INFO the credentials server (process {pid}) was stopped: the step failed"
+            )),
+        "{out}"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "the server outlived the failed step"
+    );
+}
+
+#[test]
+fn after_its_idle_limit_the_server_keeps_its_port_and_says_why_it_serves_nothing() {
+    let github = github_endpoint(&[]);
+    let mut env = serving_job(&github);
+    // The shortest idle limit there is: a minute.
+    env.set("VAULT_CI_SERVE_IDLE", "60");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ])
+    .success();
+    let vars = later_step(&env);
+    let log = Path::new(&vars["VAULT_CI_SERVE_LOG"]);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("serves no more credentials")
+    {
+        assert!(Instant::now() < deadline, "the idle limit never came");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        ask(&env, &vars),
+        (
+            503,
+            r#"{"code":"ServerClosed","message":"vault-ci's credentials server serves no more credentials: no credentials were asked for within --serve-idle"}"#
+                .to_string()
+        )
+    );
+    stop(&env, &vars);
+    assert!(server_gone(log));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_servers_files_are_in_a_fresh_directory_of_its_own() {
+    use std::os::unix::fs::PermissionsExt;
+    let github = github_endpoint(&[]);
+    let mut env = serving_job(&github);
+    env.set("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/dev/null");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+        "--serve",
+    ])
+    .success();
+    let vars = later_step(&env);
+    let log = Path::new(&vars["VAULT_CI_SERVE_LOG"]);
+    let dir = log.parent().unwrap();
+    assert_eq!(dir.parent().unwrap(), env.path("runner-temp"));
+    assert!(
+        dir.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("vault-ci-serve-")
+    );
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700);
+    assert_eq!(mode(log), 0o600);
+    let token_file = Path::new(&vars["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]);
+    assert_eq!(token_file, dir.join("serve.token"));
+    assert_eq!(mode(token_file), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(token_file).unwrap(),
+        vars["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    );
+    stop(&env, &vars);
+    assert!(server_gone(log));
+}

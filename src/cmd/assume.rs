@@ -54,8 +54,12 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
             // Said here, in the step's own log, where the user reads it.
             runtime.block_on(job.warn_refresh_limit("the job-wide server"));
             drop(runtime);
-            let served = daemon::start(&out, env)?;
-            deliver(job, served.delivery(out))
+            let server = daemon::start(&out, env)?;
+            let delivered = deliver(job, server.served.delivery(out));
+            if delivered.is_err() {
+                server.abandon();
+            }
+            delivered
         }
         Finish::Done | Finish::Exec(_) => {
             // The connection pool and its tasks go before files are written and

@@ -34,12 +34,27 @@ use crate::sink::{Delivery, Output};
 /// Marks the background vault-ci; its value is the process to watch, if any.
 pub const DAEMON: &str = "VAULT_CI_SERVE_DAEMON";
 
+/// A started daemon, until the step has handed its address on.
+pub struct Server {
+    pub served: Served,
+    process: std::process::Child,
+}
+
+impl Server {
+    /// The step could not hand the address on: a server nobody can reach
+    /// would only hold credentials and a port, so it ends now.
+    pub fn abandon(self) {
+        end(self.process);
+    }
+}
+
 /// Starts the daemon with `first`, and says where it serves.
-pub fn start(first: &Output, env: &Env) -> Result<Served> {
+pub fn start(first: &Output, env: &Env) -> Result<Server> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| Error::sink(format!("--serve: cannot {what}: {e}"));
-    let log = log_path(env);
-    let log_file = crate::files::open_append(&log).map_err(|e| fail("open its log", &e))?;
+    let dir = private_dir(env).map_err(|e| fail("make a directory of its own", &e))?;
+    let log = dir.join("serve.log");
+    let log_file = crate::files::create_private(&log).map_err(|e| fail("open its log", &e))?;
     let exe = std::env::current_exe().map_err(|e| fail("find its own program", &e))?;
     let mut command = Command::new(exe);
     command
@@ -53,6 +68,27 @@ pub fn start(first: &Output, env: &Env) -> Result<Served> {
         .stderr(log_file);
     detach(&mut command);
     let mut child = command.spawn().map_err(|e| fail("start", &e))?;
+    match hand_over(&mut child, first, env, log) {
+        Ok(served) => Ok(Server {
+            served,
+            process: child,
+        }),
+        Err(err) => {
+            end(child);
+            Err(err)
+        }
+    }
+}
+
+/// Gives the daemon the credentials and hears where it listens.
+fn hand_over(
+    child: &mut std::process::Child,
+    first: &Output,
+    env: &Env,
+    log: PathBuf,
+) -> Result<Served> {
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| Error::sink(format!("--serve: cannot {what}: {e}"));
     let mut stdin = child.stdin.take().expect("stdin is piped");
     stdin
         .write_all(format!("{}\n", to_json(first)).as_bytes())
@@ -92,6 +128,16 @@ pub fn start(first: &Output, env: &Env) -> Result<Served> {
     })
 }
 
+/// Ends a daemon whose address nobody will have.
+fn end(mut process: std::process::Child) {
+    let _ = process.kill();
+    let _ = process.wait();
+    tracing::info!(
+        "the credentials server (process {}) was stopped: the step failed",
+        process.id()
+    );
+}
+
 /// A job-wide credentials server, as later steps reach it.
 #[derive(Clone)]
 pub struct Served {
@@ -129,12 +175,13 @@ impl Served {
     }
 }
 
+/// Beside the log, in the run's own directory.
 fn write_token_file(log: &Path, token: &Secret) -> Result<PathBuf> {
     let path = log.with_extension("token");
-    let staged = crate::files::stage_replacement(&path, token.expose().as_bytes())
-        .and_then(|staged| staged.commit())
-        .map_err(|e| Error::sink(format!("--serve: cannot write {}: {e}", path.display())));
-    staged.map(|_| path)
+    crate::files::create_private(&path)
+        .and_then(|mut file| file.write_all(token.expose().as_bytes()))
+        .map_err(|e| Error::sink(format!("--serve: cannot write {}: {e}", path.display())))?;
+    Ok(path)
 }
 
 /// The daemon's side of the hand-over: the credentials the step got.
@@ -163,9 +210,21 @@ fn watched() -> Option<u32> {
     crate::platform::parent_of(shell).filter(|pid| *pid > 1)
 }
 
-fn log_path(env: &Env) -> PathBuf {
-    let dir = env.path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
-    dir.join(format!("vault-ci-serve-{}.log", std::process::id()))
+/// A fresh directory of the run's own (owner-only) under the runner's temp
+/// directory, for the server's log and token file: nothing in it can be a
+/// name another user planted, as a fixed name in a shared /tmp could be. It
+/// outlives the step (later steps read the log); the runner's clean-up of its
+/// temp directory takes it.
+fn private_dir(env: &Env) -> std::io::Result<PathBuf> {
+    let parent = env.path("RUNNER_TEMP").unwrap_or_else(std::env::temp_dir);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("vault-ci-serve-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(builder.tempdir_in(parent)?.keep())
 }
 
 #[cfg(unix)]
@@ -281,19 +340,34 @@ where
     let ended = endpoint
         .serve(first, window, renew, move |handle| async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut closed = false;
             loop {
                 tokio::select! {
                     _ = handle.stopped() => return "vault-ci stop",
                     _ = signals.next() => return "a signal to stop",
                     _ = tick.tick() => {
-                        if handle.idle() >= limits.idle {
-                            return "no credentials were asked for within --serve-idle";
-                        }
-                        if started.elapsed() >= limits.max {
-                            return "--serve-max passed";
-                        }
                         if watched.is_some_and(|pid| !crate::platform::alive(pid)) {
                             return "the job's runner process ended";
+                        }
+                        let limit = if handle.idle() >= limits.idle {
+                            Some("no credentials were asked for within --serve-idle")
+                        } else if started.elapsed() >= limits.max {
+                            Some("--serve-max passed")
+                        } else {
+                            None
+                        };
+                        match limit {
+                            // Nothing tells when the job ends: the port goes with the server.
+                            Some(why) if watched.is_none() => return why,
+                            Some(why) if !closed => {
+                                tracing::info!(
+                                    "the credentials server serves no more credentials: {why}; \
+                                     it keeps its port until the job ends"
+                                );
+                                handle.close(why);
+                                closed = true;
+                            }
+                            _ => {}
                         }
                     }
                 }

@@ -78,6 +78,8 @@ struct Shared {
     /// `vault-ci stop` asked the server to end.
     stop: Notify,
     last_request: Cell<Instant>,
+    /// Why it serves no credentials any more, while it keeps its port.
+    closed: RefCell<Option<String>>,
 }
 
 impl Shared {
@@ -104,6 +106,13 @@ impl Shared {
         if request.method() == Method::DELETE {
             self.stop.notify_one();
             return Answer::Stopping;
+        }
+        if let Some(why) = self.closed.borrow().as_deref() {
+            return error(
+                503,
+                "ServerClosed",
+                &format!("vault-ci's credentials server serves no more credentials: {why}"),
+            );
         }
         self.last_request.set(Instant::now());
         let now = SystemTime::now();
@@ -143,7 +152,7 @@ impl Shared {
                 }
                 _ => self.wanted.notified().await,
             }
-            if !self.needs_refresh(SystemTime::now()) {
+            if !self.needs_refresh(SystemTime::now()) || self.closed.borrow().is_some() {
                 continue;
             }
             match renew().await {
@@ -309,6 +318,7 @@ impl Endpoint {
             wanted: Notify::new(),
             stop: Notify::new(),
             last_request: Cell::new(Instant::now()),
+            closed: RefCell::new(None),
         });
         let local = tokio::task::LocalSet::new();
         let ended = local
@@ -349,6 +359,24 @@ impl Handle {
     /// How long since credentials were last asked for.
     pub fn idle(&self) -> Duration {
         self.0.last_request.get().elapsed()
+    }
+
+    /// Serves no more credentials and refreshes no more, saying why, but keeps
+    /// the port: a port set free would be another local user's to take, and
+    /// with it the later steps' requests for credentials.
+    pub fn close(&self, why: &str) {
+        let mut closed = self.0.closed.borrow_mut();
+        if closed.is_none() {
+            *closed = Some(why.to_string());
+            // The credentials are gone from memory too.
+            let mut state = self.0.state.borrow_mut();
+            state.current.credentials = crate::secret::Credentials {
+                access_key_id: String::new(),
+                secret_access_key: Secret::new(""),
+                session_token: None,
+                expiration: Some(SystemTime::UNIX_EPOCH),
+            };
+        }
     }
 }
 
