@@ -14,6 +14,11 @@ use tempfile::TempDir;
 
 pub const ACCOUNT: &str = "123456789012";
 
+/// STS's answer (moto's too) to keys whose secret is wrong, as vault-ci quotes it.
+pub const SIGNATURE_DOES_NOT_MATCH: &str = "SignatureDoesNotMatch: The request signature we \
+    calculated does not match the signature you provided. Check your AWS Secret Access Key and \
+    signing method. Consult the service documentation for details.";
+
 /// The vault-ci under test: this build's, unless `VAULT_CI_TEST_BINARY` names another
 /// (a cross-built `vault-ci.exe` or arm64 binary: scripts/test-platforms.sh), which is
 /// then run through `VAULT_CI_TEST_LAUNCHER`, a space-separated prefix such as `wine`
@@ -645,6 +650,16 @@ impl Outcome {
             );
         }
         assert!(!self.stderr.contains("panicked"), "panic:\n{self}");
+        self
+    }
+
+    /// stderr has this whole line: a hint under the error, a log line.
+    #[track_caller]
+    pub fn stderr_has_line(&self, line: &str) -> &Self {
+        assert!(
+            self.stderr.lines().any(|l| l == line),
+            "stderr lacks the line\n  {line}\n{self}"
+        );
         self
     }
 

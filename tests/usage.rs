@@ -153,11 +153,9 @@ fn without_any_identity_the_error_lists_the_ways_to_provide_one() {
          AWS_WEB_IDENTITY_TOKEN_FILE, no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, no container \
          credentials and no instance metadata",
     );
-    assert!(
-        out.stderr.lines().any(|l| l
-            == "  hint: in GitHub Actions grant `permissions: id-token: write`; elsewhere pass \
-                --provider, --token-file PATH, or export the deploy user's keys"),
-        "{out}"
+    out.stderr_has_line(
+        "  hint: in GitHub Actions grant `permissions: id-token: write`; elsewhere pass --provider, \
+         --token-file PATH, or export the deploy user's keys",
     );
 }
 
