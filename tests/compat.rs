@@ -50,7 +50,7 @@ fn a_profile_is_what_aws_profile_reads_and_other_profiles_stay() {
     let outcome: Outcome = bare.output().into();
     assert_eq!(outcome.json()["Arn"], assumed_role("deploy", "profiled"));
     let region = env.run("aws", ["configure", "get", "region", "--profile", "deploy"]);
-    assert_eq!(region.stdout.trim(), "us-east-1", "{region}");
+    region.success().stdout_is("us-east-1\n");
     let other = env.run(
         "aws",
         [
@@ -61,7 +61,7 @@ fn a_profile_is_what_aws_profile_reads_and_other_profiles_stay() {
             "other",
         ],
     );
-    assert_eq!(other.stdout.trim(), "20", "{other}");
+    other.success().stdout_is("20\n");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -304,7 +304,7 @@ fn with_output_env_credentials_false_later_steps_get_outputs_but_no_variables() 
         "--output-credentials",
     ])
     .success();
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
     let outputs = parse_github_file(&env.read("github_output"));
     assert_eq!(outputs["aws-account-id"], ACCOUNT);
     assert_eq!(
@@ -333,10 +333,11 @@ fn a_profile_with_github_env_exports_aws_profile_only_when_asked() {
         all.into_iter().map(String::from).collect::<Vec<_>>()
     };
     env.vault_ci(args(&[])).success();
+    // A profile is instead of variables.
+    env.file_is("github_env", "");
     assert_eq!(
-        env.read("github_env"),
-        "",
-        "a profile is instead of variables"
+        profile_arn(&env, "ci"),
+        assumed_role("gha-deploy", "github-4242-2")
     );
     env.vault_ci(args(&["--output-env-credentials", "true"]))
         .success();

@@ -819,7 +819,7 @@ fn sigkill_while_the_env_file_is_staged_leaves_no_copy_of_the_keys() {
         ["github_env", "github_output", "home"],
         "a file was left behind"
     );
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
 }
 
 #[test]
