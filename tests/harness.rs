@@ -599,8 +599,10 @@ impl Outcome {
         self
     }
 
-    /// The same, for a line with parts that vary from run to run (a temporary
-    /// path, a port, a time): `pattern` is a regex matched against the whole line.
+    /// The same, for a line with parts the test cannot know (a time another
+    /// process chose, the resolver's words): `pattern` is a regex matched against
+    /// the whole line. What the test knows (its paths, a peer's port) goes into
+    /// [`Outcome::fails`] with `format!`.
     #[track_caller]
     pub fn fails_matching(&self, code: i32, pattern: &str) -> &Self {
         let error = self.error_line(code);

@@ -1,5 +1,6 @@
-//! Bad input: one line naming the problem and the fix, exit 2, no request made
-//! (STS here is a closed port), and the destination left as it was.
+//! Bad input: one line naming the problem and the fix, exit 2 (1 when the job
+//! lacks an identity), no request made (STS here is a closed port: a request
+//! would be the line "cannot reach STS"), and the destination left as it was.
 
 use crate::harness::*;
 
