@@ -4,6 +4,9 @@
 
 use crate::harness::*;
 
+const NO_ROLE: &str = "vault-ci: no role to assume: pass --role-arn ARN, or --chain NAME,... with \
+    VAULT_CI_ROLE_<NAME> set, or --no-role to deliver these credentials as they are";
+
 fn deploy_user_env() -> Env {
     let moto = moto_auth();
     let mut env = Env::new();
@@ -47,7 +50,7 @@ fn a_profile_is_what_aws_profile_reads_and_other_profiles_stay() {
     let outcome: Outcome = bare.output().into();
     assert_eq!(outcome.json()["Arn"], assumed_role("deploy", "profiled"));
     let region = env.run("aws", ["configure", "get", "region", "--profile", "deploy"]);
-    assert_eq!(region.stdout.trim(), "us-east-1", "{region}");
+    region.success().stdout_is("us-east-1\n");
     let other = env.run(
         "aws",
         [
@@ -58,7 +61,7 @@ fn a_profile_is_what_aws_profile_reads_and_other_profiles_stay() {
             "other",
         ],
     );
-    assert_eq!(other.stdout.trim(), "20", "{other}");
+    other.success().stdout_is("20\n");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -86,7 +89,14 @@ fn an_existing_profile_is_refused_before_any_request_unless_overwritten() {
         "--aws-profile",
         "deploy",
     ]);
-    out.failure(2, &["already has [deploy]; pass --overwrite-aws-profile"]);
+    out.fails(
+        2,
+        &format!(
+            "vault-ci: --aws-profile deploy: {} already has [deploy]; pass --overwrite-aws-profile \
+             to replace it, or choose another name",
+            env.path("home/aws-credentials").display()
+        ),
+    );
     assert!(
         !out.stderr.contains("AssumeRole"),
         "refused before STS: {out}"
@@ -97,12 +107,18 @@ fn an_existing_profile_is_refused_before_any_request_unless_overwritten() {
         "assume",
         "--role-arn",
         &moto_auth().role("deploy"),
+        "--session-name",
+        "overwritten",
         "--aws-profile",
         "deploy",
         "--overwrite-aws-profile",
     ])
     .success();
     assert!(!env.read("home/aws-credentials").contains("AKIAKEEPME"));
+    assert_eq!(
+        profile_arn(&env, "deploy"),
+        assumed_role("deploy", "overwritten")
+    );
 }
 
 #[test]
@@ -123,22 +139,27 @@ fn two_profiles_give_one_job_two_roles() {
         .success();
     }
     for (role, profile) in [("deploy", "app"), ("cfn", "infra")] {
-        let mut aws = env.command(
-            "aws",
-            [
-                "sts",
-                "get-caller-identity",
-                "--profile",
-                profile,
-                "--output",
-                "json",
-            ],
-        );
-        aws.env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY");
-        let outcome: Outcome = aws.output().into();
-        assert_eq!(outcome.json()["Arn"], assumed_role(role, profile));
+        assert_eq!(profile_arn(&env, profile), assumed_role(role, profile));
     }
+}
+
+/// Who the aws CLI is with `--profile PROFILE` and no keys in the environment.
+fn profile_arn(env: &Env, profile: &str) -> String {
+    let mut aws = env.command(
+        "aws",
+        [
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            profile,
+            "--output",
+            "json",
+        ],
+    );
+    aws.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let outcome: Outcome = aws.output().into();
+    outcome.json()["Arn"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -146,9 +167,12 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
     let env = deploy_user_env();
     let role = moto_auth().role("deploy");
     env.vault_ci(["assume", "--role-arn", &role, "--allowed-account-id", "999999999999", "--env-file", "aws.env"])
-        .failure(
+        .fails(
             1,
-            &[&format!("the role {role} is in account {ACCOUNT}, which is not among --allowed-account-id 999999999999")],
+            &format!(
+                "vault-ci: the role {role} is in account {ACCOUNT}, which is not among --allowed-account-id \
+                 999999999999; nothing was written: check the role ARN, or add the account"
+            ),
         );
     assert!(!env.path("aws.env").exists());
 
@@ -163,13 +187,13 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(
+    out.fails(
         1,
-        &[&format!(
+        &format!(
             "vault-ci: the role arn:aws:iam::{ACCOUNT}:role/deploy is in account {ACCOUNT}, which is not \
              among --allowed-account-id 111111111111, 999999999999; nothing was written: check the role ARN, \
              or add the account"
-        )],
+        ),
     );
     assert!(!env.path("aws.env").exists());
 
@@ -183,7 +207,12 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
         "aws.env",
     ])
     .success();
-    assert!(env.path("aws.env").exists());
+    let exported = source_exports(&env, &env.path("aws.env"));
+    let caller = env.caller_arn(&exported);
+    assert!(
+        caller.starts_with(&assumed_role("deploy", "vault-ci-")),
+        "{caller}"
+    );
     env.vault_ci([
         "assume",
         "--role-arn",
@@ -191,7 +220,10 @@ fn credentials_for_an_account_not_allowed_are_never_written() {
         "--allowed-account-id",
         "12345",
     ])
-    .failure(2, &["`12345` is not a 12-digit AWS account id"]);
+    .fails(
+        2,
+        "vault-ci: --allowed-account-id `12345` is not a 12-digit AWS account id",
+    );
 }
 
 #[test]
@@ -211,16 +243,13 @@ fn keys_without_a_role_are_checked_and_delivered_as_they_are() {
     wrong.set("AWS_SECRET_ACCESS_KEY", "not-the-secret");
     wrong
         .vault_ci(["assume", "--no-role", "--format", "json"])
-        .failure(1, &["GetCallerIdentity", "SignatureDoesNotMatch"]);
+        .fails(
+            1,
+            &format!("vault-ci: STS refused GetCallerIdentity: {SIGNATURE_DOES_NOT_MATCH}"),
+        );
 
     let hint = env.vault_ci(["assume"]);
-    hint.failure(
-        2,
-        &[
-            "no role to assume",
-            "or --no-role to deliver these credentials as they are",
-        ],
-    );
+    hint.fails(2, NO_ROLE);
 }
 
 #[test]
@@ -234,12 +263,10 @@ fn without_a_role_an_oidc_token_is_no_credential() {
         "--no-role",
         "--github-env",
     ])
-    .failure(
+    .fails(
         2,
-        &[
-            "--no-role delivers the identity's own credentials",
-            "is an OIDC token",
-        ],
+        "vault-ci: --no-role delivers the identity's own credentials, and GitHub Actions OIDC token \
+         is an OIDC token, not credentials: name the role to exchange it for with --role-arn",
     );
 }
 
@@ -247,18 +274,19 @@ fn without_a_role_an_oidc_token_is_no_credential() {
 fn booleans_from_the_environment_follow_githubs_core_schema() {
     let mut env = deploy_user_env();
     env.set("VAULT_CI_NO_ROLE", "True");
-    env.vault_ci(["assume", "--format", "json"]).success();
+    let keys = env.vault_ci(["assume", "--format", "json"]).json();
+    assert_eq!(
+        keys["AccessKeyId"],
+        moto_auth().str("/deploy_user/access_key_id")
+    );
     env.set("VAULT_CI_NO_ROLE", "yes");
-    env.vault_ci(["assume", "--format", "json"]).failure(
+    env.vault_ci(["assume", "--format", "json"]).fails(
         2,
-        &[
-            "invalid value 'yes'",
-            "expected true | True | TRUE | false | False | FALSE",
-        ],
+        "vault-ci: invalid value 'yes' for '--no-role': expected true | True | TRUE | false | False | FALSE",
     );
     env.set("VAULT_CI_NO_ROLE", "FALSE");
     env.vault_ci(["assume", "--format", "json"])
-        .failure(2, &["no role to assume"]);
+        .fails(2, NO_ROLE);
 }
 
 #[test]
@@ -276,7 +304,7 @@ fn with_output_env_credentials_false_later_steps_get_outputs_but_no_variables() 
         "--output-credentials",
     ])
     .success();
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
     let outputs = parse_github_file(&env.read("github_output"));
     assert_eq!(outputs["aws-account-id"], ACCOUNT);
     assert_eq!(
@@ -305,10 +333,11 @@ fn a_profile_with_github_env_exports_aws_profile_only_when_asked() {
         all.into_iter().map(String::from).collect::<Vec<_>>()
     };
     env.vault_ci(args(&[])).success();
+    // A profile is instead of variables.
+    env.file_is("github_env", "");
     assert_eq!(
-        env.read("github_env"),
-        "",
-        "a profile is instead of variables"
+        profile_arn(&env, "ci"),
+        assumed_role("gha-deploy", "github-4242-2")
     );
     env.vault_ci(args(&["--output-env-credentials", "true"]))
         .success();
@@ -346,7 +375,13 @@ fn existing_working_keys_mean_nothing_to_do() {
         "aws.env",
     ]);
     // The stale keys are the only identity too: the exchange then fails on them.
-    out.failure(1, &["SignatureDoesNotMatch"]);
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS refused AssumeRole on {}: {SIGNATURE_DOES_NOT_MATCH}",
+            moto_auth().role("deploy")
+        ),
+    );
     assert!(
         out.stderr
             .contains("No valid credentials exist. Running as normal."),

@@ -41,12 +41,19 @@ fn the_deploy_user_alone_cannot_do_anything_but_assume_the_deploy_role() {
         "--format",
         "json",
     ]);
-    out.failure(1, &["AssumeRole", &moto_auth().role("cfn"), "AccessDenied"]);
-    assert!(
-        out.stderr.contains("sts:AssumeRole"),
-        "hint missing:\n{out}"
-    );
-    assert_eq!(out.stdout, "");
+    let cfn = moto_auth().role("cfn");
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS refused AssumeRole on {cfn}: AccessDenied: User: \
+             arn:aws:iam::{ACCOUNT}:user/deploy-user is not authorized to perform: sts:AssumeRole"
+        ),
+    )
+    .stderr_has_line(&format!(
+        "  hint: the caller needs `sts:AssumeRole` on {cfn} in its own policy, and the trust \
+         policy of cfn must name the caller as Principal"
+    ))
+    .stdout_is("");
 }
 
 #[test]
@@ -57,8 +64,17 @@ fn wrong_deploy_user_keys_fail_with_a_hint_about_rotation() {
         "wrongwrongwrongwrongwrongwrongwrongwrong",
     );
     let out = env.vault_ci(["assume", "--chain", "deploy"]);
-    out.failure(1, &["STS refused AssumeRole"]);
-    assert!(out.stderr.contains("rotated"), "{out}");
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS refused AssumeRole on {}: {SIGNATURE_DOES_NOT_MATCH}",
+            moto_auth().role("deploy")
+        ),
+    )
+    .stderr_has_line(
+        "  hint: the static keys are wrong or were rotated; check AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY",
+    );
     assert!(!out.stderr.contains("wrongwrongwrong"), "{out}");
 }
 

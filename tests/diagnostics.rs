@@ -104,13 +104,30 @@ fn github_trust_policies_admit_exactly_the_branch_environment_or_tag() {
             "main",
         ],
     );
-    let text = std::fs::read_to_string(&main).unwrap();
-    assert!(text.contains("\"token.actions.githubusercontent.com:sub\": \"repo:octo-org/octo-repo:ref:refs/heads/main\""), "{text}");
-    assert!(
-        text.contains(&format!(
-            "arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
-        )),
-        "{text}"
+    // What the user pastes as the role's trust relationship.
+    env.file_is(
+        &main,
+        &format!(
+            r#"{{
+  "Version": "2012-10-17",
+  "Statement": [
+    {{
+      "Effect": "Allow",
+      "Principal": {{
+        "Federated": "arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+      }},
+      "Action": "sts:AssumeRoleWithWebIdentity",
+      "Condition": {{
+        "StringEquals": {{
+          "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+          "token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:ref:refs/heads/main"
+        }}
+      }}
+    }}
+  ]
+}}
+"#
+        ),
     );
     assert!(
         judge(
@@ -324,7 +341,7 @@ fn circleci_gitlab_buildkite_and_bitbucket_trust_policies_admit_their_own_tokens
 fn trust_policy_refuses_what_a_providers_sub_cannot_express() {
     let env = Env::new();
     env.vault_ci(["trust-policy", "--provider", "github"])
-        .failure(2, &["--repo"]);
+        .fails(2, "vault-ci: --provider github needs --repo OWNER/REPO");
     env.vault_ci([
         "trust-policy",
         "--provider",
@@ -334,9 +351,12 @@ fn trust_policy_refuses_what_a_providers_sub_cannot_express() {
         "--environment",
         "prod",
     ])
-    .failure(2, &["--environment", "GitLab"]);
+    .fails(
+        2,
+        "vault-ci: --environment cannot be expressed in GitLab's `sub` claim; it supports --branch, --tag",
+    );
     // --branch and --tag together: clap refuses the combination itself.
-    let both = env.vault_ci([
+    env.vault_ci([
         "trust-policy",
         "--provider",
         "github",
@@ -346,8 +366,11 @@ fn trust_policy_refuses_what_a_providers_sub_cannot_express() {
         "x",
         "--tag",
         "y",
-    ]);
-    assert_eq!(both.code, Some(2), "{both}");
+    ])
+    .fails(
+        2,
+        "vault-ci: the argument '--branch <BRANCH>' cannot be used with '--tag <TAG>'",
+    );
 }
 
 #[test]
@@ -390,18 +413,25 @@ fn a_denied_exchange_names_the_claims_and_the_failing_condition() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(1, &["AssumeRoleWithWebIdentity", &role, "AccessDenied"]);
-    for expected in [
-        "sub=repo:octo-org/octo-repo:ref:refs/heads/feature",
-        "aud=sts.amazonaws.com",
-        "\"token.actions.githubusercontent.com:sub\": \"repo:octo-org/octo-repo:ref:refs/heads/feature\"",
-        "checked against --trust-policy",
-        "wants repo:octo-org/octo-repo:ref:refs/heads/main; the token has repo:octo-org/octo-repo:ref:refs/heads/feature",
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS refused AssumeRoleWithWebIdentity on {role}: AccessDenied: Not authorized \
+             to perform sts:AssumeRoleWithWebIdentity"
+        ),
+    );
+    for line in [
+        &format!(
+            "  hint: STS judged the token from the file {}: iss=https://token.actions.githubusercontent.com \
+             aud=sts.amazonaws.com sub=repo:octo-org/octo-repo:ref:refs/heads/feature",
+            token.display()
+        ),
+        "        \"token.actions.githubusercontent.com:sub\": \"repo:octo-org/octo-repo:ref:refs/heads/feature\"",
+        "  checked against --trust-policy:",
+        "    statement 1: StringEquals token.actions.githubusercontent.com:sub wants \
+         repo:octo-org/octo-repo:ref:refs/heads/main; the token has repo:octo-org/octo-repo:ref:refs/heads/feature",
     ] {
-        assert!(
-            out.stderr.contains(expected),
-            "missing {expected:?}:\n{out}"
-        );
+        out.stderr_has_line(line);
     }
     assert!(!env.path("aws.env").exists());
     // A permanent refusal is asked once, not retried.

@@ -53,8 +53,10 @@ fn the_commands_exit_status_is_vault_cis() {
 fn a_missing_command_is_named() {
     let (env, mut args) = token_env();
     args.push("no-such-tool-xyz".into());
-    env.vault_ci(args)
-        .failure(127, &["no-such-tool-xyz", "not found", "PATH"]);
+    env.vault_ci(args).fails(
+        127,
+        "vault-ci: cannot run `no-such-tool-xyz`: command not found; is it installed and on PATH?",
+    );
 }
 
 #[cfg(unix)]

@@ -90,7 +90,8 @@ fn throttling_is_ridden_out_past_max_attempts_with_jittered_pauses() {
 fn a_5xx_is_retried_and_then_succeeds() {
     let sts = faulty(&["500:InternalFailure:oops"]);
     let (env, args) = through(&sts);
-    env.vault_ci(&args).success();
+    let out = env.vault_ci(&args);
+    assert_eq!(out.json()["RoleArn"], assumed_role("gha-deploy", "faults"));
     assert_eq!(sts.log().len(), 2);
 }
 
@@ -100,7 +101,7 @@ fn a_slow_answer_counts_as_a_failed_attempt() {
     let (env, mut args) = through(&sts);
     args.extend(["--attempt-timeout", "1"].map(String::from));
     let out = env.vault_ci(&args);
-    out.success();
+    assert_eq!(out.json()["RoleArn"], assumed_role("gha-deploy", "faults"));
     assert!(
         out.stderr.contains("within 1 s (--attempt-timeout)"),
         "{out}"
@@ -113,8 +114,10 @@ fn the_whole_exchange_stops_at_the_overall_timeout() {
     let sts = faulty(&["slow:30", "slow:30"]);
     let (env, mut args) = through(&sts);
     args.extend(["--attempt-timeout", "20", "--timeout", "1"].map(String::from));
-    env.vault_ci(&args)
-        .failure(1, &["gave up after 1 s (--timeout)"]);
+    env.vault_ci(&args).fails(
+        1,
+        "vault-ci: gave up after 1 s (--timeout): STS or the token endpoint kept failing or did not answer",
+    );
 }
 
 #[test]
@@ -123,7 +126,13 @@ fn attempts_are_capped_by_max_attempts() {
     let (env, mut args) = through(&sts);
     args.extend(["--max-attempts", "3"].map(String::from));
     let out = env.vault_ci(&args);
-    out.failure(1, &["ServiceUnavailable", "(gave up after 3 attempts)"]);
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS failed AssumeRoleWithWebIdentity on {ROLE}: HTTP 503 ServiceUnavailable: down \
+             (gave up after 3 attempts)"
+        ),
+    );
     assert_eq!(sts.log().len(), 3);
 }
 
@@ -143,70 +152,111 @@ fn connection_refused_is_retried_then_named() {
         "--format",
         "json",
     ]);
-    out.failure(
+    out.fails(
         1,
-        &[
-            "cannot reach STS at http://127.0.0.1:9",
-            "Connection refused",
-            "(gave up after 2 attempts)",
-        ],
+        &format!(
+            "vault-ci: cannot reach STS at http://127.0.0.1:9 for AssumeRoleWithWebIdentity on {ROLE}: \
+             dispatch failure: io error: error sending request: client error (Connect): tcp connect \
+             error: Connection refused (os error 111) (gave up after 2 attempts)"
+        ),
+    )
+    .stderr_has_line(
+        "  hint: check --sts-endpoint / AWS_ENDPOINT_URL_STS, --region, the proxy (HTTPS_PROXY, \
+         NO_PROXY) and --ca-bundle",
     );
     assert_eq!(announced_delays(&out.stderr).len(), 1);
 }
 
 #[test]
 fn permanent_refusals_are_not_retried() {
-    for (answer, expected) in [
+    // STS's answer, the error line (after `vault-ci: STS refused
+    // AssumeRoleWithWebIdentity on ROLE: `) and the first line of the hint.
+    let judged = "  hint: STS judged the token from the file {token}: \
+        iss=https://token.actions.githubusercontent.com aud=https://github.com/octo-org \
+        sub=repo:octo-org/octo-repo:ref:refs/heads/main";
+    for (answer, error, hint) in [
         (
             "403:AccessDenied:Not authorized to perform sts:AssumeRoleWithWebIdentity",
-            "AccessDenied",
+            "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            Some(judged),
         ),
         (
             "400:ValidationError:1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint",
-            "roleSessionName",
+            "ValidationError: 1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint",
+            None,
         ),
         (
             "400:MalformedPolicyDocument:Syntax errors in policy.",
-            "--session-policy must be a valid IAM policy",
+            "MalformedPolicyDocument: Syntax errors in policy.",
+            Some(
+                "  hint: --session-policy must be a valid IAM policy; check its actions and resources",
+            ),
         ),
         (
             "400:PackedPolicyTooLarge:Packed size exceeds limit by 7%",
-            "fewer or shorter tags",
+            "PackedPolicyTooLarge: Packed size exceeds limit by 7%",
+            Some(
+                "  hint: the session policy, --managed-policy ARNs and --tag values together are too \
+                 large: trim the policy, use fewer or shorter tags, or attach the policy to the role",
+            ),
         ),
         (
             "403:RegionDisabledException:STS is not activated in this region",
-            "activate it",
+            "RegionDisabledException: STS is not activated in this region",
+            Some(
+                "  hint: STS is not activated in us-east-1: activate it under IAM → Account settings, \
+                 or pass --region with an active region",
+            ),
         ),
         (
             "400:InvalidIdentityToken:Incorrect token audience",
-            "not an IAM OIDC provider",
+            "InvalidIdentityToken: Incorrect token audience; the token is malformed, or its issuer is \
+             not an IAM OIDC provider of the account",
+            Some(judged),
         ),
         (
             "400:ExpiredTokenException:Token expired: current date/time 1 must be before the expiration date/time 0",
-            "runner's clock",
+            "ExpiredTokenException: Token expired: current date/time 1 must be before the expiration \
+             date/time 0",
+            Some(
+                "  hint: the token or session used for this hop expired before STS saw it; check the \
+                 runner's clock, and run vault-ci right before the credentials are needed",
+            ),
         ),
-        ("200:raw:<html>captive portal</html>", "really STS?"),
     ] {
         let sts = faulty_sts(&["--respond", answer]);
         let (env, args) = through(&sts);
         let out = env.vault_ci(&args);
-        // The error line names the call and STS's code; the hint is the next line.
-        let code = answer.split(':').nth(1).filter(|c| *c != "raw");
-        out.failure(
+        out.fails(
             1,
-            &[
-                code.unwrap_or("a reply that is not an STS error"),
-                "AssumeRoleWithWebIdentity",
-            ],
-        );
-        assert!(
-            out.stderr.contains(expected),
-            "{answer}: missing {expected:?}\n{out}"
-        );
+            &format!("vault-ci: STS refused AssumeRoleWithWebIdentity on {ROLE}: {error}"),
+        )
+        .stdout_is("");
+        match hint {
+            Some(hint) => {
+                let token = env.path("t.jwt").display().to_string();
+                out.stderr_has_line(&hint.replace("{token}", &token));
+            }
+            None => assert!(!out.stderr.contains("hint:"), "{out}"),
+        }
         assert_eq!(sts.log().len(), 1, "{answer} was retried");
         assert!(!out.stderr.contains("retrying"), "{out}");
-        assert_eq!(out.stdout, "");
     }
+
+    // Not STS at all: a captive portal's page.
+    let sts = faulty_sts(&["--respond", "200:raw:<html>captive portal</html>"]);
+    let (env, args) = through(&sts);
+    let out = env.vault_ci(&args);
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: AssumeRoleWithWebIdentity on {ROLE} failed with HTTP 200 and a reply that is not \
+             an STS error; is {} really STS?",
+            sts.endpoint()
+        ),
+    )
+    .stdout_is("");
+    assert_eq!(sts.log().len(), 1, "the captive portal was asked again");
 }
 
 #[test]
@@ -217,7 +267,8 @@ fn the_idp_being_briefly_unreachable_is_retried() {
     ] {
         let sts = faulty(&[answer]);
         let (env, args) = through(&sts);
-        env.vault_ci(&args).success();
+        let out = env.vault_ci(&args);
+        assert_eq!(out.json()["RoleArn"], assumed_role("gha-deploy", "faults"));
         assert_eq!(sts.log().len(), 2, "{answer}");
     }
 }
@@ -234,6 +285,11 @@ fn githubs_token_endpoint_failing_at_first_is_retried() {
         "--github-env",
     ]);
     out.success();
+    let later_steps = parse_github_file(&env.read("github_env"));
+    assert_eq!(
+        env.caller_arn(&later_steps),
+        assumed_role("gha-deploy", "github-4242-2")
+    );
     assert_eq!(github.log().len(), 3, "two 503s, then the token");
     assert!(out.stderr.contains("answered HTTP 503"), "{out}");
 }
@@ -261,16 +317,24 @@ fn errors_in_github_actions_become_annotations() {
     let mut env = Env::new();
     env.github_actions().set("AWS_ENDPOINT_URL", sts.endpoint());
     let out = env.vault_ci(["assume", "--role-arn", ROLE, "--github-env"]);
-    out.failure(1, &["AccessDenied"]);
-    let annotation = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("::error title=vault-ci%3A access denied::"))
-        .unwrap_or_else(|| panic!("no annotation:\n{out}"));
-    assert!(
-        annotation.contains("STS refused AssumeRoleWithWebIdentity"),
-        "{annotation}"
+    out.fails(
+        1,
+        &format!("vault-ci: STS refused AssumeRoleWithWebIdentity on {ROLE}: AccessDenied: Not authorized"),
     );
-    assert!(annotation.contains("%0A  hint: "), "{annotation}");
-    assert_eq!(env.read("github_env"), "");
+    // The annotation tells what stderr tells, the hint included, on one line.
+    let told: Vec<&str> = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("vault-ci: "))
+        .collect();
+    assert!(told[1].starts_with("  hint: "), "{out}");
+    let annotation = format!(
+        "::error title=vault-ci%3A access denied::{}",
+        told.join("%0A").trim_start_matches("vault-ci: ")
+    );
+    assert!(
+        out.stdout.lines().any(|l| l == annotation),
+        "no annotation\n  {annotation}\n{out}"
+    );
+    env.file_is("github_env", "");
 }

@@ -93,12 +93,16 @@ fn a_workflow_without_id_token_permission_is_told_what_to_add() {
         &moto().role("gha-deploy"),
         "--github-env",
     ]);
-    out.failure(
+    out.fails(
         1,
-        &["no OIDC token endpoint", "ACTIONS_ID_TOKEN_REQUEST_URL"],
-    );
-    assert!(out.stderr.contains("id-token: write"), "{out}");
-    assert_eq!(env.read("github_env"), "", "GITHUB_ENV must stay untouched");
+        "vault-ci: this GitHub Actions step has no OIDC token endpoint \
+         (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set)",
+    )
+    .stderr_has_line(
+        "  hint: the job needs permission to request an OIDC token; add to the workflow or job:",
+    )
+    .stderr_has_line("    id-token: write");
+    env.file_is("github_env", "");
 }
 
 #[test]
@@ -112,9 +116,14 @@ fn a_stale_request_token_is_reported_as_refused() {
         &moto().role("gha-deploy"),
         "--github-env",
     ]);
-    out.failure(1, &["HTTP 401", "request token was refused"]);
+    out.fails(
+        1,
+        "vault-ci: GitHub's OIDC token endpoint answered HTTP 401 Unauthorized: the request token \
+         was refused: it belongs to another job or has expired; request the token in the same job \
+         that uses it",
+    );
     assert!(!out.stderr.contains("not-the-runners-token"), "{out}");
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
 }
 
 #[test]
@@ -122,7 +131,11 @@ fn printing_keys_to_the_job_log_is_refused() {
     let mut env = Env::new();
     env.sts(moto()).github_actions();
     env.vault_ci(["assume", "--role-arn", &moto().role("gha-deploy")])
-        .failure(2, &["no destination", "--github-env"]);
+        .fails(
+            2,
+            "vault-ci: no destination given, and in GitHub Actions stdout is the job log: add \
+             --github-env (or --env-file PATH, or `-- COMMAND`)",
+        );
 }
 
 #[test]
@@ -204,5 +217,11 @@ fn assume_role_sessions_are_tagged_with_the_run_like_configure_aws_credentials_d
             "RunId"
         ],
         "{tags}"
+    );
+    // Later steps are the last role of the chain.
+    let later_steps = parse_github_file(&env.read("github_env"));
+    assert_eq!(
+        env.caller_arn(&later_steps),
+        assumed_role("cfn", "github-4242-2")
     );
 }

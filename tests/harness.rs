@@ -14,6 +14,11 @@ use tempfile::TempDir;
 
 pub const ACCOUNT: &str = "123456789012";
 
+/// STS's answer (moto's too) to keys whose secret is wrong, as vault-ci quotes it.
+pub const SIGNATURE_DOES_NOT_MATCH: &str = "SignatureDoesNotMatch: The request signature we \
+    calculated does not match the signature you provided. Check your AWS Secret Access Key and \
+    signing method. Consult the service documentation for details.";
+
 /// The vault-ci under test: this build's, unless `VAULT_CI_TEST_BINARY` names another
 /// (a cross-built `vault-ci.exe` or arm64 binary: scripts/test-platforms.sh), which is
 /// then run through `VAULT_CI_TEST_LAUNCHER`, a space-separated prefix such as `wine`
@@ -455,6 +460,16 @@ impl Env {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
+    /// The file `name` (under the test's directory, or a whole path) holds
+    /// exactly `expected`.
+    #[track_caller]
+    pub fn file_is(&self, name: impl AsRef<Path>, expected: &str) {
+        let path = self.dir.path().join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        assert_eq!(text, expected, "{} differs", path.display());
+    }
+
     /// Runs vault-ci with these arguments in this environment.
     pub fn vault_ci<I, S>(&self, args: I) -> Outcome
     where
@@ -574,8 +589,54 @@ impl Outcome {
         self
     }
 
-    /// A failure with this exit code, reported in one `vault-ci: …` line that
-    /// contains every expected fragment.
+    /// A failure with this exit code, told on stderr in exactly one `vault-ci: `
+    /// line, which is `line` (prefix included), whole. Hint and usage lines
+    /// indented under it may follow.
+    #[track_caller]
+    pub fn fails(&self, code: i32, line: &str) -> &Self {
+        let error = self.error_line(code);
+        assert_eq!(error, line, "the error line differs:\n{self}");
+        self
+    }
+
+    /// The same, for a line with parts the test cannot know (a time another
+    /// process chose, the resolver's words): `pattern` is a regex matched against
+    /// the whole line. What the test knows (its paths, a peer's port) goes into
+    /// [`Outcome::fails`] with `format!`.
+    #[track_caller]
+    pub fn fails_matching(&self, code: i32, pattern: &str) -> &Self {
+        let error = self.error_line(code);
+        let whole = regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("bad pattern {pattern:?}: {e}"));
+        assert!(
+            whole.is_match(error),
+            "the error line does not match\n  {pattern}\n{self}"
+        );
+        self
+    }
+
+    /// The exit code, and the one `vault-ci: ` line of stderr; no panic.
+    #[track_caller]
+    fn error_line(&self, code: i32) -> &str {
+        assert_eq!(self.code, Some(code), "expected exit {code}:\n{self}");
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("internal error at"),
+            "panic:\n{self}"
+        );
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("vault-ci: "))
+            .collect();
+        match errors[..] {
+            [line] => line,
+            _ => panic!("expected one `vault-ci: ` line:\n{self}"),
+        }
+    }
+
+    /// Legacy, for tests/packaging.rs and tests/trust.rs until they move to
+    /// [`Outcome::fails`]: a failure whose first `vault-ci: ` line contains every
+    /// fragment. New tests state the whole line.
     #[track_caller]
     pub fn failure(&self, code: i32, fragments: &[&str]) -> &Self {
         assert_eq!(self.code, Some(code), "expected exit {code}:\n{self}");
@@ -591,6 +652,23 @@ impl Outcome {
             );
         }
         assert!(!self.stderr.contains("panicked"), "panic:\n{self}");
+        self
+    }
+
+    /// stderr has this whole line: a hint under the error, a log line.
+    #[track_caller]
+    pub fn stderr_has_line(&self, line: &str) -> &Self {
+        assert!(
+            self.stderr.lines().any(|l| l == line),
+            "stderr lacks the line\n  {line}\n{self}"
+        );
+        self
+    }
+
+    /// stdout, exactly.
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        assert_eq!(self.stdout, expected, "stdout differs:\n{self}");
         self
     }
 

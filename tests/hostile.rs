@@ -221,12 +221,8 @@ fn only_own_commands(out: &Outcome) {
 /// printed.
 #[track_caller]
 fn nothing_delivered(env: &Env, out: &Outcome) {
-    assert_eq!(
-        env.read("github_env"),
-        "",
-        "$GITHUB_ENV was written:\n{out}"
-    );
-    assert_eq!(env.read("github_output"), "", "$GITHUB_OUTPUT was written");
+    env.file_is("github_env", "");
+    env.file_is("github_output", "");
     assert!(
         !env.path("aws.env").exists(),
         "an env file was written:\n{out}"
@@ -281,13 +277,14 @@ fn an_endless_sts_answer_is_refused_at_the_cap_without_being_held_in_memory() {
     args.extend(assume_into_files("lie-huge"));
     let ended =
         Running::start(env.command("python3", args), None).wait_within(Duration::from_secs(120));
-    ended.out.failure(
+    ended.out.fails(
         1,
-        &[
-            "STS at",
-            "with more than 1048576 bytes",
-            "is it really STS?",
-        ],
+        &format!(
+            "vault-ci: STS at {} answered AssumeRoleWithWebIdentity on {ROLE} with more than 1048576 \
+             bytes, where STS's answers are a few kilobytes: is it really STS? check --sts-endpoint / \
+             AWS_ENDPOINT_URL_STS",
+            sts.endpoint()
+        ),
     );
     nothing_delivered(&env, &ended.out);
     assert_eq!(requests_for(&sts, "lie-huge"), 1, "it was retried");
@@ -302,15 +299,24 @@ fn an_endless_sts_answer_is_refused_at_the_cap_without_being_held_in_memory() {
 #[test]
 fn sts_answers_no_sts_gives_are_refused_and_nothing_is_delivered() {
     let sts = start_peer(&["lying-sts"]);
+    // What each lie is called on the error line, as a pattern: the expired
+    // credentials' time is the lying STS's clock.
+    let answered = regex_lite::escape(&format!(
+        "vault-ci: STS at {} answered for {ROLE} ",
+        sts.endpoint()
+    ));
     for (lie, says) in [
         ("empty-secret", "with an empty SecretAccessKey"),
-        ("expired", "with credentials that expired at 20"),
+        (
+            "expired",
+            r"with credentials that expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+        ),
         (
             "beyond-max",
             "with credentials that outlive the 12 hours STS ever grants",
         ),
         // Cut off in the session token: the SDK's parser takes what it got.
-        ("truncated", "with no Expiration"),
+        ("truncated", r"with no Expiration \(an answer cut short\?\)"),
         (
             "bad-arn",
             "with the assumed-role ARN `arn:aws:iam::123456789012:role/not-a-session`, which is not one",
@@ -319,13 +325,7 @@ fn sts_answers_no_sts_gives_are_refused_and_nothing_is_delivered() {
         let env = github_job(&sts);
         let session = format!("lie-{lie}");
         let out = env.vault_ci(assume_into_files(&session));
-        out.failure(
-            1,
-            &[
-                &format!("STS at {} answered for {ROLE} {says}", sts.endpoint()),
-                "is it really STS?",
-            ],
-        );
+        out.fails_matching(1, &format!(r"{answered}{says}; is it really STS\?"));
         nothing_delivered(&env, &out);
         assert_eq!(requests_for(&sts, &session), 1, "{lie} was retried");
     }
@@ -341,12 +341,10 @@ fn an_endless_token_endpoint_reply_is_refused_at_the_cap() {
     let mut env = Env::new();
     env.sts(moto()).github_actions_with(&github);
     let out = env.vault_ci(assume_into_files("huge-token"));
-    out.failure(
+    out.fails(
         1,
-        &[
-            "GitHub's OIDC token endpoint sent an unexpected reply",
-            "larger than 1048576 bytes",
-        ],
+        "vault-ci: GitHub's OIDC token endpoint sent an unexpected reply: the answer is larger than \
+         1048576 bytes; is ACTIONS_ID_TOKEN_REQUEST_URL right?",
     );
     nothing_delivered(&env, &out);
     assert_eq!(github.log().len(), 1, "it was retried: {:?}", github.log());
@@ -358,11 +356,14 @@ fn an_untrusted_certificate_on_the_token_endpoint_is_named_and_not_retried() {
     let github = github_endpoint(&["--tls", env.path("tls").to_str().unwrap()]);
     env.sts(moto()).github_actions_with(&github);
     let out = env.vault_ci(assume_into_files("tls-token"));
-    out.failure(
+    out.fails(
         1,
-        &["cannot reach GitHub's OIDC token endpoint: TLS: invalid peer certificate: UnknownIssuer"],
+        "vault-ci: cannot reach GitHub's OIDC token endpoint: TLS: invalid peer certificate: UnknownIssuer",
+    )
+    .stderr_has_line(
+        "  hint: the endpoint's certificate is not trusted: if a corporate proxy or CA signs it, pass \
+         its CA as --ca-bundle PEM (or AWS_CA_BUNDLE)",
     );
-    assert!(out.stderr.contains("pass its CA as --ca-bundle"), "{out}");
     nothing_delivered(&env, &out);
     let log = github.log();
     assert_eq!(log.len(), 1, "one connection, and no retry: {log:?}");
@@ -375,6 +376,11 @@ fn an_untrusted_certificate_on_the_token_endpoint_is_named_and_not_retried() {
     let mut args = assume_into_files("tls-token");
     args.extend(["--ca-bundle".into(), github.str("/ca_bundle")]);
     env.vault_ci(args).success();
+    let later_steps = parse_github_file(&env.read("github_env"));
+    assert_eq!(
+        env.caller_arn(&later_steps),
+        assumed_role("gha-deploy", "tls-token")
+    );
     let log = github.log();
     assert_eq!(log[1]["tls"], "ok", "{log:?}");
     assert_eq!(log[2]["authorized"], true, "{log:?}");
@@ -419,14 +425,17 @@ fn token_files_that_cannot_be_tokens_are_refused_at_once() {
         );
         // Well within --timeout 5, or vault-ci waited on the file.
         let ended = Running::start(command, None).wait_within(Duration::from_secs(30));
-        ended.out.failure(
-            1,
-            &[
-                &format!("cannot read the OIDC token file {}: {says}", file.display()),
-                "check --token-file",
-            ],
-        );
-        assert_eq!(ended.out.stdout, "");
+        ended
+            .out
+            .fails(
+                1,
+                &format!(
+                    "vault-ci: cannot read the OIDC token file {}: {says}; check --token-file / \
+                     AWS_WEB_IDENTITY_TOKEN_FILE",
+                    file.display()
+                ),
+            )
+            .stdout_is("");
     }
 }
 
@@ -545,7 +554,13 @@ fn env_file_dev_stdout_writes_through_and_replaces_nothing() {
         let mut args = args;
         args[6] = path;
         let out = env.vault_ci(args);
-        out.failure(2, &["is this step's output", "the job log"]);
+        out.fails(
+            2,
+            &format!(
+                "vault-ci: --env-file {path} is this step's output, which in GitHub Actions is the job \
+                 log: the keys would be published there; give a file path, or use --github-env"
+            ),
+        );
         assert!(
             !out.stdout.contains("ASIA") && !out.stderr.contains("ASIA"),
             "{out}"
@@ -605,9 +620,10 @@ fn an_env_file_that_is_a_fifo_goes_to_its_reader_and_is_refused_without_one() {
 
     // Nothing reads it: an error, not a step that hangs (with SIGTERM held).
     let ended = Running::start(command(), None).wait_within(Duration::from_secs(60));
-    ended
-        .out
-        .failure(1, &["--env-file aws.fifo", "nothing reads it"]);
+    ended.out.fails(
+        1,
+        "vault-ci: cannot replace --env-file aws.fifo: nothing reads it (a FIFO or socket without a reader)",
+    );
 
     // A reader (`. <(…)` or a process reading the FIFO) gets the export lines.
     let path = fifo.clone();
@@ -677,9 +693,13 @@ fn taking_back_github_env_after_a_later_failure_keeps_what_others_appended_meanw
     // The reader goes away: the append to $BASH_ENV fails.
     drop(reader);
     let ended = running.wait_within(Duration::from_secs(60));
-    ended
-        .out
-        .failure(1, &["cannot append to $BASH_ENV", "Broken pipe"]);
+    ended.out.fails(
+        1,
+        &format!(
+            "vault-ci: cannot append to $BASH_ENV ({}): Broken pipe (os error 32)",
+            fifo.display()
+        ),
+    );
 
     let text = env.read("github_env");
     assert!(text.starts_with("EARLIER_STEP=kept\n"), "{text}");
@@ -698,6 +718,10 @@ fn taking_back_github_env_after_a_later_failure_keeps_what_others_appended_meanw
     assert_eq!(outputs["aws-role-arn"], "", "{outputs:?}");
 }
 
+/// A $GITHUB_OUTPUT on a full disk, as vault-ci reports it.
+const FULL: &str =
+    "vault-ci: cannot append to $GITHUB_OUTPUT (/dev/full): No space left on device (os error 28)";
+
 #[test]
 fn a_failure_after_the_env_file_was_replaced_puts_back_what_was_there() {
     let mut env = Env::new();
@@ -713,16 +737,12 @@ fn a_failure_after_the_env_file_was_replaced_puts_back_what_was_there() {
         "aws.env",
     ];
     let old = env.write("aws.env", "export FROM_AN_EARLIER_RUN=1\n");
-    env.vault_ci(args).failure(
-        1,
-        &["cannot append to $GITHUB_OUTPUT", "No space left on device"],
-    );
-    assert_eq!(env.read("aws.env"), "export FROM_AN_EARLIER_RUN=1\n");
+    env.vault_ci(args).fails(1, FULL);
+    env.file_is("aws.env", "export FROM_AN_EARLIER_RUN=1\n");
     assert_eq!(mode(&old), 0o600);
 
     std::fs::remove_file(&old).unwrap();
-    env.vault_ci(args)
-        .failure(1, &["cannot append to $GITHUB_OUTPUT"]);
+    env.vault_ci(args).fails(1, FULL);
     assert!(!old.exists(), "a new env file was left behind");
     let vars = parse_github_file(&env.read("github_env"));
     assert_eq!(vars["AWS_SESSION_TOKEN"], "", "{vars:?}");
@@ -740,8 +760,8 @@ fn a_failure_after_the_env_file_was_replaced_puts_back_what_was_there() {
         "--region",
         "us-east-1",
     ])
-    .failure(1, &["cannot append to $GITHUB_OUTPUT"]);
-    assert_eq!(env.read("home/aws-credentials"), profiles);
+    .fails(1, FULL);
+    env.file_is("home/aws-credentials", profiles);
     assert!(!env.path("home/aws-config").exists());
 }
 
@@ -799,7 +819,7 @@ fn sigkill_while_the_env_file_is_staged_leaves_no_copy_of_the_keys() {
         ["github_env", "github_output", "home"],
         "a file was left behind"
     );
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
 }
 
 #[test]
@@ -900,7 +920,12 @@ fn an_sts_message_cannot_become_a_workflow_command() {
         let mut args = vec![verbosity.to_string()];
         args.extend(assume_into_files("lie-error"));
         let out = env.vault_ci(args);
-        out.failure(1, &["AccessDenied", INJECTION_SHOWN]);
+        out.fails(
+            1,
+            &format!(
+                "vault-ci: STS refused AssumeRoleWithWebIdentity on {ROLE}: AccessDenied: {INJECTION_SHOWN}"
+            ),
+        );
         nothing_delivered(&env, &out);
         let commands = workflow_commands(&out);
         // The token's mask, then the annotation with the message on its one line.
@@ -941,14 +966,15 @@ fn a_key_with_a_line_break_is_refused_before_it_reaches_the_job_log() {
         let mut args = vec!["assume", "--role-arn", ROLE];
         args.extend_from_slice(destination);
         let out = env.vault_ci(args);
-        out.failure(
+        out.fails(
             1,
-            &[
-                "with a SessionToken holding a line break or another control character",
-                "is it really STS?",
-            ],
+            &format!(
+                "vault-ci: STS at {} answered for {ROLE} with a SessionToken holding a line break or \
+                 another control character; is it really STS?",
+                sts.endpoint()
+            ),
         );
-        assert_eq!(env.read("github_env"), "");
+        env.file_is("github_env", "");
         only_own_commands(&out);
         assert!(
             !out.stdout.contains("set-env"),
@@ -998,29 +1024,23 @@ fn a_proxy_password_with_odd_characters_reaches_the_proxy_as_typed_and_nowhere_e
 fn proxies_that_cannot_be_used_are_one_line_errors_without_the_password() {
     let env = Env::new();
     let token = env.write("t.jwt", &mint_token(&[]));
-    for (proxy, code, says) in [
+    // Why the URL is none, or (None) a host IDNA spells (xn--prxy-8ra.invalid)
+    // that does not resolve.
+    for (proxy, not_a_url) in [
         // Not a host name IDNA can spell.
         (
             "http://ci:pa^ss word@xn--a.example:3128",
-            2,
-            "is not a URL (invalid international domain name)",
+            Some("invalid international domain name"),
         ),
         (
             "http://ci:pa^ss word@exa mple:3128",
-            2,
-            "is not a URL (invalid international domain name)",
+            Some("invalid international domain name"),
         ),
         (
             "http://ci:pa^ss word@prøxy:99999",
-            2,
-            "is not a URL (invalid port number)",
+            Some("invalid port number"),
         ),
-        // A host IDNA spells (xn--prxy-8ra.invalid) that does not resolve.
-        (
-            "http://ci:pa^ss word@prøxy.invalid:3128",
-            1,
-            "cannot reach STS",
-        ),
+        ("http://ci:pa^ss word@prøxy.invalid:3128", None),
     ] {
         for (flag, variable) in [(true, None), (false, Some("HTTPS_PROXY"))] {
             let mut env_here = Env::new();
@@ -1041,7 +1061,25 @@ fn proxies_that_cannot_be_used_are_one_line_errors_without_the_password() {
                 args.extend(["--http-proxy", proxy]);
             }
             let out = env_here.vault_ci(args);
-            out.failure(code, &[says]);
+            match not_a_url {
+                Some(why) => out.fails(
+                    2,
+                    &format!(
+                        "vault-ci: {} is not a URL ({why}); expected e.g. http://proxy.internal:3128",
+                        variable.unwrap_or("--http-proxy")
+                    ),
+                ),
+                // The resolver's words for the failure are the machine's.
+                None => out.fails_matching(
+                    1,
+                    &format!(
+                        "vault-ci: cannot reach STS at http://127\\.0\\.0\\.1:9 for \
+                         AssumeRoleWithWebIdentity on {}: dispatch failure: io error: error sending \
+                         request: client error \\(Connect\\): dns error: .+",
+                        regex_lite::escape(ROLE)
+                    ),
+                ),
+            };
             let error: Vec<&str> = out
                 .stderr
                 .lines()
@@ -1085,7 +1123,13 @@ fn a_ca_bundle_holding_a_broken_certificate_is_a_usage_error() {
             "--ca-bundle",
             file.to_str().unwrap(),
         ])
-        .failure(2, &[&format!("CA bundle {}: {says}", file.display())]);
+        .fails(
+            2,
+            &format!(
+                "vault-ci: CA bundle {}: {says}; export the CA again as PEM",
+                file.display()
+            ),
+        );
     }
     // The good certificate alone is taken.
     let file = env.write("ca.pem", &good);

@@ -237,7 +237,7 @@ fn bash_env_exec_and_stdout_paths_leak_nothing() {
     let mut args = base.to_vec();
     args.extend(["--", "sh", "-c", "echo ran"]);
     let out = env.vault_ci(&args);
-    assert_eq!(out.stdout.trim(), "ran");
+    out.success().stdout_is("ran\n");
     assert_nowhere(
         &env,
         &out,
@@ -283,7 +283,11 @@ fn diagnostics_and_denials_leak_nothing() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(1, &["AccessDenied"]);
+    out.fails(
+        1,
+        "vault-ci: STS refused AssumeRoleWithWebIdentity on arn:aws:iam::123456789012:role/gha-deploy: \
+         AccessDenied: Not authorized",
+    );
     assert_nowhere(&env, &out, &[signature], &["t.jwt"]);
 }
 
@@ -307,7 +311,13 @@ fn wrong_keys_and_mfa_codes_leak_nothing() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(1, &["SignatureDoesNotMatch"]);
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: STS refused AssumeRole on {}: {SIGNATURE_DOES_NOT_MATCH}",
+            moto.role("deploy")
+        ),
+    );
     assert_nowhere(
         &env,
         &out,
@@ -325,9 +335,17 @@ fn a_proxy_password_never_reaches_an_error() {
     let mut env = Env::new();
     let token = env.write("t.jwt", &mint_token(&[]));
     env.set("AWS_WEB_IDENTITY_TOKEN_FILE", token.display().to_string());
-    for proxy in [
-        "ftp://ci:Pr0xyPassw0rd!@proxy.internal:3128",
-        "http://ci:Pr0xyPassw0rd!@[bad",
+    for (proxy, error) in [
+        (
+            "ftp://ci:Pr0xyPassw0rd!@proxy.internal:3128",
+            "vault-ci: --http-proxy `ftp://ci:****@proxy.internal:3128/`: the proxy must be an http:// \
+             or https:// URL with a host",
+        ),
+        (
+            "http://ci:Pr0xyPassw0rd!@[bad",
+            "vault-ci: --http-proxy is not a URL (invalid IPv6 address); expected e.g. \
+             http://proxy.internal:3128",
+        ),
     ] {
         let out = env.vault_ci([
             "assume",
@@ -336,7 +354,7 @@ fn a_proxy_password_never_reaches_an_error() {
             "--http-proxy",
             proxy,
         ]);
-        out.failure(2, &["--http-proxy"]);
+        out.fails(2, error);
         assert_nowhere(&env, &out, &["Pr0xyPassw0rd!".into()], &[]);
     }
 }

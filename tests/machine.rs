@@ -106,7 +106,11 @@ fn an_instance_role_session_is_role_chaining_for_sts() {
         "7200",
         "--github-env",
     ])
-    .failure(2, &["--duration 7200 is too long for a chained role"]);
+    .fails(
+        2,
+        "vault-ci: --duration 7200 is too long for a chained role: STS caps role chaining at 3600 \
+         seconds; use --duration 3600 or less",
+    );
     assert!(imds.log().is_empty(), "refused before any request");
 }
 
@@ -116,15 +120,16 @@ fn an_instance_without_a_role_reports_the_missing_oidc_permission_first() {
     let imds = imds(&["--credentials", "{}", "--no-role"]);
     let env = instance_runner(moto, &imds);
     let out = env.vault_ci(["assume", "--role-arn", &moto.role("cfn"), "--github-env"]);
-    out.failure(
+    out.fails(
         1,
-        &[
-            "this GitHub Actions step has no OIDC token endpoint",
-            "(and instance metadata had no role:",
-        ],
-    );
-    assert!(out.stderr.contains("id-token: write"), "{out}");
-    assert_eq!(env.read("github_env"), "");
+        "vault-ci: this GitHub Actions step has no OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL / \
+         ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set) (and instance metadata had no role: the instance's \
+         role credentials (instance metadata) could not be had: the credential provider was not \
+         enabled: received 404 from IMDS; is this an EC2 instance with an instance profile? set \
+         AWS_EC2_METADATA_DISABLED=true where it is not)",
+    )
+    .stderr_has_line("    id-token: write");
+    env.file_is("github_env", "");
 }
 
 #[test]
@@ -142,9 +147,13 @@ fn no_instance_metadata_at_all_fails_in_seconds_with_the_reason() {
         "--role-arn",
         &moto.role("cfn"),
     ]);
-    out.failure(
+    out.fails(
         1,
-        &["the instance's role credentials (instance metadata) could not be had"],
+        "vault-ci: the instance's role credentials (instance metadata) could not be had: the \
+         credential provider was not enabled: could not communicate with IMDS: dispatch failure: io \
+         error: error sending request: client error (Connect): tcp connect error: Connection refused \
+         (os error 111); is this an EC2 instance with an instance profile? set \
+         AWS_EC2_METADATA_DISABLED=true where it is not",
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
@@ -202,11 +211,11 @@ fn a_container_endpoint_that_refuses_the_token_is_named() {
         "-c",
         &inner,
     ]);
-    assert_eq!(out.code, Some(1), "{out}");
-    assert!(
-        out.stderr
-            .contains("vault-ci: the container credentials could not be had"),
-        "{out}"
+    // The inner vault-ci's error, and its status passed on.
+    out.fails(
+        1,
+        "vault-ci: the container credentials could not be had: an error occurred while loading \
+         credentials: Non-success status from HTTP credential provider: StatusCode(403)",
     );
 }
 
@@ -224,11 +233,11 @@ fn a_container_uri_off_the_machine_over_plain_http_is_refused_by_the_sdks_rule()
         "--format",
         "json",
     ]);
-    out.failure(
+    out.fails(
         1,
-        &[
-            "the container credentials could not be had",
-            "invalid full URI",
-        ],
+        "vault-ci: the container credentials could not be had: the credentials provider was not \
+         properly configured: invalid full URI for ECS provider (URI did not refer to an allowed IP \
+         address): http://198.51.100.7/creds; check AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI \
+         and AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)",
     );
 }

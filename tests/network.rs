@@ -38,7 +38,8 @@ fn https_sts_with_a_corporate_ca_from_aws_ca_bundle() {
 fn https_sts_with_the_ca_bundle_flag() {
     let (env, token) = tls_env();
     let ca = moto_tls().str("/ca_bundle");
-    assume_json(&env, &token, &["--ca-bundle", &ca]).success();
+    let doc = assume_json(&env, &token, &["--ca-bundle", &ca]).json();
+    assert_eq!(doc["RoleArn"], assumed_role("gha-deploy", "tls"));
 }
 
 #[test]
@@ -49,11 +50,19 @@ fn an_untrusted_certificate_is_refused_and_explained() {
     env.set("HTTPS_PROXY", proxy.str("/url"))
         .set("NO_PROXY", "");
     let out = assume_json(&env, &token, &[]);
-    out.failure(
+    out.fails(
         1,
-        &["cannot reach STS", &moto_tls().endpoint(), "UnknownIssuer"],
+        &format!(
+            "vault-ci: cannot reach STS at {} for AssumeRoleWithWebIdentity on \
+             arn:aws:iam::123456789012:role/gha-deploy: dispatch failure: other: error sending request: \
+             client error (Connect): invalid peer certificate: UnknownIssuer",
+            moto_tls().endpoint()
+        ),
+    )
+    .stderr_has_line(
+        "  hint: the server's certificate is not trusted: if a corporate proxy or CA signs it, pass \
+         its CA as --ca-bundle PEM (or AWS_CA_BUNDLE)",
     );
-    assert!(out.stderr.contains("--ca-bundle"), "{out}");
     assert!(!out.stderr.contains("retrying"), "{out}");
     assert_eq!(
         proxy.log().len(),
@@ -61,15 +70,21 @@ fn an_untrusted_certificate_is_refused_and_explained() {
         "a certificate failure is never retried: {:?}",
         proxy.log()
     );
-    assert_eq!(out.stdout, "");
+    out.stdout_is("");
 }
 
 #[test]
 fn a_ca_bundle_that_is_not_pem_is_a_usage_error() {
     let (env, token) = tls_env();
     let bogus = env.write("ca.der", "definitely not a certificate");
-    assume_json(&env, &token, &["--ca-bundle", bogus.to_str().unwrap()])
-        .failure(2, &["CA bundle", "no PEM certificate"]);
+    assume_json(&env, &token, &["--ca-bundle", bogus.to_str().unwrap()]).fails(
+        2,
+        &format!(
+            "vault-ci: CA bundle {} holds no PEM certificate (-----BEGIN CERTIFICATE-----); export \
+                 the CA as PEM, not DER",
+            bogus.display()
+        ),
+    );
 }
 
 #[test]
@@ -79,7 +94,8 @@ fn sts_is_reached_through_https_proxy() {
     env.set("AWS_CA_BUNDLE", moto_tls().str("/ca_bundle"))
         .set("HTTPS_PROXY", proxy.str("/url"))
         .set("NO_PROXY", "");
-    assume_json(&env, &token, &[]).success();
+    let doc = assume_json(&env, &token, &[]).json();
+    assert_eq!(doc["RoleArn"], assumed_role("gha-deploy", "tls"));
     let target = moto_tls().endpoint().replace("https://", "CONNECT ");
     assert!(
         proxy.log().iter().any(|entry| entry == target.as_str()),
@@ -103,6 +119,11 @@ fn the_http_proxy_flag_carries_sts_and_the_github_token_request() {
         "--github-env",
     ]);
     out.success();
+    let later_steps = parse_github_file(&env.read("github_env"));
+    assert_eq!(
+        env.caller_arn(&later_steps),
+        assumed_role("gha-deploy", "github-4242-2")
+    );
     let log = proxy.log();
     let via = |prefix: String| {
         log.iter()

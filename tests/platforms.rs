@@ -248,7 +248,10 @@ fn a_crashing_command_fails_the_job() {
 fn a_missing_command_is_named() {
     let env = token_env();
     let out = env.vault_ci(token_args(&env, &["--", "no-such-tool-xyz"]));
-    out.failure(127, &["no-such-tool-xyz", "not found", "PATH"]);
+    out.fails(
+        127,
+        "vault-ci: cannot run `no-such-tool-xyz`: command not found; is it installed and on PATH?",
+    );
 }
 
 /// `-- deploy` runs `deploy.cmd` on Windows, as a shell would, through PATHEXT; npm and

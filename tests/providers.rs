@@ -139,7 +139,11 @@ fn circleci_without_its_cli_says_what_a_custom_audience_needs() {
         "--format",
         "json",
     ])
-    .failure(1, &["`circleci` is not on PATH"]);
+    .fails(
+        1,
+        "vault-ci: `circleci` is not on PATH, and it is what mints CircleCI tokens with a custom \
+         audience; run vault-ci inside the job's environment, or drop --audience",
+    );
 }
 
 #[test]
@@ -194,9 +198,13 @@ fn gitlab_without_id_tokens_shows_the_snippet_to_add() {
         "--env-file",
         "aws.env",
     ]);
-    out.failure(1, &["GitLab job has no OIDC token", "$VAULT_CI_ID_TOKEN"]);
-    assert!(out.stderr.contains("id_tokens:"), "{out}");
-    assert!(out.stderr.contains("aud: sts.amazonaws.com"), "{out}");
+    out.fails(
+        1,
+        "vault-ci: this GitLab job has no OIDC token: none of $VAULT_CI_ID_TOKEN, $GITLAB_OIDC_TOKEN, \
+         $AWS_WEB_IDENTITY_TOKEN is set",
+    )
+    .stderr_has_line("    id_tokens:")
+    .stderr_has_line("        aud: sts.amazonaws.com");
 }
 
 #[test]
@@ -213,13 +221,10 @@ fn gitlab_token_with_another_audience_is_named() {
         "--env-file",
         "aws.env",
     ])
-    .failure(
+    .fails(
         1,
-        &[
-            "for audience sts.amazonaws.com",
-            "https://gitlab.com",
-            "id_tokens:",
-        ],
+        "vault-ci: the token in $VAULT_CI_ID_TOKEN is for audience sts.amazonaws.com, not the \
+         --audience https://gitlab.com asked for; set that `aud:` under `id_tokens:` in .gitlab-ci.yml",
     );
 }
 
@@ -280,8 +285,11 @@ fn a_bitbucket_step_without_oidc_is_told_to_enable_it() {
         "--",
         "true",
     ]);
-    out.failure(1, &["BITBUCKET_STEP_OIDC_TOKEN"]);
-    assert!(out.stderr.contains("oidc: true"), "{out}");
+    out.fails(
+        1,
+        "vault-ci: this Bitbucket Pipelines step has no OIDC token (BITBUCKET_STEP_OIDC_TOKEN is not set)",
+    )
+    .stderr_has_line("      oidc: true");
 }
 
 /// The source `vault-ci token` reports for an environment.
@@ -355,14 +363,10 @@ fn two_cis_at_once_need_provider_to_choose() {
     env.github_actions()
         .set("GITLAB_CI", "true")
         .set("VAULT_CI_ID_TOKEN", gitlab_token("acme/app", "main"));
-    detected(&env, &[]).failure(
+    detected(&env, &[]).fails(
         2,
-        &[
-            "more than one CI detected",
-            "GitHub Actions",
-            "GitLab CI",
-            "--provider",
-        ],
+        "vault-ci: more than one CI detected: GitHub Actions (GITHUB_ACTIONS=true), GitLab CI \
+         (GITLAB_CI=true); pass --provider github|gitlab to choose",
     );
     let doc = detected(&env, &["--provider", "gitlab"]).json();
     assert_eq!(doc["claims"]["iss"], "https://gitlab.com");

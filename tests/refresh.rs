@@ -240,9 +240,10 @@ fn refresh_needs_a_command_and_no_other_destination() {
         "arn:aws:iam::123456789012:role/x",
         "--refresh",
     ])
-    .failure(
+    .fails(
         2,
-        &["--refresh serves the credentials to a command: add `-- COMMAND`"],
+        "vault-ci: --refresh serves the credentials to a command: add `-- COMMAND`, or use --serve \
+         for the later steps of a job",
     );
     env.vault_ci([
         "assume",
@@ -254,7 +255,11 @@ fn refresh_needs_a_command_and_no_other_destination() {
         "--",
         "true",
     ])
-    .failure(2, &["--refresh cannot be used with --env-file"]);
+    .fails(
+        2,
+        "vault-ci: --refresh cannot be used with --env-file: drop one of them (vault-ci assume \
+         --help lists what each does)",
+    );
     assert!(!env.path("x").exists(), "nothing is written");
 }
 

@@ -183,14 +183,16 @@ fn a_profile_that_would_win_over_the_server_is_refused() {
         "--github-env",
         "--serve",
     ])
-    .failure(
+    .fails(
         2,
-        &[
-            "has aws_access_key_id in [default]",
-            "every AWS SDK would use before vault-ci's endpoint",
-        ],
+        &format!(
+            "vault-ci: {} has aws_access_key_id in [default], which every AWS SDK would use before \
+             vault-ci's endpoint: remove it, or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE \
+             elsewhere",
+            env.path("home/aws-credentials").display()
+        ),
     );
-    assert_eq!(env.read("github_env"), "");
+    env.file_is("github_env", "");
 
     let mut env = serving_job(&github);
     env.set("AWS_PROFILE", "ci");
@@ -201,7 +203,12 @@ fn a_profile_that_would_win_over_the_server_is_refused() {
         "--github-env",
         "--serve",
     ])
-    .failure(2, &["--serve: AWS_PROFILE is set"]);
+    .fails(
+        2,
+        "vault-ci: --serve: AWS_PROFILE is set, and later steps' SDKs would use it before the server \
+         (a step can set variables but not unset them): drop it from the job, or use --refresh -- \
+         COMMAND, whose command gets a clean environment",
+    );
 }
 
 #[test]
@@ -214,14 +221,23 @@ fn serve_needs_a_destination_for_its_address() {
         &moto().role("gha-deploy"),
         "--serve",
     ])
-    .failure(2, &["--serve hands the server's address to later steps"]);
+    .fails(
+        2,
+        "vault-ci: --serve hands the server's address to later steps: add --github-env, --bash-env or \
+         --env-file PATH",
+    );
 }
 
 #[test]
 fn stop_without_a_server_says_so() {
     Env::new()
         .vault_ci(["stop"])
-        .failure(2, &["no server to stop"]);
+        .fails(
+            2,
+            "vault-ci: no server to stop: AWS_CONTAINER_CREDENTIALS_FULL_URI and \
+             AWS_CONTAINER_AUTHORIZATION_TOKEN are not set (a `vault-ci assume --serve` step exports \
+             them for the later ones)",
+        );
 }
 
 #[test]
@@ -231,26 +247,26 @@ fn serve_refuses_what_its_changing_keys_cannot_go_with_but_not_flags_set_to_fals
     for (extra, says) in [
         (
             vec!["--format", "env"],
-            "--serve cannot be used with --format",
+            "vault-ci: --serve cannot be used with --format: drop one of them (vault-ci assume --help lists what each does)",
         ),
         (
             vec!["--output-credentials"],
-            "--serve cannot be used with --output-credentials",
+            "vault-ci: --serve cannot be used with --output-credentials (the server's keys change): drop one of them (vault-ci assume --help lists what each does)",
         ),
         (
             vec!["--aws-profile", "ci"],
-            "--serve cannot be used with --aws-profile",
+            "vault-ci: --serve cannot be used with --aws-profile: drop one of them (vault-ci assume --help lists what each does)",
         ),
         (
             vec!["--", "true"],
-            "--serve cannot be used with a command after `--`",
+            "vault-ci: --serve cannot be used with a command after `--` (--refresh serves one command): drop one of them (vault-ci assume --help lists what each does)",
         ),
     ] {
         let env = serving_job(&github);
         let mut args = vec!["assume", "--role-arn", &role, "--github-env", "--serve"];
         args.extend(extra);
-        env.vault_ci(args).failure(2, &[says]);
-        assert_eq!(env.read("github_env"), "", "{says}: nothing is written");
+        env.vault_ci(args).fails(2, says);
+        env.file_is("github_env", "");
     }
     assert!(
         github.log().is_empty(),
@@ -270,6 +286,10 @@ fn serve_refuses_what_its_changing_keys_cannot_go_with_but_not_flags_set_to_fals
     assert!(
         !vars.contains_key("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
         "{vars:?}"
+    );
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "github-4242-2")
     );
 }
 

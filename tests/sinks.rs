@@ -26,8 +26,8 @@ fn an_env_file_replaces_the_hand_written_assume_role_script() {
         .iter()
         .map(|a| a.replace("$VAULT_CI", env!("CARGO_BIN_EXE_vault-ci"))),
     );
-    out.success();
-    assert_eq!(out.stdout, "", "the env file is the only output");
+    // The env file is the only output.
+    out.success().stdout_is("");
 
     let file = env.path("aws-env.sh");
     #[cfg(unix)]
@@ -56,6 +56,11 @@ fn an_env_file_is_replaced_whole_and_stays_private() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains("OLD"), "{text}");
     assert!(text.lines().all(|l| l.starts_with("export AWS_")), "{text}");
+    let caller = env.caller_arn(&source_exports(&env, &file));
+    assert!(
+        caller.starts_with(&assumed_role("deploy", "vault-ci-")),
+        "{caller}"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -154,8 +159,8 @@ fn boto3_runs_the_credential_process_once_for_twenty_calls() {
         let mut command = env.command("python3", ["-c", boto3]);
         command.env("AWS_CONFIG_FILE", &config);
         let out: Outcome = command.output().into();
-        out.success();
-        assert_eq!(out.stdout.trim(), "1", "one identity: {out}");
+        // One identity.
+        out.success().stdout_is("1\n");
         std::fs::read_to_string(&runs).unwrap().lines().count()
     };
     assert_eq!(
@@ -176,7 +181,7 @@ fn boto3_runs_the_credential_process_once_for_twenty_calls() {
         "--duration",
         "900",
     ]);
-    warned.success();
+    assert_eq!(warned.json()["Version"], 1, "{warned}");
     assert!(
         warned
             .stderr
@@ -337,9 +342,7 @@ fn dotenv_loaders_get_the_roles_keys_over_the_deploy_users_when_told_to_override
         );
         env.run("python3", ["-c", &script])
     };
-    let read = python("True");
-    read.success();
-    assert_eq!(read.stdout.trim(), role);
+    python("True").success().stdout_is(&format!("{role}\n"));
     // What the warning is about: the user's keys stay, with the role's session token.
     let kept = python("False");
     assert!(kept.stderr.contains("InvalidClientTokenId"), "{kept}");

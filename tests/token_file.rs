@@ -55,13 +55,14 @@ fn an_expired_token_is_refused_before_any_request() {
         "--format",
         "json",
     ]);
-    out.failure(
+    out.fails(
         1,
-        &[
-            "expired 2m ago",
-            "fetch a fresh token",
-            "sub=repo:octo-org/octo-repo",
-        ],
+        &format!(
+            "vault-ci: the OIDC token from the file {} expired 2m ago \
+             (iss=https://token.actions.githubusercontent.com aud=https://github.com/octo-org \
+             sub=repo:octo-org/octo-repo:ref:refs/heads/main); fetch a fresh token",
+            token.display()
+        ),
     );
     let jwt = env.read("token.jwt");
     assert!(!out.stderr.contains(jwt.trim()), "the token was echoed");
@@ -78,5 +79,12 @@ fn a_file_that_is_not_a_jwt_is_named() {
         "--role-arn",
         "arn:aws:iam::123456789012:role/gha-deploy",
     ])
-    .failure(1, &["token.jwt", "not a JWT"]);
+    .fails(
+        1,
+        &format!(
+            "vault-ci: the OIDC token from the file {} is not a JWT (InvalidToken); expected three \
+             base64url parts separated by dots",
+            token.display()
+        ),
+    );
 }
