@@ -15,7 +15,7 @@ use crate::cli::{AssumeArgs, NetArgs, ProviderChoice};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::hop::{RoleRef, Step, Tags};
-use crate::identity::{Choice, Ci, ProviderOptions, Source};
+use crate::identity::{Choice, ProviderOptions, Source};
 use crate::net::{NetConfig, NetOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
@@ -452,11 +452,7 @@ pub fn select_source(
     let choice = match identity.provider {
         ProviderChoice::Auto if wants_credentials => Choice::Credentials,
         ProviderChoice::Auto => Choice::Auto,
-        ProviderChoice::Github => Choice::Ci(Ci::Github),
-        ProviderChoice::Circleci => Choice::Ci(Ci::Circleci),
-        ProviderChoice::Gitlab => Choice::Ci(Ci::Gitlab),
-        ProviderChoice::Buildkite => Choice::Ci(Ci::Buildkite),
-        ProviderChoice::Bitbucket => Choice::Ci(Ci::Bitbucket),
+        ProviderChoice::Ci(ci) => Choice::Ci(ci),
         ProviderChoice::TokenFile => Choice::TokenFile,
         ProviderChoice::Static => Choice::Static,
         ProviderChoice::Container => Choice::Container,
