@@ -6,18 +6,17 @@
 //! variables that hold or mint its tokens, and the `sub` grammar of its trust
 //! policies in both directions — scope to `sub`, and a policy's `sub` back to
 //! how far it reaches and which scope it was meant for), and what one of its
-//! jobs has (a [`Provider`]: detection, token, session name). Adding a CI is
-//! its file and one line in `register!` below. Every method of [`System`] is
-//! required, so a CI without its `sub` grammar or its token variables does not
-//! compile; and `--provider`, `auto`'s detection, `trust-policy` and
-//! `trust-policy --check` all take the CIs from the register.
+//! jobs has (a [`Provider`]: detection, token, session name, session tags).
+//!
+//! Adding a CI is its file and one line in `register!` below. Every method of
+//! [`System`] is required, so the compiler refuses a CI without its `sub`
+//! grammar or its token variables; and `--provider`, `auto`'s detection,
+//! `trust-policy` and `trust-policy --check` take the CIs from the register, as
+//! [`token_variables`] does the variables a command run under `--` goes
+//! without. (A CI whose jobs no flag of `trust-policy` can name yet needs its
+//! flags in [`Scope`] and `cli.rs` too.)
 
-pub mod bitbucket;
-pub mod buildkite;
-pub mod circleci;
 pub mod container;
-pub mod github;
-pub mod gitlab;
 pub mod imds;
 mod machine;
 pub use machine::ambient as ambient_credentials;
@@ -39,10 +38,13 @@ pub use scope::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, pl
 /// The audience asked for where a provider mints tokens on request.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
-/// Generates [`Ci`], the CIs vault-ci knows, and its exhaustive dispatch to each
-/// CI's [`System`]: one line per CI, in the order `auto` looks for them.
+/// Declares each CI's module and generates [`Ci`], the CIs vault-ci knows, with
+/// its exhaustive dispatch to each CI's [`System`]: one line per CI, in the
+/// order `auto` looks for them.
 macro_rules! register {
-    ($($variant:ident => $system:expr),+ $(,)?) => {
+    ($($variant:ident => $module:ident::$system:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Ci {
             $($variant),+
@@ -54,7 +56,7 @@ macro_rules! register {
             /// What this CI is.
             pub fn system(self) -> &'static dyn System {
                 match self {
-                    $(Ci::$variant => &$system),+
+                    $(Ci::$variant => &$module::$system),+
                 }
             }
         }
