@@ -64,7 +64,8 @@ pub enum Command {
     ///
     /// The token itself is not printed unless --raw is given. With --trust-policy FILE,
     /// the role's trust policy is checked against the claims and the failing condition
-    /// named; the exit status is then 1 when the policy would not admit the token.
+    /// named; the exit status is then 1 when the policy would not admit the token, and 3
+    /// when that depends on what only STS sees (the caller's address, the time).
     Token(Box<TokenArgs>),
 
     /// End the job-wide credentials server a `--serve` started (it ends with the job anyway).
@@ -80,29 +81,60 @@ pub enum Command {
     TrustPolicy(Box<TrustPolicyArgs>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `--provider`: a CI of the register (`identity::Ci`), or another source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderChoice {
-    /// The running CI's token; else a token file, static keys, container
-    /// credentials, the instance's role — the AWS SDKs' order.
     Auto,
-    /// GitHub Actions' OIDC endpoint (needs `permissions: id-token: write`).
-    Github,
-    /// CircleCI's CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN (jobs with a context).
-    Circleci,
-    /// GitLab CI's `id_tokens:` variable (--token-env, or VAULT_CI_ID_TOKEN, GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN).
-    Gitlab,
-    /// Buildkite's `buildkite-agent oidc request-token`.
-    Buildkite,
-    /// Bitbucket Pipelines' BITBUCKET_STEP_OIDC_TOKEN (steps with `oidc: true`).
-    Bitbucket,
-    /// A file holding the OIDC token (--token-file or AWS_WEB_IDENTITY_TOKEN_FILE).
+    Ci(Ci),
     TokenFile,
-    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) from the environment.
     Static,
-    /// The container's credentials endpoint (ECS, CodeBuild, EKS Pod Identity).
     Container,
-    /// The EC2 instance's role, from instance metadata (IMDSv2).
     Imds,
+}
+
+impl ValueEnum for ProviderChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<Vec<ProviderChoice>> = std::sync::LazyLock::new(|| {
+            std::iter::once(ProviderChoice::Auto)
+                .chain(Ci::ALL.iter().copied().map(ProviderChoice::Ci))
+                .chain([
+                    ProviderChoice::TokenFile,
+                    ProviderChoice::Static,
+                    ProviderChoice::Container,
+                    ProviderChoice::Imds,
+                ])
+                .collect()
+        });
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (name, help) = match self {
+            ProviderChoice::Auto => (
+                "auto",
+                "The running CI's token; else a token file, static keys, container \
+                 credentials, the instance's role — the AWS SDKs' order",
+            ),
+            ProviderChoice::Ci(ci) => (ci.system().name(), ci.system().help()),
+            ProviderChoice::TokenFile => (
+                "token-file",
+                "A file holding the OIDC token (--token-file or AWS_WEB_IDENTITY_TOKEN_FILE)",
+            ),
+            ProviderChoice::Static => (
+                "static",
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) from the environment",
+            ),
+            ProviderChoice::Container => (
+                "container",
+                "The container's credentials endpoint (ECS, CodeBuild, EKS Pod Identity)",
+            ),
+            ProviderChoice::Imds => (
+                "imds",
+                "The EC2 instance's role, from instance metadata (IMDSv2)",
+            ),
+        };
+        Some(clap::builder::PossibleValue::new(name).help(help))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -604,7 +636,9 @@ pub struct TrustPolicyArgs {
 
     /// Check a role's trust policy instead (JSON, or `aws iam get-role` output): every
     /// way it admits more than one repository or project, each with its fix. Exit 0:
-    /// nothing found; 1: findings; 2: not a trust policy.
+    /// nothing found; 1: findings; 2: not a trust policy; 3: nothing found, but statements
+    /// not judged (their issuer is no CI vault-ci knows, so what their `sub` admits is
+    /// unknown to it).
     #[arg(long, value_name = "FILE", conflicts_with = "provider")]
     pub check: Option<PathBuf>,
 

@@ -17,7 +17,7 @@ use crate::cli::{AssumeArgs, NetArgs, ProviderChoice};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::hop::{Step, Sts, Tags, caller_identity};
-use crate::identity::{Choice, Ci, Context, Identity, ProviderOptions, Source};
+use crate::identity::{Choice, Context, Identity, ProviderOptions, Source};
 use crate::net::{NetConfig, NetOptions};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
@@ -415,11 +415,15 @@ fn destinations(
     env: &Env,
     workflow: &mut Workflow,
 ) -> Result<(Vec<Box<dyn Sink>>, Finish)> {
-    let command = Child::new(
-        args.command.clone(),
-        args.keep_oidc_variables,
-        args.identity.token_env.as_deref(),
-    );
+    // Every CI's token variables and --token-env's, unless --keep-oidc-variables.
+    let withheld = match args.keep_oidc_variables {
+        true => Vec::new(),
+        false => crate::identity::token_variables()
+            .map(str::to_string)
+            .chain(args.identity.token_env.clone())
+            .collect(),
+    };
+    let command = Child::new(args.command.clone(), withheld);
     let window = Duration::from_secs(args.refresh_window);
     combinations(args)?;
     if args.refresh || args.serve {
@@ -646,11 +650,7 @@ pub fn select_source(
     let choice = match identity.provider {
         ProviderChoice::Auto if wants_credentials => Choice::Credentials,
         ProviderChoice::Auto => Choice::Auto,
-        ProviderChoice::Github => Choice::Ci(Ci::Github),
-        ProviderChoice::Circleci => Choice::Ci(Ci::Circleci),
-        ProviderChoice::Gitlab => Choice::Ci(Ci::Gitlab),
-        ProviderChoice::Buildkite => Choice::Ci(Ci::Buildkite),
-        ProviderChoice::Bitbucket => Choice::Ci(Ci::Bitbucket),
+        ProviderChoice::Ci(ci) => Choice::Ci(ci),
         ProviderChoice::TokenFile => Choice::TokenFile,
         ProviderChoice::Static => Choice::Static,
         ProviderChoice::Container => Choice::Container,

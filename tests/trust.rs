@@ -1,7 +1,9 @@
 //! Trust policies only one repository can use: `trust-policy --check` against
 //! the policies the AWS, GitHub and GitLab documentation show and the mistakes
 //! published write-ups show (tests/fixtures/trust, each file's source in its
-//! README), and the CloudFormation template deployed on moto.
+//! README), an issuer vault-ci does not know, the CloudFormation template
+//! deployed on moto, and `token --trust-policy` on the operators IAM has beyond
+//! the plain four.
 
 use std::path::{Path, PathBuf};
 
@@ -174,6 +176,139 @@ fn assume_warns_about_a_trust_policy_open_to_others_before_it_is_used() {
     assert!(
         out.stderr
             .contains("fix: the Condition `vault-ci trust-policy --provider github"),
+        "{out}"
+    );
+}
+
+/// `vault-ci token --trust-policy POLICY` on a GitHub token for `sub`.
+fn judge(env: &Env, sub: &str, policy: &serde_json::Value) -> Outcome {
+    let token = env.write(
+        "t.jwt",
+        &mint_token(&["--aud", "sts.amazonaws.com", "--sub", sub]),
+    );
+    let policy = env.write("policy.json", &policy.to_string());
+    env.vault_ci([
+        "token",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--trust-policy",
+        policy.to_str().unwrap(),
+    ])
+}
+
+fn github_role(condition: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": { "Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com") },
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }]})
+}
+
+#[test]
+fn token_refuses_what_ignore_case_if_exists_and_for_any_value_conditions_refuse() {
+    let env = Env::new();
+    let ours = "repo:octo-org/octo-repo:ref:refs/heads/main";
+    let theirs = "repo:evil-org/octo-repo:ref:refs/heads/main";
+    for (operator, value) in [
+        (
+            "StringEqualsIgnoreCase",
+            "REPO:OCTO-ORG/OCTO-REPO:REF:REFS/HEADS/MAIN",
+        ),
+        ("StringLikeIfExists", "repo:octo-org/octo-repo:*"),
+        ("ForAnyValue:StringLike", "repo:octo-org/*"),
+    ] {
+        let policy = github_role(serde_json::json!({
+            operator: { "token.actions.githubusercontent.com:sub": value }
+        }));
+        let admitted = judge(&env, ours, &policy);
+        admitted.success();
+        assert!(
+            admitted.stdout.contains("trust policy: admits this token"),
+            "{operator}:\n{admitted}"
+        );
+        let refused = judge(&env, theirs, &policy);
+        assert_eq!(refused.code, Some(1), "{operator}:\n{refused}");
+        assert!(
+            refused
+                .stdout
+                .contains("trust policy: does NOT admit this token"),
+            "{refused}"
+        );
+        assert!(
+            refused.stdout.contains(&format!(
+                "{operator} token.actions.githubusercontent.com:sub wants {value}; the token has {theirs}"
+            )),
+            "{operator}:\n{refused}"
+        );
+    }
+}
+
+#[test]
+fn token_says_so_when_only_sts_can_tell() {
+    let env = Env::new();
+    // Buildkite's documented shape: an address condition next to the claims.
+    let policy = github_role(serde_json::json!({
+        "StringLike": { "token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:*" },
+        "IpAddress": { "aws:SourceIp": "192.0.2.0/24" },
+    }));
+    let out = judge(&env, "repo:octo-org/octo-repo:ref:refs/heads/main", &policy);
+    assert_eq!(out.code, Some(3), "{out}");
+    assert!(
+        out.stdout.contains("trust policy: may admit this token"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("IpAddress aws:SourceIp"), "{out}");
+    // What vault-ci can tell still decides: another repository is refused.
+    let out = judge(&env, "repo:evil-org/octo-repo:ref:refs/heads/main", &policy);
+    assert_eq!(out.code, Some(1), "{out}");
+}
+
+/// A role for an issuer no CI of vault-ci's is (an EKS cluster here).
+fn eks_role(condition: serde_json::Value) -> serde_json::Value {
+    let issuer = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+    serde_json::json!({ "Statement": [{
+        "Effect": "Allow",
+        "Principal": { "Federated": format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}") },
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }]})
+}
+
+#[test]
+fn an_issuer_vault_ci_does_not_know_is_not_judged_and_never_passes() {
+    let env = Env::new();
+    let issuer = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+    let policy = env.write(
+        "eks.json",
+        &eks_role(serde_json::json!({ "StringLike": {
+            format!("{issuer}:sub"): "system:serviceaccount:deploy:*",
+            format!("{issuer}:aud"): "sts.amazonaws.com",
+        }}))
+        .to_string(),
+    );
+    let out = check(&policy);
+    out.failure(3, &["1 statement not judged"]);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "not judged: statement 1: the condition on {issuer}:sub: \
+             vault-ci does not know the `sub` grammar of {issuer}\n"
+        )
+    );
+    // What needs no grammar is still judged: no `sub` at all is open to all.
+    let open = env.write(
+        "open.json",
+        &eks_role(
+            serde_json::json!({ "StringEquals": { format!("{issuer}:aud"): "sts.amazonaws.com" } }),
+        )
+        .to_string(),
+    );
+    let out = check(&open);
+    out.failure(1, &["1 finding"]);
+    assert!(
+        out.stdout
+            .starts_with(&format!("high: statement 1: no condition on {issuer}:sub admits any identity {issuer} issues tokens for")),
         "{out}"
     );
 }

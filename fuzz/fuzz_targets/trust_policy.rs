@@ -1,6 +1,7 @@
 //! Trust policies: `trust-policy --check`'s reading of a policy document
 //! (`trust::check`, and the report it prints), and the local evaluator that
-//! explains a denial (`trust::evaluate`) against a token's claims.
+//! explains a denial (`trust::evaluate`) against a token's claims, both through
+//! the one policy model (`trust::policy`).
 //!
 //! Input: the policy file's bytes, optionally followed by a NUL byte and the
 //! token's claims as JSON (JSON text never holds a raw NUL). Without claims, a
@@ -13,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use vault_ci::token::Token;
-use vault_ci::trust::{check, evaluate};
+use vault_ci::trust::{check, evaluate, policy};
 
 const GITHUB_CLAIMS: &str = r#"{"iss":"https://token.actions.githubusercontent.com","aud":"sts.amazonaws.com","sub":"repo:octo-org/app:ref:refs/heads/main","repository":"octo-org/app","repository_owner":"octo-org","exp":4102444800}"#;
 
@@ -81,7 +82,7 @@ fn evaluated(policy: &Value, token: &Token) {
         return;
     };
     assert!(!verdict.reasons.is_empty());
-    if verdict.admitted {
+    if verdict.admitted == Some(true) {
         assert!(
             verdict
                 .reasons
@@ -128,7 +129,7 @@ fn like(pattern: &str, value: &str) {
         return;
     };
     assert_eq!(
-        evaluate::like_match(pattern, value),
+        policy::like_match(pattern, value),
         re.is_match(value),
         "StringLike {pattern:?} against {value:?}"
     );

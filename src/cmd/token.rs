@@ -45,8 +45,10 @@ pub fn run(args: TokenArgs, env: &Env) -> Result<Exit> {
         TokenFormat::Json => json(&source.describe(), &token, verdict.as_ref(), args.raw),
     };
     print!("{text}");
-    Ok(match verdict {
-        Some(v) if !v.admitted => Exit(1),
+    Ok(match verdict.map(|v| v.admitted) {
+        Some(Some(false)) => Exit(1),
+        // It depends on what only STS sees: not a yes, not a no.
+        Some(None) => Exit(3),
         _ => Exit::SUCCESS,
     })
 }
@@ -89,10 +91,10 @@ fn text(source: &str, token: &Token, verdict: Option<&Verdict>, raw: bool) -> St
         out.push_str(&format!("  {name}: {shown}\n"));
     }
     if let Some(verdict) = verdict {
-        out.push_str(if verdict.admitted {
-            "trust policy: admits this token\n"
-        } else {
-            "trust policy: does NOT admit this token\n"
+        out.push_str(match verdict.admitted {
+            Some(true) => "trust policy: admits this token\n",
+            Some(false) => "trust policy: does NOT admit this token\n",
+            None => "trust policy: may admit this token: STS decides on what it alone sees\n",
         });
         for reason in &verdict.reasons {
             out.push_str(&format!("  {reason}\n"));

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::cli::{PolicyFormat, TrustPolicyArgs};
 use crate::error::{Error, Result};
 use crate::exit::Exit;
+use crate::trust::check::{Class, Finding};
 use crate::trust::{self, Scope, Subject};
 
 pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
@@ -43,28 +44,45 @@ pub fn subject(args: &TrustPolicyArgs) -> Result<Subject> {
     let provider = args
         .provider
         .ok_or_else(|| Error::usage("--provider is needed to write a trust policy"))?;
-    provider.trust_subject(&scope(args))
+    provider.system().trust_subject(&scope(args))
 }
 
-/// `--check FILE`: the report on stdout, the verdict as the exit status.
+/// `--check FILE`: the report on stdout, the verdict as the exit status: 1 for
+/// a policy found too open or broken, 3 when all that is left is what vault-ci
+/// could not judge (an issuer whose `sub` grammar it does not know).
 fn check(path: &Path) -> Result<Exit> {
     let policy = read_policy(path)?;
     let findings = trust::check::check(&policy)
         .map_err(|why| Error::usage(format!("--check {}: {why}", path.display())))?;
     print!("{}", trust::check::report(&findings));
-    let failing = findings.iter().filter(|f| f.class.fails()).count();
-    if failing == 0 {
+    let failing: Vec<&Finding> = findings.iter().filter(|f| f.class.fails()).collect();
+    let unjudged = failing
+        .iter()
+        .filter(|f| f.class == Class::NotJudged)
+        .count();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if failing.is_empty() {
         eprintln!(
             "vault-ci: {}: no statement admits more than the repository or project it names",
             path.display()
         );
         return Ok(Exit::SUCCESS);
     }
+    if unjudged == failing.len() {
+        eprintln!(
+            "vault-ci: {}: {unjudged} statement{} not judged: check by hand that each admits only \
+             the jobs it is meant for",
+            path.display(),
+            plural(unjudged)
+        );
+        return Ok(Exit(3));
+    }
     eprintln!(
-        "vault-ci: {}: {failing} finding{}: each fix above is the condition for the \
+        "vault-ci: {}: {} finding{}: each fix above is the condition for the \
          repository or project the statement seems meant for",
         path.display(),
-        if failing == 1 { "" } else { "s" }
+        failing.len(),
+        plural(failing.len())
     );
     Ok(Exit(1))
 }
@@ -81,7 +99,7 @@ fn read_policy(path: &Path) -> Result<serde_json::Value> {
     })
 }
 
-fn scope(args: &TrustPolicyArgs) -> Scope {
+pub(crate) fn scope(args: &TrustPolicyArgs) -> Scope {
     Scope {
         repo: args.repo.clone(),
         owner_id: args.owner_id.clone(),

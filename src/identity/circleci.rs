@@ -6,14 +6,15 @@
 
 use serde::Deserialize;
 
-use super::{Ci, Context, Provider, TokenFuture, mint_with, token_from_variable};
-use super::{Scope, Subject};
+use super::token_from_variable;
+use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, mint_with, plain};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 #[derive(Debug, Default, Deserialize)]
-pub struct CircleCi {
+pub struct Job {
     circleci: Option<String>,
     circle_oidc_token_v2: Option<Secret>,
     circle_oidc_token: Option<Secret>,
@@ -28,9 +29,9 @@ pub struct CircleCi {
 /// A job's token with less life than this left is minted anew, where the CLI can.
 const FRESH_ENOUGH: i64 = 60;
 
-impl CircleCi {
+impl Job {
     pub fn from_env(env: &Env) -> Self {
-        let mut circleci: CircleCi = env.deserialize();
+        let mut circleci: Job = env.deserialize();
         circleci.cli = crate::platform::on_path("circleci", env);
         circleci
     }
@@ -67,17 +68,9 @@ impl CircleCi {
     }
 }
 
-impl Provider for CircleCi {
+impl Provider for Job {
     fn ci(&self) -> Ci {
         Ci::Circleci
-    }
-
-    fn title(&self) -> &'static str {
-        "CircleCI"
-    }
-
-    fn marker(&self) -> &'static str {
-        "CIRCLECI=true"
     }
 
     fn detected(&self) -> bool {
@@ -141,20 +134,125 @@ impl Provider for CircleCi {
     }
 }
 
-/// `org/<org id>/project/<project id>/user/<user id>`, which
-/// CIRCLE_OIDC_TOKEN_V2 extends with `/vcs-origin/<repo>/vcs-ref/<ref>`.
-pub fn trust_subject(scope: &Scope) -> Result<Subject> {
-    scope.unsupported("CircleCI", &["--branch", "--tag"])?;
-    let org = scope.required(&scope.org_id, "--org-id UUID", "circleci")?;
-    let project = scope.project_id.as_deref().unwrap_or("*");
-    let tail = match (&scope.branch, &scope.tag) {
-        (Some(branch), _) => format!("/user/*/vcs-origin/*/vcs-ref/refs/heads/{branch}"),
-        (_, Some(tag)) => format!("/user/*/vcs-origin/*/vcs-ref/refs/tags/{tag}"),
-        _ => "/user/*".to_string(),
-    };
-    Ok(Subject {
-        issuer: scope.issuer(&format!("oidc.circleci.com/org/{org}")),
-        audience: scope.audience(org),
-        subject: format!("org/{org}/project/{project}{tail}"),
-    })
+pub struct CircleCi;
+
+const ISSUER_PREFIX: &str = "oidc.circleci.com/org/";
+
+impl System for CircleCi {
+    fn name(&self) -> &'static str {
+        "circleci"
+    }
+
+    fn title(&self) -> &'static str {
+        "CircleCI"
+    }
+
+    fn marker(&self) -> &'static str {
+        "CIRCLECI=true"
+    }
+
+    fn help(&self) -> &'static str {
+        "CircleCI's CIRCLE_OIDC_TOKEN_V2 / CIRCLE_OIDC_TOKEN (jobs with a context)"
+    }
+
+    fn token_variables(&self) -> &'static [&'static str] {
+        &["CIRCLE_OIDC_TOKEN", "CIRCLE_OIDC_TOKEN_V2"]
+    }
+
+    fn provider(&self, env: &Env, _: &ProviderOptions) -> Box<dyn Provider> {
+        Box::new(Job::from_env(env))
+    }
+
+    /// `org/<org id>/project/<project id>/user/<user id>`, which
+    /// CIRCLE_OIDC_TOKEN_V2 extends with `/vcs-origin/<repo>/vcs-ref/<ref>`.
+    fn trust_subject(&self, scope: &Scope) -> Result<Subject> {
+        scope.unsupported("CircleCI", &["--branch", "--tag"])?;
+        let org = scope.required(&scope.org_id, "--org-id UUID", "circleci")?;
+        let project = scope.project_id.as_deref().unwrap_or("*");
+        let tail = match (&scope.branch, &scope.tag) {
+            (Some(branch), _) => format!("/user/*/vcs-origin/*/vcs-ref/refs/heads/{branch}"),
+            (_, Some(tag)) => format!("/user/*/vcs-origin/*/vcs-ref/refs/tags/{tag}"),
+            _ => "/user/*".to_string(),
+        };
+        Ok(Subject {
+            issuer: scope.issuer(&format!("{ISSUER_PREFIX}{org}")),
+            audience: scope.audience(org),
+            subject: format!("org/{org}/project/{project}{tail}"),
+        })
+    }
+
+    /// `oidc.circleci.com/org/<org id>`: one organization's issuer.
+    fn issuer(&self, issuer: &str, _subs: &[&str]) -> Option<Issuer> {
+        let org = issuer.get(ISSUER_PREFIX.len()..).filter(|org| {
+            issuer.to_ascii_lowercase().starts_with(ISSUER_PREFIX) && !org.contains('/')
+        })?;
+        Some(Issuer {
+            ci: Ci::Circleci,
+            owner: Some(org.to_string()),
+            everything: format!(
+                "every present and future project of the CircleCI organization {org}"
+            ),
+            shared_audience: false,
+        })
+    }
+
+    /// `org/ORG/project/PROJECT/user/USER[/vcs-origin/…/vcs-ref/…]`; the issuer
+    /// already names the organization, so the worst is the whole organization.
+    fn reach(&self, issuer: &Issuer, sub: Pattern<'_>) -> Reach {
+        let Pattern { prefix, literal } = sub;
+        let org = issuer.owner.as_deref().unwrap_or_default();
+        let all = || Reach::Others(String::new()); // capped to the issuer's organization
+        if literal {
+            return Reach::One;
+        }
+        let Some(rest) = prefix.strip_prefix("org/") else {
+            return if "org/".starts_with(prefix) {
+                all()
+            } else {
+                Reach::One
+            };
+        };
+        let segments: Vec<&str> = rest.split('/').collect();
+        match segments.as_slice() {
+            [_] => all(),
+            [other, ..] if !other.eq_ignore_ascii_case(org) => Reach::One,
+            [_, key] if "project".starts_with(key) => all(),
+            [_, "project", partial] if !partial.is_empty() => Reach::Owner(format!(
+                "every project of the CircleCI organization {org} whose ID starts with \"{partial}\""
+            )),
+            [_, "project", _] => all(),
+            _ => Reach::One,
+        }
+    }
+
+    /// CircleCI signs no session tags into its tokens.
+    fn narrowing(&self, _: &Evidence<'_>) -> Option<(String, String, Reach)> {
+        None
+    }
+
+    /// The organization is the issuer's; the project and ref are the `sub`'s.
+    fn meant(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Scope {
+        let sub = evidence.sub;
+        let segments: Vec<&str> = sub.map(|s| s.split('/').collect()).unwrap_or_default();
+        let project = match segments.as_slice() {
+            ["org", _, "project", project, _, ..] if plain(project) => *project,
+            _ => "PROJECT_ID",
+        };
+        let reference = |prefix: &str| {
+            let s = sub?;
+            let at = s.find(prefix)?;
+            Some(s[at + prefix.len()..].to_string()).filter(|r| !r.is_empty())
+        };
+        let branch = reference("/vcs-ref/refs/heads/");
+        Scope {
+            org_id: issuer.owner.clone(),
+            project_id: Some(project.to_string()),
+            tag: branch
+                .is_none()
+                .then(|| reference("/vcs-ref/refs/tags/"))
+                .flatten(),
+            branch,
+            ..Scope::default()
+        }
+    }
 }

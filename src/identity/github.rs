@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::{Ci, Context, Provider, TokenFuture};
-use super::{Scope, Subject};
+use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, plain};
 use crate::env::Env;
 use crate::error::{Error, Peer, Result, error_chain};
 use crate::net::{BodyError, MAX_BODY, read_body};
@@ -68,7 +68,7 @@ fn tag_value(raw: &str) -> String {
 
 /// What the runner puts in a step's environment.
 #[derive(Debug, Default, Deserialize)]
-pub struct Github {
+pub struct Job {
     #[serde(default)]
     github_actions: Option<String>,
     actions_id_token_request_url: Option<String>,
@@ -77,23 +77,15 @@ pub struct Github {
     github_run_attempt: Option<String>,
 }
 
-impl Github {
+impl Job {
     pub fn from_env(env: &Env) -> Self {
         env.deserialize()
     }
 }
 
-impl Provider for Github {
+impl Provider for Job {
     fn ci(&self) -> Ci {
         Ci::Github
-    }
-
-    fn title(&self) -> &'static str {
-        "GitHub Actions"
-    }
-
-    fn marker(&self) -> &'static str {
-        "GITHUB_ACTIONS=true"
     }
 
     fn detected(&self) -> bool {
@@ -137,37 +129,277 @@ impl Provider for Github {
     }
 }
 
-/// `repo:OWNER/REPO:<context>`, or with `--owner-id`/`--repo-id` the immutable
-/// `repo:OWNER@ID/REPO@ID:<context>` that survives renames.
-pub fn trust_subject(scope: &Scope) -> Result<Subject> {
-    scope.unsupported(
-        "GitHub",
-        &["--branch", "--environment", "--tag", "--pull-request"],
-    )?;
-    let repo = scope.required(&scope.repo, "--repo OWNER/REPO", "github")?;
-    let Some((owner, name)) = repo.split_once('/') else {
-        return Err(Error::usage(format!("--repo `{repo}` must be OWNER/REPO")));
-    };
-    let repo = match (&scope.owner_id, &scope.repo_id) {
-        (Some(owner_id), Some(repo_id)) => format!("{owner}@{owner_id}/{name}@{repo_id}"),
-        _ => repo.to_string(),
-    };
-    let context = if let Some(branch) = &scope.branch {
-        format!("ref:refs/heads/{branch}")
-    } else if let Some(tag) = &scope.tag {
-        format!("ref:refs/tags/{tag}")
-    } else if let Some(environment) = &scope.environment {
-        format!("environment:{environment}")
-    } else if scope.pull_request {
-        "pull_request".to_string()
-    } else {
-        "*".to_string()
-    };
-    Ok(Subject {
-        issuer: scope.issuer(ISSUER),
-        audience: scope.audience(super::DEFAULT_AUDIENCE),
-        subject: format!("repo:{repo}:{context}"),
-    })
+pub struct Github;
+
+impl System for Github {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn title(&self) -> &'static str {
+        "GitHub Actions"
+    }
+
+    fn marker(&self) -> &'static str {
+        "GITHUB_ACTIONS=true"
+    }
+
+    fn help(&self) -> &'static str {
+        "GitHub Actions' OIDC endpoint (needs `permissions: id-token: write`)"
+    }
+
+    fn token_variables(&self) -> &'static [&'static str] {
+        &[
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        ]
+    }
+
+    fn provider(&self, env: &Env, _: &ProviderOptions) -> Box<dyn Provider> {
+        Box::new(Job::from_env(env))
+    }
+
+    /// `repo:OWNER/REPO:<context>`, or with `--owner-id`/`--repo-id` the immutable
+    /// `repo:OWNER@ID/REPO@ID:<context>` that survives renames.
+    fn trust_subject(&self, scope: &Scope) -> Result<Subject> {
+        scope.unsupported(
+            "GitHub",
+            &["--branch", "--environment", "--tag", "--pull-request"],
+        )?;
+        let repo = scope.required(&scope.repo, "--repo OWNER/REPO", "github")?;
+        let Some((owner, name)) = repo.split_once('/') else {
+            return Err(Error::usage(format!("--repo `{repo}` must be OWNER/REPO")));
+        };
+        let repo = match (&scope.owner_id, &scope.repo_id) {
+            (Some(owner_id), Some(repo_id)) => format!("{owner}@{owner_id}/{name}@{repo_id}"),
+            _ => repo.to_string(),
+        };
+        let context = if let Some(branch) = &scope.branch {
+            format!("ref:refs/heads/{branch}")
+        } else if let Some(tag) = &scope.tag {
+            format!("ref:refs/tags/{tag}")
+        } else if let Some(environment) = &scope.environment {
+            format!("environment:{environment}")
+        } else if scope.pull_request {
+            "pull_request".to_string()
+        } else {
+            "*".to_string()
+        };
+        Ok(Subject {
+            issuer: scope.issuer(ISSUER),
+            audience: scope.audience(super::DEFAULT_AUDIENCE),
+            subject: format!("repo:{repo}:{context}"),
+        })
+    }
+
+    /// github.com's issuer serves every customer; an enterprise's own issuer
+    /// (`token.actions.githubusercontent.com/<slug>`, GHE.com's
+    /// `token.actions.<subdomain>.ghe.com`) one enterprise; GitHub Enterprise
+    /// Server's (`HOST/_services/token`) everyone on HOST.
+    fn issuer(&self, issuer: &str, _subs: &[&str]) -> Option<Issuer> {
+        let lower = issuer.to_ascii_lowercase();
+        let host = lower.split('/').next().unwrap_or_default();
+        let enterprise = lower
+            .strip_prefix("token.actions.githubusercontent.com/")
+            .or_else(|| {
+                host.strip_prefix("token.actions.")?
+                    .strip_suffix(".ghe.com")
+            });
+        let (owner, everything) = if lower == ISSUER {
+            (None, "any repository on GitHub".to_string())
+        } else if let Some(slug) = enterprise {
+            let everything =
+                format!("every present and future repository of the GitHub enterprise {slug}");
+            (Some(slug.to_string()), everything)
+        } else {
+            let server = issuer.strip_suffix("/_services/token")?;
+            (None, format!("any repository on {server}"))
+        };
+        Some(Issuer {
+            ci: Ci::Github,
+            owner,
+            everything,
+            shared_audience: lower == ISSUER,
+        })
+    }
+
+    /// GitHub's `sub` is `claim:value` pairs (`:` inside a value is sent as `%3A`),
+    /// by default `repo:OWNER/REPO:<context>`; a customised one may lead with any
+    /// claim. What pins one repository: a complete `repo:OWNER/REPO` or
+    /// `repository_id`; one owner: `repo:OWNER/`, `repository_owner(_id)`.
+    fn reach(&self, issuer: &Issuer, sub: Pattern<'_>) -> Reach {
+        let Pattern { prefix, literal } = sub;
+        let everything = &issuer.everything;
+        let segments: Vec<&str> = prefix.split(':').collect();
+        let n = segments.len();
+        let complete = |i: usize| i + 1 < n || literal;
+        // A first claim no `sub` can start with: the value matches nothing.
+        if complete(0) && !claim(segments[0]) {
+            return Reach::One;
+        }
+        if !complete(0) && !CLAIMS.iter().any(|c| c.starts_with(segments[0])) {
+            return Reach::One;
+        }
+        let mut owner: Option<(String, String)> = None;
+        for i in 0..n.saturating_sub(1) {
+            let (claim, value) = (segments[i], segments[i + 1]);
+            let done = complete(i + 1) && !value.is_empty();
+            match claim {
+                "repo" => {
+                    if let Some((o, name)) = value.split_once('/')
+                        && !o.is_empty()
+                    {
+                        if done && !name.is_empty() {
+                            return Reach::One;
+                        }
+                        owner.get_or_insert((o.to_string(), name.to_string()));
+                    }
+                }
+                "repository_id" if done => return Reach::One,
+                "repository_owner" if done => {
+                    owner.get_or_insert((value.to_string(), String::new()));
+                }
+                "repository_owner_id" if done => {
+                    owner.get_or_insert((format!("the owner with id {value}"), String::new()));
+                }
+                _ => {}
+            }
+        }
+        match owner {
+            Some((owner, partial)) if partial.is_empty() => {
+                Reach::Owner(format!("every present and future repository of {owner}"))
+            }
+            Some((owner, partial)) => Reach::Owner(format!(
+                "every repository of {owner} whose name starts with \"{partial}\""
+            )),
+            // `repo:` with no `/` in its value: a malformed literal matches nothing.
+            None if segments[0] == "repo" && n == 2 && literal => Reach::One,
+            None if segments[0] == "repo" && n == 2 && segments[1].is_empty() => {
+                Reach::Others(everything.to_string())
+            }
+            None if segments[0] == "repo" && n == 2 => Reach::Others(format!(
+                "the repositories of every owner whose name starts with \"{0}\", such as {0}-evil/…",
+                segments[1]
+            )),
+            None if segments.contains(&"job_workflow_ref") => Reach::Others(
+                "any repository that calls this reusable workflow: of any owner, if the workflow's repository is public"
+                    .into(),
+            ),
+            None if prefix.is_empty() => Reach::Others(everything.to_string()),
+            None => Reach::Others(format!("{everything}: the pattern names no owner")),
+        }
+    }
+
+    /// GitHub signs no session tags into its tokens.
+    fn narrowing(&self, _: &Evidence<'_>) -> Option<(String, String, Reach)> {
+        None
+    }
+
+    /// The repository of `repo:OWNER/REPO:<context>` (or a customised `sub`'s
+    /// `repository_owner`), else the owner in GitHub's default audience
+    /// `https://github.com/OWNER`; with `@ID`s, the immutable form.
+    fn meant(&self, _: &Issuer, evidence: &Evidence<'_>) -> Scope {
+        let sub = evidence.sub;
+        let mut owner = None;
+        let mut name = None;
+        let mut context = None;
+        if let Some(rest) = sub.and_then(|s| s.strip_prefix("repo:")) {
+            let (owner_part, after) = match rest.split_once('/') {
+                Some((owner, after)) => (owner, Some(after)),
+                None => (rest, None),
+            };
+            owner = owner_name(owner_part);
+            if let Some(after) = after {
+                let (repo_part, tail) = match after.split_once(':') {
+                    Some((repo, tail)) => (repo, Some(tail)),
+                    None => (after, None),
+                };
+                name = Some(repo_part).filter(|r| !r.is_empty() && !r.contains(['*', '?']));
+                context = tail;
+            }
+        } else if let Some(s) = sub {
+            let segments: Vec<&str> = s.split(':').collect();
+            owner = segments
+                .windows(2)
+                .find(|pair| pair[0] == "repository_owner" && plain(pair[1]))
+                .map(|pair| pair[1].to_string());
+        }
+        let owner = owner.or_else(|| {
+            let path = evidence
+                .audience?
+                .strip_prefix("https://")?
+                .split_once('/')?
+                .1;
+            Some(path.to_string()).filter(|p| plain(p))
+        });
+        let owner = owner.unwrap_or_else(|| "OWNER".into());
+        let (owner, owner_id) = split_id(&owner);
+        let (name, repo_id) = split_id(name.unwrap_or("REPO"));
+        let ids = owner_id.is_some() || repo_id.is_some();
+        let head = |prefix: &str| {
+            context
+                .and_then(|c| c.strip_prefix(prefix))
+                .and_then(|rest| rest.split(':').next())
+                .filter(|value| !value.is_empty())
+                .map(str::to_string)
+        };
+        let mut scope = Scope {
+            repo: Some(format!("{owner}/{name}")),
+            owner_id: ids.then(|| owner_id.unwrap_or("OWNER_ID").to_string()),
+            repo_id: ids.then(|| repo_id.unwrap_or("REPO_ID").to_string()),
+            ..Scope::default()
+        };
+        if let Some(branch) = head("ref:refs/heads/") {
+            scope.branch = Some(branch);
+        } else if let Some(tag) = head("ref:refs/tags/") {
+            scope.tag = Some(tag);
+        } else if let Some(environment) = head("environment:") {
+            scope.environment = Some(environment);
+        } else {
+            scope.pull_request =
+                context.is_some_and(|c| c == "pull_request" || c.starts_with("pull_request:"));
+        }
+        scope
+    }
+}
+
+/// The claim names GitHub's `sub` (default or customised) is made of.
+const CLAIMS: &[&str] = &[
+    "repo",
+    "context",
+    "ref",
+    "ref_type",
+    "environment",
+    "pull_request",
+    "job_workflow_ref",
+    "job_workflow_sha",
+    "workflow",
+    "workflow_ref",
+    "workflow_sha",
+    "repository_id",
+    "repository_owner",
+    "repository_owner_id",
+    "repository_visibility",
+    "actor",
+    "actor_id",
+    "event_name",
+    "head_ref",
+    "base_ref",
+    "runner_environment",
+    "enterprise",
+    "enterprise_id",
+];
+
+fn claim(name: &str) -> bool {
+    CLAIMS.contains(&name) || name.starts_with("repo_property_")
+}
+
+/// `NAME@ID` → (NAME, Some(ID)): GitHub's immutable subjects.
+fn split_id(value: &str) -> (&str, Option<&str>) {
+    match value.split_once('@') {
+        Some((name, id)) if !id.is_empty() => (name, Some(id)),
+        _ => (value, None),
+    }
 }
 
 /// GitHub.com's issuer, as IAM names the provider.
@@ -179,7 +411,7 @@ const TLS_HINT: &str = "hint: the endpoint's certificate is not trusted: if a co
 const MISSING_PERMISSION_HINT: &str = "hint: the job needs permission to request an OIDC token; add to the workflow or job:\n\
     permissions:\n  id-token: write\n  contents: read";
 
-async fn fetch_token(env: &Github, ctx: &Context<'_>) -> Result<Token> {
+async fn fetch_token(env: &Job, ctx: &Context<'_>) -> Result<Token> {
     let (Some(request_url), Some(request_token)) = (
         env.actions_id_token_request_url.as_deref(),
         env.actions_id_token_request_token.as_ref(),

@@ -1,8 +1,8 @@
 //! GitLab CI: a job gets OIDC tokens only through `id_tokens:`, each in a
 //! variable the job definition names, with the audience set there too.
 
-use super::{Ci, Context, Provider, TokenFuture, token_from_variable};
-use super::{Scope, Subject};
+use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, token_from_variable};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::token::Token;
@@ -17,7 +17,7 @@ pub const CONVENTIONAL: &[&str] = &[
 const ID_TOKENS_HINT: &str = "hint: declare the token in the job (the audience must match the IAM OIDC provider's client ID):\n\
     deploy:\n  id_tokens:\n    VAULT_CI_ID_TOKEN:\n      aud: sts.amazonaws.com";
 
-pub struct Gitlab {
+pub struct Job {
     running: bool,
     /// The variable named by --token-env, if any.
     named: Option<String>,
@@ -27,7 +27,7 @@ pub struct Gitlab {
     job_id: Option<String>,
 }
 
-impl Gitlab {
+impl Job {
     pub fn from_env(env: &Env, token_env: Option<String>) -> Self {
         let variable = match &token_env {
             Some(name) => env.get(name).map(|v| (name.clone(), v.to_string())),
@@ -35,7 +35,7 @@ impl Gitlab {
                 .first(CONVENTIONAL)
                 .map(|(name, v)| (name.to_string(), v.to_string())),
         };
-        Gitlab {
+        Job {
             running: env.is_true("GITLAB_CI"),
             named: token_env,
             variable,
@@ -55,17 +55,9 @@ impl Gitlab {
     }
 }
 
-impl Provider for Gitlab {
+impl Provider for Job {
     fn ci(&self) -> Ci {
         Ci::Gitlab
-    }
-
-    fn title(&self) -> &'static str {
-        "GitLab CI"
-    }
-
-    fn marker(&self) -> &'static str {
-        "GITLAB_CI=true"
     }
 
     fn detected(&self) -> bool {
@@ -99,23 +91,138 @@ impl Provider for Gitlab {
     }
 }
 
-/// `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`, from
-/// gitlab.com or the instance's own issuer (`--issuer`).
-pub fn trust_subject(scope: &Scope) -> Result<Subject> {
-    scope.unsupported("GitLab", &["--branch", "--tag"])?;
-    let path = scope.required(
-        &scope.project_path,
-        "--project-path GROUP/PROJECT",
-        "gitlab",
-    )?;
-    let context = match (&scope.branch, &scope.tag) {
-        (Some(branch), _) => format!("ref_type:branch:ref:{branch}"),
-        (_, Some(tag)) => format!("ref_type:tag:ref:{tag}"),
-        _ => "*".to_string(),
-    };
-    Ok(Subject {
-        issuer: scope.issuer("gitlab.com"),
-        audience: scope.audience(super::DEFAULT_AUDIENCE),
-        subject: format!("project_path:{path}:{context}"),
-    })
+pub struct Gitlab;
+
+impl System for Gitlab {
+    fn name(&self) -> &'static str {
+        "gitlab"
+    }
+
+    fn title(&self) -> &'static str {
+        "GitLab CI"
+    }
+
+    fn marker(&self) -> &'static str {
+        "GITLAB_CI=true"
+    }
+
+    fn help(&self) -> &'static str {
+        "GitLab CI's `id_tokens:` variable (--token-env, or VAULT_CI_ID_TOKEN, GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN)"
+    }
+
+    fn token_variables(&self) -> &'static [&'static str] {
+        CONVENTIONAL
+    }
+
+    fn provider(&self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider> {
+        Box::new(Job::from_env(env, options.token_env.clone()))
+    }
+
+    /// `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`, from
+    /// gitlab.com or the instance's own issuer (`--issuer`).
+    fn trust_subject(&self, scope: &Scope) -> Result<Subject> {
+        scope.unsupported("GitLab", &["--branch", "--tag"])?;
+        let path = scope.required(
+            &scope.project_path,
+            "--project-path GROUP/PROJECT",
+            "gitlab",
+        )?;
+        let context = match (&scope.branch, &scope.tag) {
+            (Some(branch), _) => format!("ref_type:branch:ref:{branch}"),
+            (_, Some(tag)) => format!("ref_type:tag:ref:{tag}"),
+            _ => "*".to_string(),
+        };
+        Ok(Subject {
+            issuer: scope.issuer(ISSUER),
+            audience: scope.audience(super::DEFAULT_AUDIENCE),
+            subject: format!("project_path:{path}:{context}"),
+        })
+    }
+
+    /// gitlab.com, or a self-managed instance whose policy's `sub` values speak
+    /// GitLab's grammar (`project_path:`).
+    fn issuer(&self, issuer: &str, subs: &[&str]) -> Option<Issuer> {
+        let public = issuer.eq_ignore_ascii_case(ISSUER);
+        if !public && !subs.iter().any(|sub| sub.starts_with("project_path:")) {
+            return None;
+        }
+        Some(Issuer {
+            ci: Ci::Gitlab,
+            owner: None,
+            everything: if public {
+                "any project on gitlab.com".into()
+            } else {
+                format!("any project on {issuer}")
+            },
+            shared_audience: public,
+        })
+    }
+
+    /// `project_path:GROUP[/SUBGROUP…]/PROJECT:ref_type:…:ref:…`.
+    fn reach(&self, issuer: &Issuer, sub: Pattern<'_>) -> Reach {
+        let everything = &issuer.everything;
+        if sub.literal {
+            return Reach::One;
+        }
+        let Some(path) = sub.prefix.strip_prefix("project_path:") else {
+            return super::scope::outside("project_path:", sub.prefix, everything);
+        };
+        if path.contains(':') {
+            return Reach::One;
+        }
+        match path.rsplit_once('/') {
+            Some((groups, partial)) if !groups.is_empty() => Reach::Owner(if partial.is_empty() {
+                format!("every present and future project under {groups}")
+            } else {
+                format!("every project under {groups} whose path starts with \"{partial}\"")
+            }),
+            _ if path.is_empty() => Reach::Others(everything.to_string()),
+            _ => Reach::Others(format!(
+                "the projects of every group whose name starts with \"{path}\", such as {path}-evil/…"
+            )),
+        }
+    }
+
+    /// GitLab signs no session tags into its tokens.
+    fn narrowing(&self, _: &Evidence<'_>) -> Option<(String, String, Reach)> {
+        None
+    }
+
+    /// The project path (or its groups) and the ref of `project_path:…`.
+    fn meant(&self, _: &Issuer, evidence: &Evidence<'_>) -> Scope {
+        let mut path = "GROUP/PROJECT".to_string();
+        let mut context = None;
+        if let Some(rest) = evidence.sub.and_then(|s| s.strip_prefix("project_path:")) {
+            let (path_part, tail) = match rest.split_once(':') {
+                Some((path, tail)) => (path, Some(tail)),
+                None => (rest, None),
+            };
+            let Pattern { prefix, literal } = Pattern::of(path_part, true);
+            if literal && prefix.contains('/') {
+                path = prefix.to_string();
+            } else if let Some((groups, _)) = prefix.rsplit_once('/')
+                && !groups.is_empty()
+            {
+                path = format!("{groups}/PROJECT");
+            } else if let Some(group) = owner_name(prefix) {
+                path = format!("{group}/PROJECT");
+            }
+            context = tail;
+        }
+        let reference = |kind: &str| {
+            context
+                .and_then(|c| c.strip_prefix(&format!("ref_type:{kind}:ref:")))
+                .filter(|value| !value.is_empty())
+                .map(str::to_string)
+        };
+        let branch = reference("branch");
+        Scope {
+            project_path: Some(path),
+            tag: branch.is_none().then(|| reference("tag")).flatten(),
+            branch,
+            ..Scope::default()
+        }
+    }
 }
+
+const ISSUER: &str = "gitlab.com";

@@ -2,17 +2,21 @@
 //! either an OIDC token (for AssumeRoleWithWebIdentity) or base credentials
 //! (for AssumeRole). Nothing here knows where the credentials end up.
 //!
-//! A CI is a [`Provider`] with its whole story in its own file: how it is
-//! detected, where its token comes from, its session name, what its `sub`
-//! claim looks like to a trust policy, and whether it can mint fresh tokens.
-//! Adding one is a file and a variant of [`Ci`]; the compiler finds the rest.
+//! A CI lives in its own file, whole: what it is (a [`System`]: its names, the
+//! variables that hold or mint its tokens, and the `sub` grammar of its trust
+//! policies in both directions — scope to `sub`, and a policy's `sub` back to
+//! how far it reaches and which scope it was meant for), and what one of its
+//! jobs has (a [`Provider`]: detection, token, session name, session tags).
+//!
+//! Adding a CI is its file and one line in `register!` below. Every method of
+//! [`System`] is required, so the compiler refuses a CI without its `sub`
+//! grammar or its token variables; and `--provider`, `auto`'s detection,
+//! `trust-policy` and `trust-policy --check` take the CIs from the register, as
+//! [`token_variables`] does the variables a command run under `--` goes
+//! without. (A CI whose jobs no flag of `trust-policy` can name yet needs its
+//! flags in [`Scope`] and `cli.rs` too.)
 
-pub mod bitbucket;
-pub mod buildkite;
-pub mod circleci;
 pub mod container;
-pub mod github;
-pub mod gitlab;
 pub mod imds;
 mod machine;
 pub use machine::ambient as ambient_credentials;
@@ -29,51 +33,102 @@ use crate::error::{Error, Result};
 use crate::net::NetConfig;
 use crate::secret::Credentials;
 use crate::token::Token;
-pub use scope::{Scope, Subject};
+pub use scope::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, plain};
 
 /// The audience asked for where a provider mints tokens on request.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
-/// The CI systems vault-ci knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Ci {
-    Github,
-    Circleci,
-    Gitlab,
-    Buildkite,
-    Bitbucket,
+/// Declares each CI's module and generates [`Ci`], the CIs vault-ci knows, with
+/// its exhaustive dispatch to each CI's [`System`]: one line per CI, in the
+/// order `auto` looks for them.
+macro_rules! register {
+    ($($variant:ident => $module:ident::$system:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Ci {
+            $($variant),+
+        }
+
+        impl Ci {
+            pub const ALL: &[Ci] = &[$(Ci::$variant),+];
+
+            /// What this CI is.
+            pub fn system(self) -> &'static dyn System {
+                match self {
+                    $(Ci::$variant => &$module::$system),+
+                }
+            }
+        }
+    };
 }
 
-impl Ci {
-    pub const ALL: [Ci; 5] = [
-        Ci::Github,
-        Ci::Circleci,
-        Ci::Gitlab,
-        Ci::Buildkite,
-        Ci::Bitbucket,
-    ];
+register! {
+    Github => github::Github,
+    Circleci => circleci::CircleCi,
+    Gitlab => gitlab::Gitlab,
+    Buildkite => buildkite::Buildkite,
+    Bitbucket => bitbucket::Bitbucket,
+}
 
-    /// The CI's provider, read from the environment.
-    pub fn provider(self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider> {
-        match self {
-            Ci::Github => Box::new(github::Github::from_env(env)),
-            Ci::Circleci => Box::new(circleci::CircleCi::from_env(env)),
-            Ci::Gitlab => Box::new(gitlab::Gitlab::from_env(env, options.token_env.clone())),
-            Ci::Buildkite => Box::new(buildkite::Buildkite::from_env(env)),
-            Ci::Bitbucket => Box::new(bitbucket::Bitbucket::from_env(env)),
-        }
+/// `trust-policy --provider NAME`.
+impl clap::ValueEnum for Ci {
+    fn value_variants<'a>() -> &'a [Self] {
+        Ci::ALL
     }
 
-    /// The trust-policy subject that admits exactly `scope`'s jobs of this CI.
-    pub fn trust_subject(self, scope: &Scope) -> Result<Subject> {
-        match self {
-            Ci::Github => github::trust_subject(scope),
-            Ci::Circleci => circleci::trust_subject(scope),
-            Ci::Gitlab => gitlab::trust_subject(scope),
-            Ci::Buildkite => buildkite::trust_subject(scope),
-            Ci::Bitbucket => bitbucket::trust_subject(scope),
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.system().name()))
     }
+}
+
+/// What a CI is, whatever job runs: nothing here reads the environment. Every
+/// method is required — a CI is not one without its token variables and both
+/// directions of its `sub` grammar.
+pub trait System: Sync {
+    /// `--provider NAME`: "github".
+    fn name(&self) -> &'static str;
+    /// How users know it: "GitHub Actions".
+    fn title(&self) -> &'static str;
+    /// The variable that gives it away, for messages: "GITHUB_ACTIONS=true".
+    fn marker(&self) -> &'static str;
+    /// `--provider NAME`'s help: where its token comes from.
+    fn help(&self) -> &'static str;
+    /// The variables that hold its OIDC tokens or mint them: a command run under
+    /// `--` gets none of them, so it cannot mint roles of its own.
+    fn token_variables(&self) -> &'static [&'static str];
+    /// What this job has of it, read from the environment.
+    fn provider(&self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider>;
+
+    /// The trust-policy subject that admits exactly `scope`'s jobs.
+    fn trust_subject(&self, scope: &Scope) -> Result<Subject>;
+    /// Whether `issuer` (IAM's provider name: host and path, no scheme) is one of
+    /// this CI's, and what its name says. `subs`, the `sub` values a policy tests,
+    /// is empty while issuers are matched by name alone; a self-hosted instance
+    /// no CI claims by name may then be recognised by its `sub` grammar.
+    fn issuer(&self, issuer: &str, subs: &[&str]) -> Option<Issuer>;
+    /// How far a `sub` value reaches (before the issuer's own owner caps it).
+    fn reach(&self, issuer: &Issuer, sub: Pattern<'_>) -> Reach;
+    /// Request keys besides `sub` that narrow its tokens as `sub` does (tags the
+    /// CI signs into them): the key as spelled, its value, and its reach.
+    fn narrowing(&self, evidence: &Evidence<'_>) -> Option<(String, String, Reach)>;
+    /// The scope a statement seems meant for, with placeholders (OWNER, REPO …)
+    /// for what it does not say. Issuer and audience are left out: the checker
+    /// names them where they are not this CI's defaults.
+    fn meant(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Scope;
+}
+
+/// The CI that issues tokens as `issuer`: by name first, then by `sub` grammar.
+pub fn issuer(name: &str, subs: &[&str]) -> Option<Issuer> {
+    let by = |subs: &[&str]| Ci::ALL.iter().find_map(|ci| ci.system().issuer(name, subs));
+    by(&[]).or_else(|| by(subs))
+}
+
+/// Every variable that holds or mints a known CI's OIDC token.
+pub fn token_variables() -> impl Iterator<Item = &'static str> {
+    Ci::ALL
+        .iter()
+        .flat_map(|ci| ci.system().token_variables().iter().copied())
 }
 
 /// What the user asked for with `--provider`.
@@ -111,13 +166,9 @@ impl Context<'_> {
 
 pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<Token>> + 'a>>;
 
-/// A CI system that issues OIDC tokens to its jobs.
+/// What one job has of its CI: read from the job's environment.
 pub trait Provider {
     fn ci(&self) -> Ci;
-    /// How users know it: "GitHub Actions".
-    fn title(&self) -> &'static str;
-    /// The variable that gave it away, for messages: "GITHUB_ACTIONS=true".
-    fn marker(&self) -> &'static str;
     /// This job runs in this CI.
     fn detected(&self) -> bool;
     /// A token can be had here (a variable is set, or the CI can mint one).
@@ -151,15 +202,15 @@ pub struct ProviderOptions {
 pub fn running_ci(env: &Env, options: &ProviderOptions) -> Result<Option<Box<dyn Provider>>> {
     let mut detected: Vec<Box<dyn Provider>> = Ci::ALL
         .iter()
-        .map(|ci| ci.provider(env, options))
+        .map(|ci| ci.system().provider(env, options))
         .filter(|p| p.detected())
         .collect();
     if detected.len() > 1 {
         let names: Vec<String> = detected
             .iter()
-            .map(|p| format!("{} ({})", p.title(), p.marker()))
+            .map(|p| format!("{} ({})", p.ci().system().title(), p.ci().system().marker()))
             .collect();
-        let choices: Vec<&str> = detected.iter().map(|p| ci_name(p.ci())).collect();
+        let choices: Vec<&str> = detected.iter().map(|p| p.ci().system().name()).collect();
         return Err(Error::usage(format!(
             "more than one CI detected: {}; pass --provider {} to choose",
             names.join(", "),
@@ -167,16 +218,6 @@ pub fn running_ci(env: &Env, options: &ProviderOptions) -> Result<Option<Box<dyn
         )));
     }
     Ok(detected.pop())
-}
-
-pub fn ci_name(ci: Ci) -> &'static str {
-    match ci {
-        Ci::Github => "github",
-        Ci::Circleci => "circleci",
-        Ci::Gitlab => "gitlab",
-        Ci::Buildkite => "buildkite",
-        Ci::Bitbucket => "bitbucket",
-    }
 }
 
 /// The chosen identity source, picked before any request is made.
@@ -248,7 +289,7 @@ impl Source {
                 Ok(Source::Imds { instead: Some(none) })
             }
             Choice::Ci(ci) => {
-                let provider = ci.provider(env, options);
+                let provider = ci.system().provider(env, options);
                 if provider.has_token() {
                     Ok(Source::Ci(provider))
                 } else {
@@ -302,7 +343,7 @@ impl Source {
     /// How the source is named in logs.
     pub fn describe(&self) -> String {
         match self {
-            Source::Ci(provider) => format!("{} OIDC token", provider.title()),
+            Source::Ci(provider) => format!("{} OIDC token", provider.ci().system().title()),
             Source::TokenFile(path) => format!("OIDC token file {}", path.display()),
             Source::Keys(_) => "static keys from the environment".into(),
             Source::Container(described) => described.clone(),
@@ -395,7 +436,7 @@ impl Source {
         match self {
             Source::Ci(provider) if !provider.mints_fresh_tokens(ctx) => {
                 let token = provider.token(ctx).await.ok()?;
-                Some((token.claims.exp?, provider.title()))
+                Some((token.claims.exp?, provider.ci().system().title()))
             }
             _ => None,
         }
@@ -508,6 +549,107 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn every_ci_reads_back_the_scope_it_writes() {
+        let uuid = |n: u8| format!("{n}{n}{n}{n}{n}{n}{n}{n}-2222-4333-8444-555555555555");
+        let samples = [
+            Scope {
+                repo: Some("acme/app".into()),
+                branch: Some("main".into()),
+                ..Scope::default()
+            },
+            Scope {
+                org_id: Some(uuid(1)),
+                project_id: Some(uuid(2)),
+                tag: Some("v1".into()),
+                ..Scope::default()
+            },
+            Scope {
+                project_path: Some("acme/tools/app".into()),
+                branch: Some("main".into()),
+                ..Scope::default()
+            },
+            Scope {
+                organization: Some("acme".into()),
+                pipeline: Some("deploy".into()),
+                tag: Some("v1".into()),
+                ..Scope::default()
+            },
+            Scope {
+                workspace: Some("acme".into()),
+                workspace_uuid: Some(uuid(3)),
+                repo_uuid: Some(uuid(4)),
+                environment: Some(uuid(5)),
+                ..Scope::default()
+            },
+        ];
+        assert_eq!(samples.len(), Ci::ALL.len(), "a sample scope for every CI");
+        for (ci, scope) in Ci::ALL.iter().zip(&samples) {
+            let system = ci.system();
+            let written = system.trust_subject(scope).unwrap();
+            // The issuer it writes is its own, and no other CI's.
+            let claimed: Vec<Ci> = Ci::ALL
+                .iter()
+                .copied()
+                .filter(|other| other.system().issuer(&written.issuer, &[]).is_some())
+                .collect();
+            assert_eq!(claimed, [*ci], "{}", written.issuer);
+            let known = issuer(&written.issuer, &[]).unwrap();
+            // Its `sub`, read back, is the scope meant, and reaches one repository.
+            let evidence = Evidence {
+                sub: Some(&written.subject),
+                audience: Some(&written.audience),
+                literals: Vec::new(),
+            };
+            let meant = system.meant(&known, &evidence);
+            assert_eq!(meant.to_args(), scope.to_args(), "{}", system.name());
+            assert_eq!(system.trust_subject(&meant).unwrap(), written);
+            let like = written.subject.contains(['*', '?']);
+            let reach = system.reach(&known, Pattern::of(&written.subject, like));
+            assert_eq!(reach, Reach::One, "{}", written.subject);
+        }
+        assert_eq!(
+            issuer("oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE", &[]),
+            None
+        );
+        // A self-managed GitLab is known by its `sub` grammar alone.
+        let gitlab = issuer("gitlab.example.com", &["project_path:g/p:*"]).unwrap();
+        assert_eq!(gitlab.ci, Ci::Gitlab);
+    }
+
+    #[test]
+    fn the_token_variables_are_each_cis_own() {
+        let all: Vec<&str> = token_variables().collect();
+        assert_eq!(
+            all,
+            [
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "CIRCLE_OIDC_TOKEN",
+                "CIRCLE_OIDC_TOKEN_V2",
+                "VAULT_CI_ID_TOKEN",
+                "GITLAB_OIDC_TOKEN",
+                "AWS_WEB_IDENTITY_TOKEN",
+                "BITBUCKET_STEP_OIDC_TOKEN",
+            ]
+        );
+        // Buildkite's agent token stays: later commands of the step need it.
+        assert!(!all.contains(&"BUILDKITE_AGENT_ACCESS_TOKEN"));
+    }
+
+    #[test]
+    fn every_ci_is_a_provider_to_choose_by_its_name() {
+        use clap::ValueEnum;
+        for ci in Ci::ALL {
+            let name = ci.system().name();
+            assert_eq!(Ci::from_str(name, false), Ok(*ci));
+            assert_eq!(
+                crate::cli::ProviderChoice::from_str(name, false),
+                Ok(crate::cli::ProviderChoice::Ci(*ci))
+            );
+        }
     }
 
     #[test]

@@ -10,40 +10,18 @@ use super::Delivery;
 use crate::error::{Error, Kind, Result};
 use crate::exit::Exit;
 
-/// Variables a CI provides for minting OIDC tokens, or that hold one: the
-/// command under `--` gets none of them unless `--keep-oidc-variables` asks,
-/// so a build script cannot mint roles of its own.
-pub const MINTING: &[&str] = &[
-    "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "CIRCLE_OIDC_TOKEN",
-    "CIRCLE_OIDC_TOKEN_V2",
-    "BITBUCKET_STEP_OIDC_TOKEN",
-    "VAULT_CI_ID_TOKEN",
-    "GITLAB_OIDC_TOKEN",
-    "AWS_WEB_IDENTITY_TOKEN",
-];
-
 /// The command after `--` and what its environment goes without.
 #[derive(Debug, Clone)]
 pub struct Child {
     pub argv: Vec<OsString>,
     /// Variables removed besides the SDKs' credential settings
-    /// ([`crate::sdk::credential_variables`]): [`MINTING`] and --token-env's.
+    /// ([`crate::sdk::credential_variables`]): the CIs' token variables, so a
+    /// build script cannot mint roles of its own (the plan says which).
     pub withheld: Vec<String>,
 }
 
 impl Child {
-    pub fn new(argv: Vec<OsString>, keep_oidc: bool, token_env: Option<&str>) -> Child {
-        let withheld = if keep_oidc {
-            Vec::new()
-        } else {
-            MINTING
-                .iter()
-                .map(|name| name.to_string())
-                .chain(token_env.map(str::to_string))
-                .collect()
-        };
+    pub fn new(argv: Vec<OsString>, withheld: Vec<String>) -> Child {
         Child { argv, withheld }
     }
 

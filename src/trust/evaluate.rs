@@ -1,225 +1,302 @@
-//! A local reading of a role's trust policy against a token's claims, for the
-//! conditions OIDC roles use (`StringEquals`, `StringLike`, their `Not` forms
-//! and `ForAnyValue:`/`ForAllValues:` variants), saying which condition fails
-//! and why. STS remains the judge; this explains its verdict.
+//! A local reading of a role's trust policy against a token: the token becomes
+//! the request STS judges (`<issuer>:sub`, `<issuer>:aud` and the token's other
+//! claims under its issuer's name), the shared policy model ([`super::policy`])
+//! judges it, and the condition that fails is named. STS remains the judge;
+//! this explains its verdict.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use super::policy::{Condition, Document, Effect, Family, absent_for, strings};
 use crate::token::Token;
+
+const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 
 #[derive(Debug)]
 pub struct Verdict {
-    pub admitted: bool,
+    /// Whether IAM admits the token; `None` when that depends on what only STS
+    /// sees (the caller's address, the time, …) or on an operator IAM lacks.
+    pub admitted: Option<bool>,
     /// One line per statement that could apply: admitted by it, or why not.
     pub reasons: Vec<String>,
 }
 
 pub fn evaluate(policy: &Value, token: &Token) -> Result<Verdict, String> {
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(all)) => all.clone(),
-        Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => return Err("the trust policy has no \"Statement\"".into()),
-    };
-    let issuer = token.claims.issuer_host().unwrap_or_default().to_string();
+    let document = Document::parse(policy)?;
+    let issuer = token.claims.issuer_host().unwrap_or_default();
+    let request = Request { issuer, token };
     let mut reasons = Vec::new();
-    let mut allowed = false;
-    let mut denied = false;
-    for (index, statement) in statements.iter().enumerate() {
-        let label = statement
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map(|sid| format!("statement {} ({sid})", index + 1))
-            .unwrap_or_else(|| format!("statement {}", index + 1));
-        if !strings(statement.get("Action"))
-            .iter()
-            .any(|a| like_ignore_case(a, "sts:AssumeRoleWithWebIdentity"))
-        {
+    // Per effect: whether some statement certainly applies, and whether one may.
+    let (mut allowed, mut may_allow, mut denied, mut may_deny) = (false, false, false, false);
+    for statement in &document.statements {
+        let (Some(effect), true) = (statement.effect, statement.covers(WEB_IDENTITY)) else {
             continue;
-        }
-        let effect = statement
-            .get("Effect")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let federated = strings(statement.get("Principal").and_then(|p| p.get("Federated")));
-        if !federated
-            .iter()
-            .any(|f| f.ends_with(&format!(":oidc-provider/{issuer}")))
-        {
+        };
+        let label = &statement.label;
+        let principal = &statement.principal;
+        if !principal.admits_issuer(issuer) {
             reasons.push(format!(
                 "{label}: its principal is {}, but the token's issuer is {issuer}",
-                if federated.is_empty() {
+                if principal.federated.is_empty() {
                     "no OIDC provider".to_string()
                 } else {
-                    federated.join(", ")
+                    principal.federated.join(", ")
                 }
             ));
             continue;
         }
-        let conditions = statement.get("Condition").and_then(Value::as_object);
-        match failing_condition(conditions, &issuer, &token.all_claims) {
-            None if effect == "Deny" => {
+        let mut unjudged = None;
+        let failing =
+            statement
+                .conditions
+                .iter()
+                .find_map(|condition| match request.judge(condition) {
+                    Ok(true) => None,
+                    Ok(false) => Some(request.why_not(condition)),
+                    Err(why) => {
+                        unjudged.get_or_insert(why);
+                        None
+                    }
+                });
+        match (failing, unjudged, effect) {
+            (Some(_), _, Effect::Deny) => {}
+            (Some(why), _, Effect::Allow) => reasons.push(format!("{label}: {why}")),
+            (None, Some(why), effect) => {
+                match effect {
+                    Effect::Allow => may_allow = true,
+                    Effect::Deny => may_deny = true,
+                }
+                reasons.push(format!("{label}: cannot be judged here: {why}"));
+            }
+            (None, None, Effect::Deny) => {
                 denied = true;
                 reasons.push(format!("{label}: denies this token explicitly"));
             }
-            None => {
+            (None, None, Effect::Allow) => {
                 allowed = true;
                 reasons.push(format!("{label}: admits this token"));
             }
-            Some(_) if effect == "Deny" => {}
-            Some(why) => reasons.push(format!("{label}: {why}")),
         }
     }
     if reasons.is_empty() {
         reasons.push("no statement allows sts:AssumeRoleWithWebIdentity".into());
     }
-    Ok(Verdict {
-        admitted: allowed && !denied,
-        reasons,
-    })
+    let admitted = if denied || !(allowed || may_allow) {
+        Some(false)
+    } else if allowed && !may_deny {
+        Some(true)
+    } else {
+        None
+    };
+    Ok(Verdict { admitted, reasons })
 }
 
-/// The first condition the claims do not meet, explained.
-fn failing_condition(
-    conditions: Option<&Map<String, Value>>,
-    issuer: &str,
-    claims: &Map<String, Value>,
-) -> Option<String> {
-    for (operator, tests) in conditions? {
-        let Some(tests) = tests.as_object() else {
-            continue;
-        };
-        let (qualifier, base) = match operator.split_once(':') {
-            Some((q, b)) => (Some(q), b),
-            None => (None, operator.as_str()),
-        };
-        let (negated, like) = match base {
-            "StringEquals" => (false, false),
-            "StringLike" => (false, true),
-            "StringNotEquals" => (true, false),
-            "StringNotLike" => (true, true),
-            _ => continue, // not an operator OIDC trust policies use; STS will judge it
-        };
-        for (key, expected) in tests {
-            let expected = strings(Some(expected));
-            let claim = key.strip_prefix(&format!("{issuer}:"));
-            let actual: Vec<String> = claim
-                .and_then(|c| claims.get(c))
-                .map(|v| strings(Some(v)))
-                .unwrap_or_default();
-            let matches_one = |value: &String| {
-                expected.iter().any(|pattern| {
-                    if like {
-                        like_match(pattern, value)
-                    } else {
-                        pattern == value
-                    }
-                })
-            };
-            let met = match qualifier {
-                Some("ForAllValues") => actual.iter().all(|v| matches_one(v) != negated),
-                _ if negated => !actual.iter().any(matches_one),
-                _ => actual.iter().any(matches_one),
-            };
-            if !met {
-                let shown_actual = if claim.is_none() {
-                    format!("the key is not about this token's issuer ({issuer})")
-                } else if actual.is_empty() {
-                    "the token has no such claim".to_string()
-                } else {
-                    format!("the token has {}", actual.join(", "))
-                };
-                return Some(format!(
-                    "{operator} {key} wants {}; {shown_actual}",
-                    expected.join(" or ")
+/// The request STS judges for a token.
+struct Request<'a> {
+    issuer: &'a str,
+    token: &'a Token,
+}
+
+/// What the request carries for one key.
+enum Lookup {
+    Values(Vec<String>),
+    Absent,
+    /// A key STS fills from what it alone sees.
+    Unknown,
+}
+
+impl Request<'_> {
+    fn lookup(&self, key: &str) -> Lookup {
+        match key.rsplit_once(':') {
+            Some((prefix, claim)) if prefix.eq_ignore_ascii_case(self.issuer) => {
+                // Keys are case-insensitive, claim names are not: the claim of
+                // the key's own spelling first.
+                let claims = &self.token.all_claims;
+                claims
+                    .get(claim)
+                    .or_else(|| {
+                        claims
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case(claim))
+                            .map(|(_, value)| value)
+                    })
+                    .map_or(Lookup::Absent, |value| Lookup::Values(strings(value)))
+            }
+            _ if absent_for(key, self.issuer) => Lookup::Absent,
+            _ => Lookup::Unknown,
+        }
+    }
+
+    /// The condition's verdict on this request, or why it cannot be judged.
+    fn judge(&self, condition: &Condition) -> Result<bool, String> {
+        let operator = &condition.operator;
+        if operator.family == Family::Unknown {
+            return Err(format!(
+                "`{}` is not an IAM condition operator",
+                operator.name
+            ));
+        }
+        let values = match self.lookup(&condition.key) {
+            Lookup::Values(values) => Some(values),
+            Lookup::Absent => None,
+            Lookup::Unknown => {
+                return Err(format!(
+                    "{} {}: only STS knows what a request has for that key",
+                    operator.name, condition.key
                 ));
             }
-        }
+        };
+        condition.holds(values.as_deref()).ok_or_else(|| {
+            format!(
+                "{} {} wants {}, which is not what that operator compares",
+                operator.name,
+                condition.key,
+                condition.values.join(" or ")
+            )
+        })
     }
-    None
-}
 
-pub(super) fn strings(value: Option<&Value>) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(all)) => all.iter().flat_map(|v| strings(Some(v))).collect(),
-        Some(Value::Number(n)) => vec![n.to_string()],
-        Some(Value::Bool(b)) => vec![b.to_string()],
-        _ => Vec::new(),
+    /// Why a condition refuses the request, one line.
+    fn why_not(&self, condition: &Condition) -> String {
+        let actual = match self.lookup(&condition.key) {
+            _ if absent_for(&condition.key, self.issuer) => {
+                format!("the key is not about this token's issuer ({})", self.issuer)
+            }
+            Lookup::Values(values) if !values.is_empty() => {
+                format!("the token has {}", values.join(", "))
+            }
+            _ => "the token has no such claim".to_string(),
+        };
+        format!(
+            "{} {} wants {}; {actual}",
+            condition.operator.name,
+            condition.key,
+            condition.values.join(" or ")
+        )
     }
-}
-
-pub(super) fn like_ignore_case(pattern: &str, value: &str) -> bool {
-    like_match(&pattern.to_ascii_lowercase(), &value.to_ascii_lowercase())
-}
-
-/// IAM's `StringLike`: `*` is any run of characters, `?` exactly one.
-pub fn like_match(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            backtrack = Some((pi, vi));
-            pi += 1;
-        } else if let Some((star, matched)) = backtrack {
-            pi = star + 1;
-            vi = matched + 1;
-            backtrack = Some((star, matched + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust::tests::github_token;
+    use serde_json::json;
+
+    const GITHUB: &str = "token.actions.githubusercontent.com";
+
+    fn policy(principal: Value, condition: Value) -> Value {
+        json!({ "Statement": [{
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }]})
+    }
+
+    fn github(condition: Value) -> Value {
+        policy(
+            json!({ "Federated": format!("arn:aws:iam::123456789012:oidc-provider/{GITHUB}") }),
+            condition,
+        )
+    }
+
+    fn verdict(policy: &Value, sub: &str) -> Verdict {
+        evaluate(policy, &github_token(sub)).unwrap()
+    }
 
     #[test]
-    fn string_like_follows_iam_wildcards() {
-        assert!(like_match("repo:o/r:*", "repo:o/r:ref:refs/heads/main"));
-        assert!(like_match("a?c", "abc"));
-        assert!(!like_match("a?c", "abbc"));
-        assert!(like_match("*main", "refs/heads/main"));
-        assert!(!like_match(
-            "repo:o/r:ref:refs/heads/main",
-            "repo:o/r:ref:refs/heads/mainx"
-        ));
-        assert!(like_match("*", ""));
-    }
-
-    /// A regular-expression translation of the pattern: `*` is `.*`, `?` is `.`,
-    /// everything else literal, the whole value matched.
-    fn regex_of(pattern: &str) -> regex_lite::Regex {
-        let mut re = String::from("(?s)^");
-        for c in pattern.chars() {
-            match c {
-                '*' => re.push_str(".*"),
-                '?' => re.push('.'),
-                c => re.push_str(&regex_lite::escape(&c.to_string())),
-            }
-        }
-        re.push('$');
-        regex_lite::Regex::new(&re).unwrap()
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
-
-        #[test]
-        fn string_like_agrees_with_a_regex(
-            pattern in "[ab*?:/é.]{0,8}",
-            value in "[ab:/é.\n]{0,10}",
-        ) {
-            proptest::prop_assert_eq!(
-                like_match(&pattern, &value),
-                regex_of(&pattern).is_match(&value),
-                "{:?} against {:?}", pattern, value
+    fn the_operators_oidc_roles_use_beyond_the_plain_four_refuse_what_iam_refuses() {
+        let other = "repo:evil/app:ref:refs/heads/main";
+        let ours = "repo:acme/app:ref:refs/heads/main";
+        for (operator, value) in [
+            (
+                "StringEqualsIgnoreCase",
+                "REPO:ACME/APP:REF:REFS/HEADS/MAIN",
+            ),
+            ("StringLikeIfExists", "repo:acme/app:*"),
+            ("ForAnyValue:StringLike", "repo:acme/*"),
+            ("ForAllValues:StringLike", "repo:acme/*"),
+        ] {
+            let policy = github(json!({ operator: { format!("{GITHUB}:sub"): value } }));
+            assert_eq!(verdict(&policy, ours).admitted, Some(true), "{operator}");
+            let refused = verdict(&policy, other);
+            assert_eq!(refused.admitted, Some(false), "{operator}");
+            assert_eq!(
+                refused.reasons,
+                [format!(
+                    "statement 1: {operator} {GITHUB}:sub wants {value}; the token has {other}"
+                )]
             );
         }
+    }
+
+    #[test]
+    fn a_missing_claim_is_judged_by_the_operator() {
+        let absent = |operator: &str| {
+            let policy = github(json!({ operator: { format!("{GITHUB}:environment"): "prod" } }));
+            verdict(&policy, "repo:acme/app:ref:refs/heads/main").admitted
+        };
+        assert_eq!(absent("StringEquals"), Some(false));
+        assert_eq!(absent("StringEqualsIfExists"), Some(true));
+        assert_eq!(absent("StringNotEquals"), Some(true));
+        assert_eq!(absent("ForAllValues:StringEquals"), Some(true));
+        assert_eq!(absent("ForAnyValue:StringEquals"), Some(false));
+        // Keys are case-insensitive: `Sub` is the `sub` claim.
+        let policy =
+            github(json!({ "StringEquals": { format!("{GITHUB}:Sub"): "repo:acme/app:x" } }));
+        assert_eq!(verdict(&policy, "repo:acme/app:x").admitted, Some(true));
+    }
+
+    #[test]
+    fn what_only_sts_sees_or_iam_lacks_is_not_guessed() {
+        let policy = github(json!({
+            "StringEquals": { format!("{GITHUB}:sub"): "repo:acme/app:x" },
+            "IpAddress": { "aws:SourceIp": "192.0.2.0/24" },
+        }));
+        let judged = verdict(&policy, "repo:acme/app:x");
+        assert_eq!(judged.admitted, None);
+        assert_eq!(
+            judged.reasons,
+            [
+                "statement 1: cannot be judged here: IpAddress aws:SourceIp: only STS knows what a request has for that key"
+            ]
+        );
+        // A failing condition still refuses, whatever else cannot be judged.
+        assert_eq!(verdict(&policy, "repo:acme/other:x").admitted, Some(false));
+        let policy = github(json!({ "StringEqualsIgnorecase": { format!("{GITHUB}:sub"): "x" } }));
+        let judged = verdict(&policy, "x");
+        assert_eq!(judged.admitted, None);
+        assert!(
+            judged.reasons[0]
+                .ends_with("`StringEqualsIgnorecase` is not an IAM condition operator")
+        );
+    }
+
+    #[test]
+    fn principals_and_denies_are_read_as_iam_reads_them() {
+        // `*` admits every issuer's tokens; conditions decide.
+        let star = policy(
+            json!("*"),
+            json!({ "StringLike": { format!("{GITHUB}:sub"): "repo:acme/*" } }),
+        );
+        assert_eq!(verdict(&star, "repo:acme/app:x").admitted, Some(true));
+        let gitlab = policy(
+            json!({ "Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com" }),
+            json!({}),
+        );
+        let refused = verdict(&gitlab, "repo:acme/app:x");
+        assert_eq!(refused.admitted, Some(false));
+        assert_eq!(
+            refused.reasons,
+            [format!(
+                "statement 1: its principal is arn:aws:iam::123456789012:oidc-provider/gitlab.com, but the token's issuer is {GITHUB}"
+            )]
+        );
+        let mut denied = github(json!({}));
+        denied["Statement"].as_array_mut().unwrap().push(json!({
+            "Effect": "Deny", "Principal": "*", "Action": "sts:*",
+            "Condition": { "StringNotLike": { format!("{GITHUB}:sub"): "repo:acme/*" } },
+        }));
+        assert_eq!(verdict(&denied, "repo:acme/app:x").admitted, Some(true));
+        assert_eq!(verdict(&denied, "repo:evil/app:x").admitted, Some(false));
     }
 }
