@@ -16,9 +16,7 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
         return check(path);
     }
     let subject = subject(&args)?;
-    if args.account_id != "ACCOUNT_ID"
-        && (args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if args.account_id != "ACCOUNT_ID" && !crate::arn::AccountId::is_valid(&args.account_id) {
         return Err(Error::usage(format!(
             "--account-id `{}` must be the 12-digit AWS account id",
             args.account_id

@@ -233,11 +233,7 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
 
 /// `(partition, account)` of an ARN.
 fn arn_account(arn: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", partition, _, _, account, _] => Some((partition.to_string(), account.to_string())),
-        _ => None,
-    }
+    crate::arn::Parts::of(arn).map(|parts| (parts.partition.to_string(), parts.account.to_string()))
 }
 
 /// A string test that narrows its key to its values (`Some(like)`).
@@ -662,7 +658,7 @@ fn fix(
 
     let mut args = vec!["--provider".to_string(), system.name().to_string()];
     args.extend(scope.to_args());
-    if provider.account.len() == 12 && provider.account.bytes().all(|b| b.is_ascii_digit()) {
+    if crate::arn::AccountId::is_valid(&provider.account) {
         args.extend(["--account-id".to_string(), provider.account.clone()]);
     }
     if provider.partition != "aws" {

@@ -26,7 +26,7 @@ pub fn cloudformation(
 ) -> Value {
     let issuer = &subject.issuer;
     let mut document = subject.document(partition, account);
-    let existing = if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+    let existing = if crate::arn::AccountId::is_valid(account) {
         document["Statement"][0]["Principal"]["Federated"].clone()
     } else {
         json!({

@@ -256,14 +256,11 @@ pub struct OidcProvider {
 
 impl OidcProvider {
     fn of(arn: &str) -> Option<OidcProvider> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let ["arn", partition, _, _, account, resource] = parts.as_slice() else {
-            return None;
-        };
+        let (partition, account, issuer) = crate::arn::oidc_provider(arn)?;
         Some(OidcProvider {
             partition: partition.to_string(),
             account: account.to_string(),
-            issuer: resource.strip_prefix("oidc-provider/")?.to_string(),
+            issuer: issuer.to_string(),
         })
     }
 }
