@@ -1,0 +1,498 @@
+use super::*;
+use crate::cli::{Cli, Command};
+use crate::error::Kind;
+use clap::{CommandFactory, FromArgMatches};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
+const CFN: &str = "arn:aws:iam::123456789012:role/cfn";
+
+fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEY123456"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+    ]
+}
+
+/// The plan for `vault-ci assume ARGV` in an environment of exactly `env`.
+fn plan(argv: &[&str], env: &[(&str, &str)]) -> Result<Plan> {
+    // The command line alone: clap would read VAULT_CI_* from the process
+    // running the tests.
+    let matches = Cli::command()
+        .mut_subcommand("assume", |assume| assume.mut_args(|arg| arg.env(None)))
+        .try_get_matches_from(["vault-ci", "assume"].iter().chain(argv))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
+    let Command::Assume(args) = cli.command else {
+        unreachable!()
+    };
+    Plan::new(&args, &Env::of(env.iter().copied()))
+}
+
+/// The steps of a plan that names every role by its ARN: no request is made.
+fn steps(plan: &Plan) -> Vec<Step> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(plan.steps()).unwrap()
+}
+
+#[track_caller]
+fn refused(argv: &[&str], env: &[(&str, &str)]) -> String {
+    match plan(argv, env) {
+        Ok(_) => panic!("{argv:?} was accepted"),
+        Err(err) => err.message().to_string(),
+    }
+}
+
+/// A directory for the files bad input names, with an env file that no
+/// refusal may touch.
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    const KEPT: &str = "export KEEP=me\n";
+
+    fn new() -> Scratch {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("aws-env.sh"), Scratch::KEPT).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.path().join(name).display().to_string()
+    }
+
+    /// `vault-ci assume ARGV` (to the env file, unless it names a
+    /// destination) is refused as bad usage (exit 2) with exactly `says`,
+    /// and the env file is as it was.
+    #[track_caller]
+    fn refuses(&self, argv: &[&str], env: &[(&str, &str)], says: &str) {
+        self.refuses_as(Kind::Usage, argv, env, says);
+    }
+
+    /// The same, refused as `kind`.
+    #[track_caller]
+    fn refuses_as(&self, kind: Kind, argv: &[&str], env: &[(&str, &str)], says: &str) {
+        let env_file = self.path("aws-env.sh");
+        let mut argv = argv.to_vec();
+        let destinations = ["--env-file", "--format", "--github-env", "--bash-env"];
+        if !argv.iter().any(|a| destinations.contains(a)) {
+            argv.extend(["--env-file", &env_file]);
+        }
+        let err = match plan(&argv, env) {
+            Ok(_) => panic!("{argv:?} was accepted"),
+            Err(err) => err,
+        };
+        assert_eq!(err.message(), says, "{argv:?}");
+        assert_eq!(err.kind(), kind, "{argv:?}: {says}");
+        assert_eq!(
+            std::fs::read_to_string(&env_file).unwrap(),
+            Scratch::KEPT,
+            "{argv:?} touched the env file"
+        );
+    }
+}
+
+/// What the OS says of a file that is not there.
+fn no_such_file() -> String {
+    std::io::Error::from_raw_os_error(2).to_string()
+}
+
+#[test]
+fn a_chain_asks_for_the_short_minimum_in_between_and_the_duration_at_the_end() {
+    let plan = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--chain",
+            CFN,
+            "--duration",
+            "1800",
+            "--session-policy",
+            r#"{"Statement":[]}"#,
+        ],
+        &keys(),
+    )
+    .unwrap();
+    let steps = steps(&plan);
+    let shown: Vec<(&str, u32, bool)> = steps
+        .iter()
+        .map(|s| (s.label.as_str(), s.duration, s.policy.is_some()))
+        .collect();
+    assert_eq!(shown, [(ROLE, 900, false), (CFN, 1800, true)]);
+    assert!(steps[0].session_name.starts_with("vault-ci-"));
+    assert!(matches!(plan.finish, Finish::Done));
+    assert_eq!(plan.sinks.len(), 1, "export lines on stdout");
+}
+
+#[test]
+fn names_in_the_chain_come_from_vault_ci_role_variables() {
+    let mut env = keys();
+    env.push(("VAULT_CI_ROLE_DEPLOY_APP", ROLE));
+    let plan = plan(&["--chain", "deploy-app"], &env).unwrap();
+    assert_eq!(steps(&plan)[0].role, ROLE.parse().unwrap());
+    assert_eq!(
+        refused(&["--chain", "cfn"], &keys()),
+        "--chain cfn: VAULT_CI_ROLE_CFN is not set; set it to the role's ARN (e.g. as a CI variable) or put the ARN in --chain"
+    );
+}
+
+#[test]
+fn a_bare_role_name_waits_for_the_keys_account() {
+    let plan = plan(&["--role-arn", "deploy"], &keys()).unwrap();
+    assert!(matches!(
+        plan.roles.as_slice(),
+        [(Role::InCallersAccount(name), _)] if name == "deploy"
+    ));
+    let token_file = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+    assert_eq!(
+        refused(&["--role-arn", "deploy"], &token_file),
+        "--role-arn `deploy` is a role name, which vault-ci can complete only from static keys' \
+         account; give the whole ARN (arn:aws:iam::ACCOUNT:role/deploy)"
+    );
+}
+
+#[test]
+fn a_role_that_cannot_be_assumed_is_refused_by_name() {
+    let at = Scratch::new();
+    let keys = keys();
+    at.refuses(
+        &["--role-arn", "de ploy"],
+        &keys,
+        "--role-arn: `de ploy` is not a role ARN: it needs six ':'-separated parts \
+         (expected e.g. arn:aws:iam::123456789012:role/deploy)",
+    );
+    at.refuses(
+        &["--role-arn", "arn:aws:iam::1234:role/x"],
+        &keys,
+        "--role-arn: `arn:aws:iam::1234:role/x` is not a role ARN: the account id `1234` must be \
+         exactly 12 digits (expected e.g. arn:aws:iam::123456789012:role/deploy)",
+    );
+    at.refuses(
+        &["--role-arn", "arn:aws:iam::123456789012:user/x"],
+        &keys,
+        "--role-arn: `arn:aws:iam::123456789012:user/x` is not a role ARN: the resource `user/x` \
+         must start with `role/` (expected e.g. arn:aws:iam::123456789012:role/deploy)",
+    );
+    at.refuses(
+        &["--chain", "deploy"],
+        &keys,
+        "--chain deploy: VAULT_CI_ROLE_DEPLOY is not set; set it to the role's ARN \
+         (e.g. as a CI variable) or put the ARN in --chain",
+    );
+    at.refuses(
+        &["--chain", "a,,b"],
+        &keys,
+        "--chain has an empty entry at position 2: write names or ARNs separated by single commas",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--chain", "a,,b"],
+        &keys,
+        "--chain has an empty entry at position 2: write names or ARNs separated by single commas",
+    );
+    at.refuses(
+        &["--chain", "de ploy"],
+        &keys,
+        "--chain entry `de ploy` is neither a role ARN nor a name of letters, digits, `-` and `_`",
+    );
+    let mut named = keys.clone();
+    named.push(("VAULT_CI_ROLE_DEPLOY", "deploy-role"));
+    at.refuses(
+        &["--chain", "deploy"],
+        &named,
+        "--chain deploy: VAULT_CI_ROLE_DEPLOY holds `deploy-role` is not a role ARN: it needs six \
+         ':'-separated parts (expected e.g. arn:aws:iam::123456789012:role/deploy)",
+    );
+    at.refuses(
+        &[],
+        &keys,
+        "no role to assume: pass --role-arn ARN, or --chain NAME,... with VAULT_CI_ROLE_<NAME> set, \
+         or --no-role to deliver these credentials as they are",
+    );
+    let mut default_endpoint = keys.clone();
+    default_endpoint.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    at.refuses(
+        &["--role-arn", "arn:aws-cn:iam::123456789012:role/x"],
+        &default_endpoint,
+        "arn:aws-cn:iam::123456789012:role/x is in the aws-cn partition, which the default STS \
+         region (us-east-1) cannot reach: pass --region (e.g. cn-north-1 or us-gov-west-1)",
+    );
+}
+
+#[test]
+fn a_duration_or_session_option_sts_would_refuse_is_refused_first() {
+    let at = Scratch::new();
+    let keys = keys();
+    at.refuses(
+        &["--role-arn", ROLE, "--duration", "60"],
+        &keys,
+        "--duration 60 is out of range: STS accepts 900 to 43200 seconds",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--duration", "50000"],
+        &keys,
+        "--duration 50000 is out of range: STS accepts 900 to 43200 seconds",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--chain", ROLE, "--duration", "7200"],
+        &keys,
+        "--duration 7200 is too long for a chained role: STS caps role chaining at 3600 seconds; \
+         use --duration 3600 or less",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--session-policy", "{nope"],
+        &keys,
+        "--session-policy JSON is not valid JSON (key must be a string at line 1 column 2); \
+         pass a policy document or @FILE",
+    );
+    let missing = at.path("missing.json");
+    at.refuses(
+        &[
+            "--role-arn",
+            ROLE,
+            "--session-policy",
+            &format!("@{missing}"),
+        ],
+        &keys,
+        &format!(
+            "--session-policy @{missing}: cannot read the file: {}",
+            no_such_file()
+        ),
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--session-policy", "[1,2]"],
+        &keys,
+        "--session-policy JSON is not an IAM policy: it needs a JSON object with a \"Statement\"",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--tag", "team"],
+        &keys,
+        "--tag `team` has no `=`: write it as KEY=VALUE, e.g. --tag team=payments",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--tag", "aws:x=1"],
+        &keys,
+        "--tag key `aws:x` starts with `aws:`, which is reserved for AWS",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--tag", "a=1", "--tag", "A=2"],
+        &keys,
+        "--tag A is given twice (tag keys are case-insensitive): keep one",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--managed-policy", "ReadOnly"],
+        &keys,
+        "--managed-policy `ReadOnly` is not a managed policy ARN (expected e.g. \
+         arn:aws:iam::aws:policy/ReadOnlyAccess or arn:aws:iam::123456789012:policy/deploy)",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--external-id", "x"],
+        &keys,
+        "--external-id must be 2-1224 characters of letters, digits and +=,.@:/_-",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--source-identity", "a b"],
+        &keys,
+        "--source-identity `a b` must be 2-64 characters of letters, digits and +=,.@_- \
+         (not starting with aws:)",
+    );
+    let mfa = "arn:aws:iam::123456789012:mfa/me";
+    at.refuses(
+        &["--role-arn", ROLE, "--mfa-serial", mfa, "--mfa-code", "12"],
+        &keys,
+        "--mfa-code must be the 6 digits your MFA device shows now",
+    );
+    at.refuses(
+        &[
+            "--role-arn",
+            ROLE,
+            "--mfa-serial",
+            "x",
+            "--mfa-code",
+            "123456",
+        ],
+        &keys,
+        "--mfa-serial `x` is not an MFA device (expected e.g. arn:aws:iam::123456789012:mfa/alice)",
+    );
+}
+
+#[test]
+fn where_sts_is_and_how_to_reach_it_is_checked_before_a_request() {
+    let at = Scratch::new();
+    let keys = keys();
+    at.refuses(
+        &["--role-arn", ROLE, "--region", "US East"],
+        &keys,
+        "region `US East` is not an AWS region name (expected e.g. us-east-1, eu-central-1)",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--sts-endpoint", "not a url"],
+        &keys,
+        "--sts-endpoint `not a url` is not a URL (relative URL without a base); \
+         expected e.g. https://sts.eu-west-1.amazonaws.com",
+    );
+    at.refuses(
+        &[
+            "--role-arn",
+            ROLE,
+            "--sts-endpoint",
+            "ftp://sts.example.com",
+        ],
+        &keys,
+        "--sts-endpoint `ftp://sts.example.com` must be an http:// or https:// URL with a host",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--http-proxy", "::"],
+        &keys,
+        "--http-proxy is not a URL (empty host); expected e.g. http://proxy.internal:3128",
+    );
+    let missing = at.path("missing.pem");
+    at.refuses(
+        &["--role-arn", ROLE, "--ca-bundle", &missing],
+        &keys,
+        &format!(
+            "CA bundle {missing}: cannot read it ({}); point --ca-bundle or AWS_CA_BUNDLE at a PEM file",
+            no_such_file()
+        ),
+    );
+    let mut sts_variable = keys.clone();
+    sts_variable.push(("AWS_ENDPOINT_URL_STS", "sts"));
+    at.refuses(
+        &["--role-arn", ROLE],
+        &sts_variable,
+        "AWS_ENDPOINT_URL_STS `sts` is not a URL (relative URL without a base); \
+         expected e.g. https://sts.eu-west-1.amazonaws.com",
+    );
+}
+
+#[test]
+fn a_destination_that_cannot_be_written_is_refused_before_a_request() {
+    let at = Scratch::new();
+    let keys = keys();
+    at.refuses(
+        &["--role-arn", ROLE, "--github-env"],
+        &keys,
+        "--github-env needs $GITHUB_ENV, which is not set: it exists only inside a GitHub \
+         Actions step; elsewhere use --env-file PATH",
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--bash-env"],
+        &keys,
+        "--bash-env needs $BASH_ENV, which is not set: CircleCI sets it in every job; \
+         elsewhere use --env-file PATH",
+    );
+    let (nowhere, dir) = (at.path("no/such/dir/x.sh"), at.path("no/such/dir"));
+    at.refuses(
+        &["--role-arn", ROLE, "--env-file", &nowhere],
+        &keys,
+        &format!("--env-file {nowhere}: the directory {dir} does not exist; create it first"),
+    );
+    let (inside, file) = (at.path("aws-env.sh/inside"), at.path("aws-env.sh"));
+    at.refuses(
+        &["--role-arn", ROLE, "--env-file", &inside],
+        &keys,
+        &format!("--env-file {inside}: the directory {file} does not exist; create it first"),
+    );
+    let here = at.path("");
+    let here = here.trim_end_matches(std::path::MAIN_SEPARATOR);
+    at.refuses(
+        &["--role-arn", ROLE, "--env-file", here],
+        &keys,
+        &format!("--env-file {here} is a directory; give a file path"),
+    );
+    at.refuses(
+        &["--role-arn", ROLE, "--format", "json", "--", "true"],
+        &keys,
+        "--format prints the credentials to stdout, which the command after `--` also writes \
+         to: use one or the other",
+    );
+}
+
+#[test]
+fn an_identity_that_is_not_there_is_refused_before_a_request() {
+    let at = Scratch::new();
+    let keys = keys();
+    at.refuses(
+        &["--role-arn", ROLE, "--provider", "token-file"],
+        &keys,
+        "--provider token-file needs --token-file PATH or AWS_WEB_IDENTITY_TOKEN_FILE",
+    );
+    // Exit 1, not 2: the command line is right, the job lacks the identity.
+    at.refuses_as(
+        Kind::Identity,
+        &["--role-arn", ROLE, "--provider", "github"],
+        &keys,
+        "--provider github needs GitHub Actions' OIDC token endpoint \
+         (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set)",
+    );
+    at.refuses_as(
+        Kind::Identity,
+        &["--role-arn", ROLE, "--provider", "gitlab"],
+        &keys,
+        "this GitLab job has no OIDC token: none of $VAULT_CI_ID_TOKEN, $GITLAB_OIDC_TOKEN, \
+         $AWS_WEB_IDENTITY_TOKEN is set",
+    );
+    let missing = at.path("missing.json");
+    at.refuses(
+        &["--role-arn", ROLE, "--trust-policy", &missing],
+        &keys,
+        &format!(
+            "--trust-policy {missing}: cannot read it ({})",
+            no_such_file()
+        ),
+    );
+    let not_json = at.path("aws-env.sh");
+    at.refuses(
+        &["--role-arn", ROLE, "--trust-policy", &not_json],
+        &keys,
+        &format!(
+            "--trust-policy {not_json} is not JSON (expected value at line 1 column 1); save the \
+             role's trust policy, e.g. aws iam get-role --role-name NAME --query \
+             Role.AssumeRolePolicyDocument"
+        ),
+    );
+}
+
+#[test]
+fn a_web_identity_hop_takes_no_tags_or_external_id() {
+    let token = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+    assert_eq!(
+        refused(&["--role-arn", ROLE, "--tag", "a=b"], &token),
+        "--tag applies to AssumeRole hops, and this run has only a web-identity hop: put session \
+         tags in the token's https://aws.amazon.com/tags claim, or chain a role after it"
+    );
+    assert_eq!(
+        refused(&["--role-arn", ROLE, "--external-id", "xyz"], &token),
+        "--external-id applies to AssumeRole hops, and this run has only a web-identity hop"
+    );
+    let plan = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--chain",
+            CFN,
+            "--tag",
+            "a=b",
+            "--external-id",
+            "xyz",
+        ],
+        &token,
+    )
+    .unwrap();
+    let steps = steps(&plan);
+    assert!(steps[0].tags.is_empty() && steps[0].external_id.is_none());
+    assert_eq!(steps[1].tags, [("a".to_string(), "b".to_string())]);
+    assert_eq!(steps[1].external_id.as_deref(), Some("xyz"));
+}
+
+#[test]
+fn in_github_actions_keys_never_go_to_the_job_log() {
+    let mut env = keys();
+    env.push(("GITHUB_ACTIONS", "true"));
+    assert_eq!(
+        refused(&["--role-arn", ROLE], &env),
+        "no destination given, and in GitHub Actions stdout is the job log: add --github-env \
+         (or --env-file PATH, or `-- COMMAND`)"
+    );
+    assert!(plan(&["--role-arn", ROLE, "--format", "json"], &env).is_ok());
+}
