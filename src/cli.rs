@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub mod variables;
+
 use crate::identity::Ci;
 pub use crate::sink::Format;
 

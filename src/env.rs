@@ -31,6 +31,11 @@ impl Env {
         }
     }
 
+    /// Every variable's name.
+    pub fn names(&self) -> impl Iterator<Item = &OsStr> {
+        self.vars.keys().map(OsString::as_os_str)
+    }
+
     /// A variable's value, unless it is unset, empty or not UTF-8: CIs mean
     /// "unset" when they leave a variable empty.
     pub fn get(&self, name: &str) -> Option<&str> {

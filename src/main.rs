@@ -13,7 +13,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use vault_ci::cli::{Cli, Command};
+use vault_ci::cli::{Cli, Command, variables};
 use vault_ci::{cmd, env, platform, text, workflow};
 
 fn main() -> ExitCode {
@@ -23,12 +23,18 @@ fn main() -> ExitCode {
     // when this is set, whatever the log filter says.
     // SAFETY: nothing else runs yet: no thread reads the environment meanwhile.
     unsafe { std::env::remove_var("LOG_SENSITIVE_BODIES") };
+    accept_singular_account_ids();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return usage_error(err),
+        Err(err) => return usage_error(err, &env::Env::capture()),
     };
     let env = env::Env::capture();
     init_logging(cli.verbose, cli.quiet, &env);
+    if let Err(err) = variables::check(&env) {
+        eprintln!("vault-ci: {err}");
+        workflow::Workflow::from_env(&env).annotate(&err);
+        return err.exit_code();
+    }
     let result = match cli.command {
         Command::Assume(args) => cmd::assume::run(*args, &env),
         Command::Token(args) => cmd::token::run(*args, &env),
@@ -48,8 +54,8 @@ fn main() -> ExitCode {
 /// Command-line mistakes look like every other error: `vault-ci: ` and one
 /// line, then clap's usage and tips indented below it. Help and version are
 /// printed as clap prints them.
-fn usage_error(err: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
+fn usage_error(err: clap::Error, env: &env::Env) -> ExitCode {
+    use clap::error::{ContextKind, ErrorKind};
     if matches!(
         err.kind(),
         ErrorKind::DisplayHelp
@@ -70,6 +76,18 @@ fn usage_error(err: clap::Error) -> ExitCode {
         && let Some(next) = lines.next()
     {
         first = format!("{first} {}", next.trim());
+    }
+    // A bad value a VAULT_CI_* variable gave is told as that variable's.
+    if let Some(clap::error::ContextValue::String(arg)) = err.get(ContextKind::InvalidArg)
+        && let Some(flag) = arg.split([' ', '=']).next()
+        && let Some(variable) =
+            variables::origin(flag, &std::env::args_os().collect::<Vec<_>>(), env)
+    {
+        first = first.replacen(
+            &format!("for '{arg}'"),
+            &format!("in {variable} (for {flag})"),
+            1,
+        );
     }
     eprintln!("vault-ci: {}", text::one_line(&first));
     for line in lines {
@@ -144,5 +162,18 @@ impl<W: Write> Write for OneLinePerEvent<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// `VAULT_CI_ALLOWED_ACCOUNT_ID`, the name the option's rule gives, is taken as
+/// the action's `VAULT_CI_ALLOWED_ACCOUNT_IDS` (the one clap reads) when that is
+/// not set; set to another value, [`variables::check`] refuses the two.
+fn accept_singular_account_ids() {
+    let plural = "VAULT_CI_ALLOWED_ACCOUNT_IDS";
+    if let Some(value) = std::env::var_os(variables::SINGULAR_ACCOUNT_IDS)
+        && std::env::var_os(plural).is_none()
+    {
+        // SAFETY: nothing else runs yet: no thread reads the environment meanwhile.
+        unsafe { std::env::set_var(plural, value) };
     }
 }

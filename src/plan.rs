@@ -510,12 +510,9 @@ fn destinations(
     }
     let format = match args.format {
         None if sinks.is_empty() && command.is_empty() && !args.serve => {
-            if workflow.active() {
-                // stdout is the job log here: printing keys would publish them.
-                return Err(Error::usage(
-                    "no destination given, and in GitHub Actions stdout is the job log: \
-                     add --github-env (or --env-file PATH, or `-- COMMAND`)",
-                ));
+            // stdout is the job log here: printing keys would publish them.
+            if let Some(refusal) = job_log(env, workflow) {
+                return Err(refusal);
             }
             Some(Format::Env)
         }
@@ -560,6 +557,31 @@ fn destinations(
         Finish::Exec(command)
     };
     Ok((sinks, finish))
+}
+
+/// In a CI, stdout is the job log: the refusal to print keys there unasked,
+/// with the destination that CI's later steps read.
+fn job_log(env: &Env, workflow: &Workflow) -> Option<Error> {
+    if workflow.active() {
+        return Some(Error::usage(
+            "no destination given, and in GitHub Actions stdout is the job log: \
+             add --github-env (or --env-file PATH, or `-- COMMAND`)",
+        ));
+    }
+    let defaults = ProviderOptions::default();
+    let ci = crate::identity::Ci::ALL
+        .iter()
+        .find(|ci| ci.system().provider(env, &defaults).detected());
+    let (title, destination) = match ci {
+        Some(ci) if ci.system().name() == "circleci" => (ci.system().title(), "--bash-env"),
+        Some(ci) => (ci.system().title(), "--env-file PATH"),
+        None if env.is_true("CI") => ("a CI (CI=true)", "--env-file PATH"),
+        None => return None,
+    };
+    Some(Error::usage(format!(
+        "no destination given, and in {title} stdout is the job log: add {destination} \
+         (or `-- COMMAND`), or --format env to print the keys anyway"
+    )))
 }
 
 /// 900 s unless asked. botocore (the aws CLI, boto3) runs a `credential_process`

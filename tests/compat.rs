@@ -282,7 +282,8 @@ fn booleans_from_the_environment_follow_githubs_core_schema() {
     env.set("VAULT_CI_NO_ROLE", "yes");
     env.vault_ci(["assume", "--format", "json"]).fails(
         2,
-        "vault-ci: invalid value 'yes' for '--no-role': expected true | True | TRUE | false | False | FALSE",
+        "vault-ci: invalid value 'yes' in VAULT_CI_NO_ROLE (for --no-role): expected true | True | \
+         TRUE | false | False | FALSE",
     );
     env.set("VAULT_CI_NO_ROLE", "FALSE");
     env.vault_ci(["assume", "--format", "json"])

@@ -1,0 +1,220 @@
+//! `VAULT_CI_<OPTION>` variables: every option can come from one, as CI
+//! configurations (the action's inputs, the orb's parameters) set them. A name
+//! that is no option's is a typo that would otherwise be ignored in silence —
+//! `VAULT_CI_ENVFILE=aws.env` printing the keys into the job log instead — so it
+//! is refused, with the name meant. The names come from clap's own `env`
+//! attributes: they cannot drift from the options.
+
+use std::ffi::OsString;
+
+use clap::CommandFactory;
+
+use super::Cli;
+use crate::env::Env;
+use crate::error::{Error, Result};
+
+const PREFIX: &str = "VAULT_CI_";
+
+/// What vault-ci reads or writes that is no option: the log filter, what
+/// `--serve` hands later steps and its background process, GitLab's
+/// conventional token variable, and `--chain`'s `VAULT_CI_ROLE_<NAME>`.
+const OWN: &[&str] = &[
+    "VAULT_CI_LOG",
+    "VAULT_CI_SERVE_LOG",
+    "VAULT_CI_SERVE_DAEMON",
+    "VAULT_CI_ID_TOKEN",
+];
+const ROLE_NAMES: &str = "VAULT_CI_ROLE_";
+
+/// What `--allowed-account-id`'s variable is called by the rule "VAULT_CI_ and
+/// the option": the action names it after configure-aws-credentials' plural
+/// input instead. Both are taken.
+pub const SINGULAR_ACCOUNT_IDS: &str = "VAULT_CI_ALLOWED_ACCOUNT_ID";
+const PLURAL_ACCOUNT_IDS: &str = "VAULT_CI_ALLOWED_ACCOUNT_IDS";
+
+/// Every option's variable, of every command.
+pub fn option_variables() -> Vec<String> {
+    fn walk(command: &clap::Command, names: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_env().and_then(|n| n.to_str()) {
+                names.push(name.to_string());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, names);
+        }
+    }
+    let mut names = Vec::new();
+    walk(&Cli::command(), &mut names);
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Whether vault-ci reads (or writes) a variable of this name.
+pub fn known(name: &str) -> bool {
+    OWN.contains(&name)
+        || name == SINGULAR_ACCOUNT_IDS
+        || option_variables().iter().any(|known| known == name)
+        || name
+            .strip_prefix(ROLE_NAMES)
+            .is_some_and(|role| !role.is_empty())
+}
+
+/// Refuses a `VAULT_CI_*` variable vault-ci does not know, naming the nearest
+/// one it does; and the two spellings of the account guard set to different values.
+pub fn check(env: &Env) -> Result<()> {
+    let options = option_variables();
+    for name in env.names() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with(PREFIX)) else {
+            continue;
+        };
+        if !known(name) {
+            let nearest = nearest(name, options.iter().map(String::as_str));
+            let meant = match nearest {
+                Some(meant) => format!("did you mean {meant}? Rename it"),
+                None => "`vault-ci assume --help` lists the options, each with its variable; \
+                         rename it"
+                    .to_string(),
+            };
+            return Err(Error::usage(format!(
+                "{name} is set, and vault-ci has no such setting: {meant}, or unset it"
+            )));
+        }
+    }
+    if let (Some(singular), Some(plural)) =
+        (env.get(SINGULAR_ACCOUNT_IDS), env.get(PLURAL_ACCOUNT_IDS))
+        && singular != plural
+    {
+        return Err(Error::usage(format!(
+            "{SINGULAR_ACCOUNT_IDS} and {PLURAL_ACCOUNT_IDS} are both set, to different accounts: \
+             keep one"
+        )));
+    }
+    Ok(())
+}
+
+/// The known name closest to a misspelt one, when it is close enough to be
+/// what was meant.
+fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    // The shared prefix would make every name look alike.
+    let tail = |n: &str| n.strip_prefix(PREFIX).unwrap_or(n).to_ascii_uppercase();
+    let name = tail(name);
+    known
+        .map(|candidate| (strsim::jaro_winkler(&name, &tail(candidate)), candidate))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// Where an option's value came from, for an error about it: the variable,
+/// when the command line did not give the option (`flag` is its long form).
+pub fn origin(flag: &str, argv: &[OsString], env: &Env) -> Option<String> {
+    let on_command_line = argv.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg == flag || arg.starts_with(&format!("{flag}=")))
+    });
+    if on_command_line {
+        return None;
+    }
+    let long = flag.strip_prefix("--")?;
+    let command = Cli::command();
+    let mut commands = vec![&command];
+    while let Some(command) = commands.pop() {
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long));
+        if let Some(variable) = arg.and_then(|arg| arg.get_env()).and_then(|v| v.to_str())
+            && env.has(variable)
+        {
+            return Some(variable.to_string());
+        }
+        commands.extend(command.get_subcommands());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_variable_is_refused_with_the_one_meant() {
+        let refused = |name: &str| {
+            check(&Env::of([(name, "x")]))
+                .unwrap_err()
+                .message()
+                .to_string()
+        };
+        assert_eq!(
+            refused("VAULT_CI_ENVFILE"),
+            "VAULT_CI_ENVFILE is set, and vault-ci has no such setting: did you mean \
+             VAULT_CI_ENV_FILE? Rename it, or unset it"
+        );
+        assert_eq!(
+            refused("VAULT_CI_ALLOWED_ACCOUNT"),
+            "VAULT_CI_ALLOWED_ACCOUNT is set, and vault-ci has no such setting: did you mean \
+             VAULT_CI_ALLOWED_ACCOUNT_IDS? Rename it, or unset it"
+        );
+        assert_eq!(
+            refused("VAULT_CI_XYZZY"),
+            "VAULT_CI_XYZZY is set, and vault-ci has no such setting: `vault-ci assume --help` \
+             lists the options, each with its variable; rename it, or unset it"
+        );
+    }
+
+    #[test]
+    fn every_options_variable_and_vault_cis_own_are_known() {
+        let env = Env::of([
+            ("VAULT_CI_ENV_FILE", "aws.env"),
+            ("VAULT_CI_ALLOWED_ACCOUNT_ID", "123456789012"),
+            (
+                "VAULT_CI_ROLE_DEPLOY",
+                "arn:aws:iam::123456789012:role/deploy",
+            ),
+            ("VAULT_CI_SERVE_LOG", "/tmp/x/serve.log"),
+            ("VAULT_CI_LOG", "debug"),
+            ("VAULT_CI_ID_TOKEN", "t"),
+            ("GITHUB_ACTIONS", "true"),
+        ]);
+        check(&env).unwrap();
+        assert!(option_variables().len() > 50);
+        assert!(!known("VAULT_CI_ROLE_"));
+        assert!(!known("VAULT_CI_"));
+    }
+
+    #[test]
+    fn the_two_spellings_of_the_account_guard_must_agree() {
+        let env = Env::of([
+            ("VAULT_CI_ALLOWED_ACCOUNT_ID", "123456789012"),
+            ("VAULT_CI_ALLOWED_ACCOUNT_IDS", "210987654321"),
+        ]);
+        assert_eq!(
+            check(&env).unwrap_err().message(),
+            "VAULT_CI_ALLOWED_ACCOUNT_ID and VAULT_CI_ALLOWED_ACCOUNT_IDS are both set, to \
+             different accounts: keep one"
+        );
+    }
+
+    #[test]
+    fn a_value_came_from_the_variable_when_the_command_line_lacks_the_flag() {
+        let env = Env::of([("VAULT_CI_DURATION", "abc")]);
+        let argv = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            origin("--duration", &argv(&["vault-ci", "assume"]), &env).as_deref(),
+            Some("VAULT_CI_DURATION")
+        );
+        assert_eq!(
+            origin(
+                "--duration",
+                &argv(&["vault-ci", "assume", "--duration=9"]),
+                &env
+            ),
+            None
+        );
+        assert_eq!(
+            origin("--duration", &argv(&["vault-ci"]), &Env::default()),
+            None
+        );
+    }
+}
