@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Lints what users run besides the binary: every shell script (the action's, the
-# orb's, ours), action.yml and the workflows against GitHub's schemas and actionlint,
-# and the packed orb against CircleCI's schema.
+# Lints what users run besides the binary: every shell script (install.sh, the action's,
+# the orb's, ours), action.yml and the workflows against GitHub's schemas and actionlint,
+# the packed orb against CircleCI's schema, and that every packaging embeds install.sh
+# as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-shellcheck .ci/run scripts/*.sh action/*.sh orb/src/scripts/*.sh demo/*.sh bench/*.sh
+shellcheck .ci/run install.sh scripts/*.sh action/*.sh orb/src/scripts/*.sh demo/*.sh bench/*.sh
+# install.sh is POSIX sh: GitLab's and Bitbucket's job images may have no bash.
+shellcheck --shell=sh install.sh
+# Every packaging's copy of install.sh is install.sh.
+scripts/pin-digests.py embed --check
 
 check-jsonschema --builtin-schema vendor.github-actions action.yml
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/github-workflow.yml
