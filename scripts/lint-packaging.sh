@@ -20,5 +20,11 @@ check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab-ci.yml
 
 packed=$(mktemp -d)
 trap 'rm -rf "$packed"' EXIT
+# The GitLab component: its `spec:` header and its jobs, each against GitLab's schema; its
+# before_script as the POSIX sh it must be (GitLab's job images may have no bash).
+scripts/split-component.py templates/assume-role.yml "$packed"
+check-jsonschema --builtin-schema vendor.gitlab-ci "$packed/component-spec.yml" "$packed/component-jobs.yml"
+shellcheck --shell=sh "$packed/component-before-script.sh"
+
 scripts/pack-orb.py orb/src >"$packed/orb.yml"
 check-jsonschema --builtin-schema vendor.circle-ci "$packed/orb.yml"

@@ -10,6 +10,8 @@ mod dropin;
 mod exec;
 mod faults;
 mod github;
+#[cfg(unix)]
+mod gitlab;
 #[cfg(unix)] // /proc, signals, FIFOs and modes: what these attacks use.
 mod hostile;
 mod leaks;
