@@ -59,7 +59,10 @@ impl Ci {
             Ci::Github => Box::new(github::Github::from_env(env)),
             Ci::Circleci => Box::new(circleci::CircleCi::from_env(env)),
             Ci::Gitlab => Box::new(gitlab::Gitlab::from_env(env, options.token_env.clone())),
-            Ci::Buildkite => Box::new(buildkite::Buildkite::from_env(env)),
+            Ci::Buildkite => Box::new(buildkite::Buildkite::from_env(
+                env,
+                options.buildkite_session_tags.clone(),
+            )),
             Ci::Bitbucket => Box::new(bitbucket::Bitbucket::from_env(env)),
         }
     }
@@ -145,6 +148,8 @@ pub struct ProviderOptions {
     pub token_env: Option<String>,
     /// `--force-skip-oidc`: `auto` passes over the CI's token.
     pub skip_ci: bool,
+    /// Buildkite: claims the agent copies into session tags (`--aws-session-tag`).
+    pub buildkite_session_tags: Option<String>,
 }
 
 /// The CI this job runs in, if exactly one is detected.
