@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 shellcheck .ci/run install.sh scripts/*.sh action/*.sh orb/src/scripts/*.sh demo/*.sh bench/*.sh
+shellcheck -x buildkite/hooks/* buildkite/lib/plugin.bash
 # install.sh is POSIX sh: GitLab's and Bitbucket's job images may have no bash.
 shellcheck --shell=sh install.sh
 # Every packaging's copy of install.sh is install.sh.
@@ -25,6 +26,11 @@ trap 'rm -rf "$packed"' EXIT
 scripts/split-component.py templates/assume-role.yml "$packed"
 check-jsonschema --builtin-schema vendor.gitlab-ci "$packed/component-spec.yml" "$packed/component-jobs.yml"
 shellcheck --shell=sh "$packed/component-before-script.sh"
+
+# The Buildkite plugin's configuration is a JSON schema (draft 7, as the agent's validator).
+python3 -c 'import json,sys,yaml; json.dump(yaml.safe_load(open(sys.argv[1]))["configuration"], open(sys.argv[2], "w"))' \
+  buildkite/plugin.yml "$packed/buildkite-configuration.json"
+check-jsonschema --check-metaschema "$packed/buildkite-configuration.json"
 
 scripts/pack-orb.py orb/src >"$packed/orb.yml"
 check-jsonschema --builtin-schema vendor.circle-ci "$packed/orb.yml"

@@ -3,6 +3,8 @@
 mod harness;
 
 mod act;
+#[cfg(unix)]
+mod buildkite;
 mod compat;
 mod deploy_user;
 mod diagnostics;
