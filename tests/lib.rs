@@ -4,6 +4,8 @@ mod harness;
 
 mod act;
 #[cfg(unix)]
+mod bitbucket;
+#[cfg(unix)]
 mod buildkite;
 mod compat;
 mod deploy_user;
