@@ -17,7 +17,7 @@ check-jsonschema --builtin-schema vendor.github-actions action.yml
 check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/github-workflow.yml
 # The runtime deprecations it knows of come with dates: the verdict would change by itself.
 actionlint -ignore 'runtime "node[0-9]+" is deprecated' .github/workflows/*.yml examples/github-workflow.yml
-check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab-ci.yml
+check-jsonschema --builtin-schema vendor.gitlab-ci examples/gitlab-ci.yml .github/gitlab-catalog.yml
 
 packed=$(mktemp -d)
 trap 'rm -rf "$packed"' EXIT
