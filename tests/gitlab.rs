@@ -366,6 +366,29 @@ fn a_chained_assume_role_after_the_web_identity_is_the_chain_input() {
     );
 }
 
+#[test]
+fn credentials_read_into_a_bash_array_and_the_component_give_the_same_session() {
+    side_by_side(
+        "bash-array",
+        "auth",
+        &[
+            ("ROLE_ARN", role_arn("gha-deploy")),
+            ("AWS_DEFAULT_REGION", "eu-west-1".into()),
+        ],
+        true,
+    );
+}
+
+#[test]
+fn a_read_from_a_here_string_with_duration_and_session_from_variables_converts() {
+    side_by_side(
+        "read-herestring",
+        "deploy",
+        &[("PARAM_AWS_CLI_ROLE_ARN", role_arn("gha-deploy"))],
+        true,
+    );
+}
+
 const CONVERTED: &str = r#"
 include:
   - component: gitlab.com/vault-ci/vault-ci/assume-role@<VERSION>
