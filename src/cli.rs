@@ -523,6 +523,16 @@ pub struct IdentityArgs {
         help_heading = "Identity"
     )]
     pub token_env: Option<String>,
+
+    /// Buildkite: the token's claims to copy into AWS session tags, comma-separated
+    /// (`buildkite-agent oidc request-token --aws-session-tag organization_slug,pipeline_slug`).
+    #[arg(
+        long,
+        value_name = "CLAIMS",
+        env = "VAULT_CI_BUILDKITE_SESSION_TAGS",
+        help_heading = "Identity"
+    )]
+    pub buildkite_session_tags: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -681,6 +681,7 @@ pub fn select_source(
     let options = ProviderOptions {
         token_env: identity.token_env.clone(),
         skip_ci: identity.force_skip_oidc,
+        buildkite_session_tags: identity.buildkite_session_tags.clone(),
     };
     let source = Source::select(choice, identity.token_file.clone(), env, &options)?;
     tracing::info!("identity: {}", source.describe());

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::*;
-use crate::packaging::{path_without_vault_ci, preinstalled};
+use crate::packaging::{path_without_vault_ci, preinstalled, released_packaging};
 
 /// A job that takes longer than this is stuck (a run takes about a second).
 const ACT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -115,7 +115,7 @@ pub fn act_runner(sts: &Peer) -> Env {
 
 /// Runs `workflow` (a workflow file with one job on `ubuntu-latest`) under act, as
 /// a push to main of octo-org/octo-repo (run 4242, attempt 2), whose repository is
-/// this checkout's action (action.yml, action/, Cargo.toml): `uses: ./` after
+/// this checkout's action as released (action.yml, action/, install.sh pinned): `uses: ./` after
 /// `actions/checkout` is this action. Its OIDC token comes from `github()`.
 pub fn run_act_job(env: &Env, workflow: &str) -> ActReport {
     run_act_job_with(env, github(), workflow)
@@ -215,11 +215,12 @@ fn act_command(env: &Env, gh: &Peer, repo: &Path) -> Command {
 
 /// A git repository holding the action and `workflow` as .github/workflows/job.yml.
 fn action_repository(env: &Env, workflow: &str) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The action as its release leaves it: install.sh with this build's digest pinned.
+    let source = released_packaging(env);
     let repo = env.path("act-repo");
     std::fs::create_dir_all(repo.join("action")).unwrap();
     std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
-    for file in ["action.yml", "Cargo.toml"] {
+    for file in ["action.yml", "install.sh"] {
         std::fs::copy(source.join(file), repo.join(file)).unwrap();
     }
     for script in std::fs::read_dir(source.join("action")).unwrap() {

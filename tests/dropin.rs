@@ -72,6 +72,11 @@ fn compare(scenario: &str) -> Report {
             peers(scenario).to_string(),
             "--vault-ci".into(),
             env!("CARGO_BIN_EXE_vault-ci").into(),
+            // The action as its release leaves it: this build's digest pinned in install.sh.
+            "--action".into(),
+            crate::packaging::released_packaging(&env)
+                .display()
+                .to_string(),
             "--keep".into(),
             env.path("runs").display().to_string(),
         ],

@@ -3,6 +3,10 @@
 mod harness;
 
 mod act;
+#[cfg(unix)]
+mod bitbucket;
+#[cfg(unix)]
+mod buildkite;
 mod compat;
 mod deploy_user;
 mod diagnostics;
@@ -10,6 +14,8 @@ mod dropin;
 mod exec;
 mod faults;
 mod github;
+#[cfg(unix)]
+mod gitlab;
 #[cfg(unix)] // /proc, signals, FIFOs and modes: what these attacks use.
 mod hostile;
 mod leaks;

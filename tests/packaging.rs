@@ -43,28 +43,82 @@ pub fn preinstalled(env: &Env) -> PathBuf {
     bin
 }
 
-/// This build published the way the release pipeline publishes it (scripts/dist.sh
-/// names the asset and writes its .sha256), under a file:// "GitHub server".
-/// Returns the server URL; the assets are under `<server>/vault-ci/vault-ci/releases/download/v<VERSION>/`.
-fn publish_release(env: &Env) -> String {
+/// This build as the release's build jobs leave it: scripts/dist.sh names the asset and
+/// writes its `.sha256` (once per test). Returns dist/assets.
+fn dist(env: &Env) -> PathBuf {
+    let dist = env.path("dist");
+    let assets = dist.join("assets");
+    if assets.is_dir() {
+        return assets;
+    }
     let target = match std::env::consts::OS {
         "macos" => format!("{}-apple-darwin", std::env::consts::ARCH),
         _ => format!("{}-unknown-linux-gnu", std::env::consts::ARCH),
     };
-    let dist = env.path("dist");
     let mut dist_sh = env.command("bash", [&repo_file("scripts/dist.sh"), &target]);
     dist_sh
         .arg(env!("CARGO_BIN_EXE_vault-ci"))
         .env("DIST_DIR", &dist);
     let outcome: Outcome = dist_sh.output().into();
     outcome.success();
+    assets
+}
+
+/// This build published the way the release pipeline publishes it (scripts/dist.sh
+/// names the asset and writes its .sha256), under a file:// "GitHub server".
+/// Returns the server URL; the assets are under `<server>/vault-ci/vault-ci/releases/download/v<VERSION>/`.
+fn publish_release(env: &Env) -> String {
     let download = release_dir(env);
     std::fs::create_dir_all(&download).unwrap();
-    for asset in std::fs::read_dir(dist.join("assets")).unwrap() {
+    for asset in std::fs::read_dir(dist(env)).unwrap() {
         let asset = asset.unwrap().path();
         std::fs::copy(&asset, download.join(asset.file_name().unwrap())).unwrap();
     }
     format!("file://{}", env.path("server").display())
+}
+
+/// The packagings (install.sh, the action, the orb, the GitLab component, the Buildkite
+/// plugin) copied to `<env>/packaging` and pinned as the release pins them:
+/// `scripts/pin-digests.py pin` with the `.sha256` of this build's asset (of the
+/// published one, if the test published a release and changed it since).
+pub fn released_packaging(env: &Env) -> PathBuf {
+    let packaging = env.path("packaging");
+    if packaging.is_dir() {
+        return packaging;
+    }
+    std::fs::create_dir_all(&packaging).unwrap();
+    let into = format!("{}/", packaging.display());
+    for item in [
+        "install.sh",
+        "action.yml",
+        "action",
+        "orb",
+        "templates",
+        "buildkite",
+    ] {
+        env.run("cp", ["-R", &repo_file(item), &into]).success();
+    }
+    let published = release_dir(env);
+    let sums_dir = if published.is_dir() {
+        published
+    } else {
+        dist(env)
+    };
+    let mut pin = vec![
+        repo_file("scripts/pin-digests.py"),
+        "pin".into(),
+        "--root".into(),
+        packaging.display().to_string(),
+        VERSION.into(),
+    ];
+    for sums in std::fs::read_dir(&sums_dir).unwrap() {
+        let sums = sums.unwrap().path();
+        if sums.extension().is_some_and(|e| e == "sha256") {
+            pin.push(sums.display().to_string());
+        }
+    }
+    env.run("python3", &pin).success();
+    packaging
 }
 
 fn release_dir(env: &Env) -> PathBuf {
@@ -147,7 +201,7 @@ fn run_github_job_as_written(env: &Env, job: &str) -> Value {
             "github",
             &file.display().to_string(),
             "--action",
-            &format!("vault-ci/vault-ci={}", repo().display()),
+            &format!("vault-ci/vault-ci={}", released_packaging(env).display()),
         ],
     )
     .json()
@@ -252,7 +306,6 @@ steps:
         .join(VERSION)
         .join(runner_arch());
     assert!(cached.join("vault-ci").is_file());
-    assert!(cached.with_extension("complete").is_file());
     assert_eq!(report["path"][0], cached.display().to_string());
     assert!(log.contains(&format!("vault-ci {VERSION}")), "{log}");
 
@@ -305,16 +358,22 @@ steps:
 }
 
 #[test]
-fn a_release_binary_that_does_not_match_its_published_checksum_is_not_installed() {
+fn a_release_binary_that_does_not_match_the_digest_pinned_in_the_action_is_not_installed() {
     let mut env = Env::new();
     env.sts(moto());
     let server = publish_release(&env);
     github_runner(&mut env, &server);
+    released_packaging(&env);
+    // The release's download replaced, and the .sha256 published next to it too.
     let binary = release_assets(&env)
         .into_iter()
         .find(|p| p.extension().is_none_or(|e| e != "sha256"))
         .unwrap();
     std::fs::write(&binary, b"#!/bin/sh\necho pwned\n").unwrap();
+    let name = binary.file_name().unwrap().to_str().unwrap();
+    let dir = release_dir(&env).display().to_string();
+    let script = format!("cd '{dir}' && sha256sum {name} > {name}.sha256");
+    env.run("sh", ["-c", &script]).success();
 
     let report = run_github_job(
         &env,
@@ -328,11 +387,74 @@ steps:
         .replace("<VERSION>", VERSION)
         .replace("<ROLE>", &moto().role("gha-deploy")),
     );
-    assert_failed_with(&report, "does not match its published SHA-256");
+    assert_failed_with(
+        &report,
+        &format!(
+            "{name} from {server}/vault-ci/vault-ci/releases/download/v{VERSION}/{name} does not match the SHA-256 pinned in this packaging"
+        ),
+    );
     assert_eq!(report["steps"][1]["outcome"], "skipped");
     assert!(!log(&report).contains("pwned"));
     assert!(!env.path("tool-cache/vault-ci").join(VERSION).exists());
     assert_eq!(report["env"], serde_json::json!({}));
+}
+
+#[test]
+fn a_planted_vault_ci_on_path_or_in_the_tool_cache_never_runs() {
+    let mut env = Env::new();
+    env.sts(moto());
+    let server = publish_release(&env);
+    github_runner(&mut env, &server);
+    // A vault-ci that is not the release's, where the action looks first.
+    let planted = b"#!/bin/sh\necho pwned >&2\ntouch \"$0.ran\"\n";
+    let bin = env.path("planted-bin");
+    let cached = env
+        .path("tool-cache/vault-ci")
+        .join(VERSION)
+        .join(runner_arch());
+    for dir in [&bin, &cached] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("vault-ci"), planted).unwrap();
+        env.run("chmod", ["755", dir.join("vault-ci").to_str().unwrap()])
+            .success();
+    }
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), path_without_vault_ci()),
+    );
+
+    let report = run_github_job(
+        &env,
+        &r#"
+steps:
+  - uses: vault-ci/vault-ci@v<VERSION>
+    with:
+      role-to-assume: <ROLE>
+  - run: aws sts get-caller-identity --query Arn --output text
+"#
+        .replace("<VERSION>", VERSION)
+        .replace("<ROLE>", &moto().role("gha-deploy")),
+    );
+    assert_succeeded(&report);
+    let log = log(&report);
+    assert!(!log.contains("pwned"), "{log}");
+    assert!(!bin.join("vault-ci.ran").exists() && !cached.join("vault-ci.ran").exists());
+    assert!(
+        log.contains(&format!(
+            "{}/vault-ci is not the release binary of vault-ci {VERSION}",
+            bin.display()
+        )),
+        "{log}"
+    );
+    // The tool cache's was replaced by the verified download, and that is what ran.
+    assert_eq!(
+        std::fs::read(cached.join("vault-ci")).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_vault-ci")).unwrap()
+    );
+    assert!(
+        log.contains(&assumed_role("gha-deploy", "github-4242-2")),
+        "{log}"
+    );
 }
 
 #[test]
@@ -379,8 +501,8 @@ steps:
         .join(VERSION)
         .join(runner_arch());
     assert!(
-        !cached.with_extension("complete").exists(),
-        "a binary that does not run is marked installed"
+        !cached.join("vault-ci").exists(),
+        "a binary that does not run is left in the tool cache"
     );
 }
 
@@ -694,9 +816,10 @@ fn circleci_job(env: &mut Env) {
 
 /// Packs the orb as the release does, then runs the job's steps as CircleCI does.
 fn run_circleci_job(env: &Env, job: &str) -> Value {
+    let orb_src = released_packaging(env).join("orb/src");
     let packed = env.run(
         "python3",
-        [&repo_file("scripts/pack-orb.py"), &repo_file("orb/src")],
+        [&repo_file("scripts/pack-orb.py"), orb_src.to_str().unwrap()],
     );
     packed.success();
     let orb = env.write("orb.yml", &packed.stdout);
@@ -801,7 +924,7 @@ steps:
 }
 
 #[test]
-fn the_orb_refuses_a_release_binary_that_does_not_match_its_checksum() {
+fn the_orb_refuses_a_release_binary_that_does_not_match_the_digest_it_pins() {
     let mut env = Env::new();
     let server = publish_release(&env);
     circleci_job(&mut env);
@@ -821,7 +944,7 @@ steps:
     );
     assert_eq!(report["result"], "failure", "{}", pretty(&report));
     assert!(
-        log(&report).contains("does not match its published SHA-256"),
+        log(&report).contains("does not match the SHA-256 pinned in this packaging"),
         "{}",
         log(&report)
     );
@@ -1223,4 +1346,60 @@ steps:
             .contains("the credentials server stops: vault-ci stop")
     });
     assert!(stopped, "{served}");
+}
+
+#[test]
+fn the_orbs_version_is_a_version_and_never_runs_in_later_steps() {
+    let mut env = Env::new();
+    circleci_job(&mut env);
+    let bin = preinstalled(&env);
+    env.set(
+        "PATH",
+        format!("{}:{}", bin.display(), path_without_vault_ci()),
+    );
+    // It passed the old prefix check, and $BASH_ENV ran it in every later step.
+    let report = run_circleci_job(
+        &env,
+        r#"
+steps:
+  - vault-ci/install:
+      version: 0.1.0$(touch pwned)
+  - run: "true"
+"#,
+    );
+    assert_eq!(report["result"], "failure", "{}", pretty(&report));
+    assert!(
+        log(&report)
+            .contains("vault-ci: version '0.1.0$(touch pwned)' is not a version such as 1.2.3"),
+        "{}",
+        log(&report)
+    );
+    assert_eq!(env.read("bash_env"), "");
+    assert!(!env.path("pwned").exists());
+
+    // A directory with a quote, a space or a `$` in it is written to $BASH_ENV quoted.
+    let mut env = Env::new();
+    circleci_job(&mut env);
+    let odd = env.path("it's a $HOME");
+    std::fs::create_dir_all(&odd).unwrap();
+    env.set("HOME", odd.display().to_string());
+    let report = run_circleci_job(
+        &env,
+        &r#"
+steps:
+  - vault-ci/install:
+      releases_url: <SERVER>/vault-ci/vault-ci/releases/download
+  - run: command -v vault-ci
+"#
+        .replace("<SERVER>", &publish_release(&env)),
+    );
+    assert_succeeded(&report);
+    let installed = odd.join(format!(".vault-ci/{VERSION}/bin/vault-ci"));
+    assert!(
+        log(&report)
+            .lines()
+            .any(|l| l == installed.display().to_string()),
+        "{}",
+        log(&report)
+    );
 }

@@ -255,6 +255,38 @@ fn a_buildkite_step_asks_the_agent_for_a_token_and_runs_the_command() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn buildkite_session_tags_are_asked_of_the_agent_as_aws_assume_role_with_web_identity_asks() {
+    let mut env = ci_env();
+    env.set("BUILDKITE", "true")
+        .set("BUILDKITE_BUILD_NUMBER", "12")
+        .set(
+            "VAULT_CI_BUILDKITE_SESSION_TAGS",
+            "organization_slug,pipeline_slug",
+        )
+        .fake_cli("buildkite-agent", &buildkite_token("deploy", "main"));
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--format",
+        "json",
+    ]);
+    out.json();
+    assert_eq!(
+        env.fake_cli_args("buildkite-agent"),
+        [
+            "oidc",
+            "request-token",
+            "--audience",
+            "sts.amazonaws.com",
+            "--aws-session-tag",
+            "organization_slug,pipeline_slug"
+        ]
+    );
+}
+
 #[test]
 fn a_bitbucket_step_with_oidc_runs_the_command() {
     let mut env = ci_env();

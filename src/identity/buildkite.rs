@@ -12,11 +12,18 @@ pub struct Job {
     buildkite: Option<String>,
     buildkite_build_number: Option<String>,
     buildkite_job_id: Option<String>,
+    /// Claims the agent copies into AWS session tags (--buildkite-session-tags).
+    #[serde(skip)]
+    session_tags: Option<String>,
 }
 
 impl Job {
-    pub fn from_env(env: &Env) -> Self {
-        env.deserialize()
+    pub fn from_env(env: &Env, session_tags: Option<String>) -> Self {
+        let session_tags = session_tags.filter(|tags| !tags.is_empty());
+        Job {
+            session_tags,
+            ..env.deserialize()
+        }
     }
 }
 
@@ -53,17 +60,18 @@ impl Provider for Job {
 
     fn token<'a>(&'a self, ctx: &'a Context<'a>) -> TokenFuture<'a> {
         Box::pin(async move {
-            mint_with(
-                "buildkite-agent",
-                &[
-                    "oidc",
-                    "request-token",
-                    "--audience",
-                    ctx.audience_or_default(),
-                ],
-                "Buildkite",
-            )
-            .await
+            let mut args = vec![
+                "oidc",
+                "request-token",
+                "--audience",
+                ctx.audience_or_default(),
+            ];
+            // As the agent takes them, and as aws-assume-role-with-web-identity asks: one
+            // comma-separated argument.
+            if let Some(tags) = &self.session_tags {
+                args.extend(["--aws-session-tag", tags]);
+            }
+            mint_with("buildkite-agent", &args, "Buildkite").await
         })
     }
 }
@@ -95,8 +103,11 @@ impl System for Buildkite {
         &[]
     }
 
-    fn provider(&self, env: &Env, _: &ProviderOptions) -> Box<dyn Provider> {
-        Box::new(Job::from_env(env))
+    fn provider(&self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider> {
+        Box::new(Job::from_env(
+            env,
+            options.buildkite_session_tags.clone(),
+        ))
     }
 
     /// `organization:<org>:pipeline:<pipeline>:ref:<ref>:commit:<sha>:step:<key>`.

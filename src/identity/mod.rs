@@ -196,6 +196,8 @@ pub struct ProviderOptions {
     pub token_env: Option<String>,
     /// `--force-skip-oidc`: `auto` passes over the CI's token.
     pub skip_ci: bool,
+    /// Buildkite: claims the agent copies into session tags (`--aws-session-tag`).
+    pub buildkite_session_tags: Option<String>,
 }
 
 /// The CI this job runs in, if exactly one is detected.

@@ -679,9 +679,21 @@ def cmd_faulty_sts(args) -> int:
                     for n in range(1, 51)
                     if f"Tags.member.{n}.Key" in form
                 }
-                seen.append({"action": form.get("Action", [""])[0], "answer": answer or "forward", "tags": tags})
+                entry = {
+                    "action": form.get("Action", [""])[0],
+                    "answer": answer or "forward",
+                    "tags": tags,
+                    "role": form.get("RoleArn", [None])[0],
+                    "session": form.get("RoleSessionName", [None])[0],
+                    "duration": form.get("DurationSeconds", [None])[0],
+                    "access_key_id": None,
+                }
+                seen.append(entry)
             if answer is None or answer == "forward":
-                self.forward(body)
+                minted = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", self.forward(body))
+                if minted:
+                    with lock:
+                        entry["access_key_id"] = minted.group(1).decode()
             elif answer.startswith("slow:"):
                 time.sleep(float(answer.split(":", 1)[1]))
                 self.forward(body) if args.forward else self.send_body(500, b"", "text/plain")
@@ -704,7 +716,9 @@ def cmd_faulty_sts(args) -> int:
             headers["Host"] = self.headers.get("Host", target.netloc)
             conn.request("POST", self.path, body=body, headers=headers)
             response = conn.getresponse()
-            self.send_body(response.status, response.read(), response.getheader("Content-Type", "text/xml"))
+            answer = response.read()
+            self.send_body(response.status, answer, response.getheader("Content-Type", "text/xml"))
+            return answer
 
     server = LoopbackServer(Handler)
     serve_in_background(server)

@@ -414,7 +414,7 @@ def run_tool(tool: str, scenario: dict, root: Path, recorder: Recorder, peers: P
     process = subprocess.run(
         [sys.executable, str(CI_PY), "github", str(job_file),
          "--action", f"aws-actions/configure-aws-credentials={args.cac}",
-         "--action", f"vault-ci/vault-ci={REPO}"],
+         "--action", f"vault-ci/vault-ci={args.action}"],
         env=env, cwd=root / "workspace", stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     elapsed = time.monotonic() - started
     recorder.stop_delaying()
@@ -673,6 +673,8 @@ def main() -> int:
     parser.add_argument("--peers", default="{}", help="JSON: the peers' ready lines by name")
     parser.add_argument("--vault-ci", default=str(REPO / "target/debug/vault-ci"), help="the vault-ci binary")
     parser.add_argument("--cac", type=Path, default=CAC_DIR, help="configure-aws-credentials 6.2.3")
+    parser.add_argument("--action", type=Path, default=REPO,
+                        help="vault-ci's action as released (its install.sh pinning --vault-ci's digest)")
     parser.add_argument("--keep", type=Path, help="run in this directory and keep it")
     args = parser.parse_args()
 
