@@ -306,3 +306,96 @@ fn vault_ci_log_takes_target_and_level_directives() {
     assert!(run("vault_ci=loud").contains(" INFO "));
     drop(env);
 }
+
+/// A job of each CI vault-ci detects, with the deploy user's keys as its identity.
+fn jobs_of_every_ci() -> Vec<(&'static str, Env)> {
+    let markers: [(&str, &[(&str, &str)]); 5] = [
+        ("GitLab CI", &[("GITLAB_CI", "true")]),
+        ("CircleCI", &[("CIRCLECI", "true")]),
+        ("Buildkite", &[("BUILDKITE", "true")]),
+        ("Bitbucket Pipelines", &[("BITBUCKET_BUILD_NUMBER", "7")]),
+        ("a CI (CI=true)", &[("CI", "true")]),
+    ];
+    markers
+        .into_iter()
+        .map(|(title, vars)| {
+            let mut env = Env::new();
+            env.sts(moto_auth()).deploy_user(moto_auth());
+            for (name, value) in vars {
+                env.set(name, *value);
+            }
+            (title, env)
+        })
+        .collect()
+}
+
+#[test]
+fn in_every_ci_keys_reach_the_job_log_only_when_format_asks() {
+    let role = moto_auth().role("deploy");
+    for (title, env) in jobs_of_every_ci() {
+        let destination = if title == "CircleCI" {
+            "--bash-env"
+        } else {
+            "--env-file PATH"
+        };
+        let out = env.vault_ci(["assume", "--provider", "static", "--role-arn", &role]);
+        out.fails(
+            2,
+            &format!(
+                "vault-ci: no destination given, and in {title} stdout is the job log: add \
+                 {destination} (or `-- COMMAND`), or --format env to print the keys anyway"
+            ),
+        );
+        assert_eq!(out.stdout, "", "{title}");
+        let out = env.vault_ci([
+            "assume",
+            "--provider",
+            "static",
+            "--role-arn",
+            &role,
+            "--format",
+            "env",
+        ]);
+        out.success();
+        let exports = env.write("exports.sh", &out.stdout);
+        let vars = source_exports(&env, &exports);
+        let session = env.caller_arn(&vars);
+        assert!(
+            session.starts_with(&format!("arn:aws:sts::{ACCOUNT}:assumed-role/deploy/")),
+            "{title}: {session}"
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_vault_ci_variable_is_refused_before_anything_is_done() {
+    let (_, mut env) = jobs_of_every_ci().remove(0);
+    // What a GitLab project's CI/CD variable might say: meant VAULT_CI_ENV_FILE.
+    env.set("VAULT_CI_ENVFILE", "aws.env");
+    let out = env.vault_ci(["assume", "--role-arn", &moto_auth().role("deploy")]);
+    out.fails(
+        2,
+        "vault-ci: VAULT_CI_ENVFILE is set, and vault-ci has no such setting: did you mean \
+         VAULT_CI_ENV_FILE? Rename it, or unset it",
+    );
+    assert_eq!(out.stdout, "");
+    assert!(!env.path("aws.env").exists());
+}
+
+#[test]
+fn the_account_guards_variable_takes_the_name_the_options_rule_gives() {
+    let mut env = Env::new();
+    env.sts(moto_auth()).deploy_user(moto_auth());
+    env.set("VAULT_CI_ALLOWED_ACCOUNT_ID", "999999999999");
+    let role = moto_auth().role("deploy");
+    env.vault_ci(["assume", "--role-arn", &role, "--env-file", "aws.env"])
+        .fails(
+            1,
+            &format!(
+                "vault-ci: the role {role} is in account {ACCOUNT}, which is not among \
+                 --allowed-account-id 999999999999; nothing was written: check the role ARN, or \
+                 add the account"
+            ),
+        );
+    assert!(!env.path("aws.env").exists());
+}

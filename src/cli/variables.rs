@@ -17,14 +17,17 @@ const PREFIX: &str = "VAULT_CI_";
 
 /// What vault-ci reads or writes that is no option: the log filter, what
 /// `--serve` hands later steps and its background process, GitLab's
-/// conventional token variable, and `--chain`'s `VAULT_CI_ROLE_<NAME>`.
+/// conventional token variable.
 const OWN: &[&str] = &[
     "VAULT_CI_LOG",
     "VAULT_CI_SERVE_LOG",
     "VAULT_CI_SERVE_DAEMON",
     "VAULT_CI_ID_TOKEN",
 ];
-const ROLE_NAMES: &str = "VAULT_CI_ROLE_";
+
+/// Families of names that are no option's: `--chain`'s `VAULT_CI_ROLE_<NAME>`,
+/// install.sh's settings, and the GitLab component's inputs, which its jobs carry.
+const FAMILIES: &[&str] = &["VAULT_CI_ROLE_", "VAULT_CI_INSTALL_", "VAULT_CI_INPUT_"];
 
 /// What `--allowed-account-id`'s variable is called by the rule "VAULT_CI_ and
 /// the option": the action names it after configure-aws-credentials' plural
@@ -56,9 +59,10 @@ pub fn known(name: &str) -> bool {
     OWN.contains(&name)
         || name == SINGULAR_ACCOUNT_IDS
         || option_variables().iter().any(|known| known == name)
-        || name
-            .strip_prefix(ROLE_NAMES)
-            .is_some_and(|role| !role.is_empty())
+        || FAMILIES.iter().any(|family| {
+            name.strip_prefix(family)
+                .is_some_and(|member| !member.is_empty())
+        })
 }
 
 /// Refuses a `VAULT_CI_*` variable vault-ci does not know, naming the nearest
@@ -175,6 +179,11 @@ mod tests {
             ("VAULT_CI_SERVE_LOG", "/tmp/x/serve.log"),
             ("VAULT_CI_LOG", "debug"),
             ("VAULT_CI_ID_TOKEN", "t"),
+            ("VAULT_CI_INSTALL_DIR", "/opt/bin"),
+            (
+                "VAULT_CI_INPUT_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/deploy",
+            ),
             ("GITHUB_ACTIONS", "true"),
         ]);
         check(&env).unwrap();
@@ -216,5 +225,83 @@ mod tests {
             origin("--duration", &argv(&["vault-ci"]), &Env::default()),
             None
         );
+    }
+
+    /// Every `VAULT_CI_*` name the user-facing texts mention is one the binary
+    /// accepts: the README, the action, the orb, the GitLab component, the
+    /// Buildkite plugin, install.sh, the examples, and `--help`.
+    #[test]
+    fn every_variable_the_docs_and_packagings_name_is_one_vault_ci_knows() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = vec![("--help".to_string(), long_help())];
+        let mut files = vec![
+            root.join("README.md"),
+            root.join("action.yml"),
+            root.join("install.sh"),
+        ];
+        for dir in [
+            "orb/src",
+            "templates",
+            "buildkite",
+            "examples",
+            "action",
+            "docs",
+        ] {
+            collect(&root.join(dir), &mut files);
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            texts.push((file.display().to_string(), text));
+        }
+        let mut unknown = Vec::new();
+        for (origin, text) in &texts {
+            for name in names_in(text) {
+                // `VAULT_CI_<OPTION>`, `VAULT_CI_ROLE_<NAME>`: the rules, not names.
+                if !name.ends_with('_') && !known(&name) {
+                    unknown.push(format!("{origin}: {name}"));
+                }
+            }
+        }
+        assert!(
+            unknown.is_empty(),
+            "names vault-ci would refuse:\n{}",
+            unknown.join("\n")
+        );
+    }
+
+    fn collect(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                collect(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+
+    /// `VAULT_CI_[A-Z0-9_]*` words, not part of a longer name (as in
+    /// `BUILDKITE_PLUGIN_VAULT_CI_ROLE_ARN`).
+    fn names_in(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        for (at, _) in text.match_indices(PREFIX) {
+            if text[..at].chars().next_back().is_some_and(word) {
+                continue;
+            }
+            let rest = &text[at..];
+            let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+            names.push(rest[..end].to_string());
+        }
+        names
+    }
+
+    fn long_help() -> String {
+        let mut command = Cli::command();
+        let mut help = command.render_long_help().to_string();
+        for sub in command.get_subcommands_mut() {
+            help.push_str(&sub.render_long_help().to_string());
+        }
+        help
     }
 }

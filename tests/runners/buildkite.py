@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 WRAPPER = r"""
-trap 'status=$?; env -0 > "$VAULT_CI_TEST_ENV_AFTER"; exit $status' EXIT
+trap 'status=$?; env -0 > "$RUNNER_EMULATOR_ENV_AFTER"; exit $status' EXIT
 . "$1"
 """
 
@@ -102,7 +102,7 @@ def main() -> int:
                 hook = directory / "hooks" / phase
                 if failed or not hook.exists():
                     continue
-                run_env = {**env, "VAULT_CI_TEST_ENV_AFTER": str(after)}
+                run_env = {**env, "RUNNER_EMULATOR_ENV_AFTER": str(after)}
                 process = subprocess.run(["bash", "-c", WRAPPER, "hook", str(hook)], env=run_env,
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=subprocess.STDOUT, text=True)
@@ -111,7 +111,7 @@ def main() -> int:
                     failed = f"{name} {phase}"
                     continue
                 env = read_env(after)
-                env.pop("VAULT_CI_TEST_ENV_AFTER", None)
+                env.pop("RUNNER_EMULATOR_ENV_AFTER", None)
         if not failed and step.get("command"):
             process = subprocess.run(["bash", "-c", step["command"]], env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
