@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub mod variables;
 
@@ -21,6 +21,85 @@ pub fn boolean(value: &str) -> Result<bool, String> {
         "false" | "False" | "FALSE" => Ok(false),
         _ => Err("expected true | True | TRUE | false | False | FALSE".into()),
     }
+}
+
+/// The options `assume -h` shows: what most jobs set. `--help` shows every one.
+const ESSENTIAL: &[&str] = &[
+    "provider",
+    "audience",
+    "token_file",
+    "role_arn",
+    "chain",
+    "duration",
+    "session_name",
+    "region",
+    "github_env",
+    "bash_env",
+    "env_file",
+    "format",
+    "aws_profile",
+    "refresh",
+    "serve",
+    "command",
+];
+
+const ASSUME_EXAMPLES: &str = "Examples:
+  # GitHub Actions (permissions: id-token: write): the later steps are the role
+  vault-ci assume --role-arn \"$ROLE_ARN\" --region eu-west-1 --github-env
+  # GitLab, Buildkite, any shell: an env file of export lines to source
+  vault-ci assume --role-arn \"$ROLE_ARN\" --region eu-west-1 --env-file aws.env
+  # CircleCI: the later steps, through $BASH_ENV
+  vault-ci assume --role-arn \"$ROLE_ARN\" --region eu-west-1 --bash-env
+  # A deploy user's keys, through the roles deploy and cfn, for one command
+  vault-ci assume --chain deploy,cfn --region eu-west-1 -- aws cloudformation deploy ...
+  # A long deploy on 900-second credentials, renewed as it runs
+  vault-ci assume --role-arn \"$ROLE_ARN\" --region eu-west-1 --refresh -- ./deploy.sh";
+
+/// The command line as `main` parses it: `assume -h` fits a screen (the options
+/// most jobs need, each with its first sentence, and examples); `assume --help`
+/// has every option, whole.
+pub fn command() -> clap::Command {
+    Cli::command().mut_subcommand("assume", |assume| {
+        assume
+            .mut_args(|arg| {
+                if !ESSENTIAL.contains(&arg.get_id().as_str()) {
+                    return arg.hide_short_help(true);
+                }
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                let whole = arg.get_long_help().map(ToString::to_string);
+                // A doc comment of several paragraphs has its short help already.
+                let short = match &whole {
+                    Some(_) => help.clone(),
+                    None => first_sentence(&help),
+                };
+                let whole = whole.unwrap_or(help);
+                let takes_values = arg.get_action().takes_values();
+                arg.help(short)
+                    .long_help(whole)
+                    .hide_possible_values(takes_values)
+            })
+            .after_help(ASSUME_EXAMPLES)
+            .after_long_help(ASSUME_EXAMPLES)
+    })
+}
+
+/// Parses the process's command line (and its VAULT_CI_* variables).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let matches = command().try_get_matches()?;
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+}
+
+fn first_sentence(text: &str) -> String {
+    let end = [". ", " (", ": ", "; "]
+        .iter()
+        .filter_map(|mark| {
+            text.match_indices(mark)
+                .map(|(at, _)| at)
+                .find(|at| *at > 30)
+        })
+        .min()
+        .unwrap_or(text.len());
+    text[..end].trim_end_matches('.').to_string()
 }
 
 #[derive(Debug, Parser)]
@@ -39,8 +118,10 @@ pub fn boolean(value: &str) -> Result<bool, String> {
         vault-ci trust-policy --provider github --repo octo-org/app --branch main"
 )]
 pub struct Cli {
-    /// More log output on stderr: -v for debug, -vv for trace. VAULT_CI_LOG or RUST_LOG
-    /// take a filter instead (`warn,vault_ci=debug`). Secrets are never logged at any level.
+    /// More log output on stderr: -v for debug, -vv for trace.
+    ///
+    /// VAULT_CI_LOG or RUST_LOG take a filter instead (`warn,vault_ci=debug`). Secrets are
+    /// never logged at any level.
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
@@ -358,7 +439,8 @@ pub struct AssumeArgs {
 
     // ── sinks ───────────────────────────────────────────────────────────────
     /// Append the credentials to $GITHUB_ENV for later steps (masked in the log first),
-    /// and aws-account-id / aws-expiration to $GITHUB_OUTPUT.
+    /// and aws-account-id, aws-role-arn and authenticated-arn to $GITHUB_OUTPUT
+    /// (aws-expiration and the keys too with --output-credentials).
     #[arg(long, env = "VAULT_CI_GITHUB_ENV", value_parser = boolean, help_heading = "Destinations")]
     pub github_env: bool,
 
@@ -389,9 +471,11 @@ pub struct AssumeArgs {
     #[arg(long, env = "VAULT_CI_UNSET_CURRENT_CREDENTIALS", value_parser = boolean, help_heading = "Destinations")]
     pub unset_current_credentials: bool,
 
-    /// Write the credentials (and the region) as this profile of the shared AWS files
-    /// (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, else ~/.aws/credentials and
-    /// ~/.aws/config), as `aws configure` would: for tools that run `aws --profile NAME`.
+    /// Write the credentials as this profile of the shared AWS files.
+    ///
+    /// The keys go to AWS_SHARED_CREDENTIALS_FILE (else ~/.aws/credentials) and the region to
+    /// AWS_CONFIG_FILE (else ~/.aws/config), as `aws configure` would: for tools that run
+    /// `aws --profile NAME`.
     #[arg(
         long,
         value_name = "NAME",

@@ -73,7 +73,7 @@ pub enum Retry {
     Throttled { after: Option<Duration> },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: Kind,
     retry: Retry,

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use tracing::{info, warn};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::hop::{self, Start, Step, caller_identity};
 use crate::identity::{Context, Identity, Source, TokenFuture};
 use crate::net::within_timeout;
@@ -14,6 +14,7 @@ use crate::plan::{Plan, check_account};
 use crate::secret::Credentials;
 use crate::sink::Output;
 use crate::time::{human_duration, rfc3339};
+use crate::token::Token;
 
 pub struct Job {
     pub plan: Plan,
@@ -59,6 +60,7 @@ impl Job {
             Identity::WebIdentity(token) => {
                 // The runner hides the token in all later log output once it has seen this.
                 plan.workflow.mask(token.jwt.expose());
+                self.admissible(&token)?;
                 Start::Token {
                     token: Box::new(token),
                     renew: &renew,
@@ -79,6 +81,49 @@ impl Job {
             credentials: session.credentials,
             region: plan.region.clone(),
         })
+    }
+
+    /// What can be known of a token before STS judges it: that it is for the
+    /// audience asked for, and that the role's trust policy, when a copy was
+    /// given, admits it.
+    fn admissible(&self, token: &Token) -> Result<()> {
+        let plan = &self.plan;
+        if let Some(wanted) = plan.audience.as_deref()
+            && !token.claims.has_audience(wanted)
+        {
+            let had = token.claims.aud.as_ref().map(|a| a.to_string());
+            return Err(Error::identity(format!(
+                "the token from {} is for audience {}, not the --audience {wanted} asked for: \
+                 request it for {wanted} where the job gets it (GitLab: `aud:` under \
+                 `id_tokens:`), or drop --audience",
+                token.origin,
+                crate::text::one_line(had.as_deref().unwrap_or("(none)")),
+            )));
+        }
+        let (Some(policy), Some(first)) = (&plan.trust_policy, self.steps.first()) else {
+            return Ok(());
+        };
+        let Ok(verdict) = crate::trust::evaluate::evaluate(policy, token) else {
+            return Ok(());
+        };
+        if verdict.admitted != Some(false) {
+            return Ok(());
+        }
+        let subject = crate::trust::Subject::of_token(token);
+        let statement = crate::trust::render(
+            &subject.statement(first.role.partition(), first.role.account().as_str()),
+        );
+        Err(Error::denied(format!(
+            "--trust-policy: the trust policy of {} does not admit the token from {}: {}",
+            first.role,
+            token.origin,
+            crate::text::one_line(&verdict.reasons.join("; "))
+        ))
+        .with_hint(format!(
+            "hint: give the job a token that meets the condition, or let the role admit this \
+             token ({}), e.g. with this statement:\n{statement}",
+            token.claims.summary()
+        )))
     }
 
     /// `--no-role`: the source's own credentials, checked to work first.

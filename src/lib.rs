@@ -16,6 +16,7 @@ pub(crate) mod hop;
 pub(crate) mod identity;
 pub(crate) mod job;
 pub mod net;
+pub(crate) mod partition;
 pub(crate) mod plan;
 pub mod platform;
 pub(crate) mod retry;

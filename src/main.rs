@@ -8,12 +8,11 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use vault_ci::cli::{Cli, Command, variables};
+use vault_ci::cli::{self, Command, variables};
 use vault_ci::{cmd, env, platform, text, workflow};
 
 fn main() -> ExitCode {
@@ -24,7 +23,7 @@ fn main() -> ExitCode {
     // SAFETY: nothing else runs yet: no thread reads the environment meanwhile.
     unsafe { std::env::remove_var("LOG_SENSITIVE_BODIES") };
     accept_singular_account_ids();
-    let cli = match Cli::try_parse() {
+    let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(err, &env::Env::capture()),
     };
@@ -115,11 +114,12 @@ fn hide_panic_payloads() {
 /// filter says: those bodies hold every hop's credentials.
 fn init_logging(verbose: u8, quiet: bool, env: &env::Env) {
     // The SDK's profile-file loader warns of an AWS_CONFIG_FILE that does not
-    // exist, which for vault-ci (it reads those files only as a last resort) is
-    // no news: shown from -v on.
+    // exist, and its instance-metadata provider of an instance without a role;
+    // for vault-ci (it reads those only as a last resort, and says what the job
+    // lacks) that is no news: shown from -v on.
     let default = match (quiet, verbose) {
-        (true, _) => "warn,aws_runtime::env_config=error",
-        (false, 0) => "warn,aws_runtime::env_config=error,vault_ci=info",
+        (true, _) => "warn,aws_runtime::env_config=error,aws_config::imds=error",
+        (false, 0) => "warn,aws_runtime::env_config=error,aws_config::imds=error,vault_ci=info",
         (false, 1) => "warn,vault_ci=debug",
         (false, _) => "debug,vault_ci=trace",
     };

@@ -174,6 +174,14 @@ impl Plan {
             )?;
         }
         let (sts, net, region) = network(args, env, source.token_url())?;
+        partitions(&roles, region.as_deref(), sts.endpoint.as_deref())?;
+        if region.is_none() && args.format != Some(Format::CredentialProcess) {
+            warn!(
+                "no region given (--region, AWS_REGION): the credentials go out without \
+                 AWS_REGION, and the aws CLI stops with \"You must specify a region\" unless its \
+                 config names one; STS is asked in {DEFAULT_STS_REGION}"
+            );
+        }
         if let Some((Role::Arn(first), _)) = roles.first() {
             let partition = first.partition();
             if region.is_none() && sts.endpoint.is_none() && partition != "aws" {
@@ -283,6 +291,78 @@ fn role_name_needs_keys(name: &str) -> Error {
     ))
 }
 
+/// A role, a region and an STS endpoint of different partitions cannot work
+/// together: STS of one partition knows no role of another, and a session of
+/// one cannot assume a role of another. Known from the SDK's partition data.
+fn partitions(
+    roles: &[(Role, String)],
+    region: Option<&str>,
+    endpoint: Option<&str>,
+) -> Result<()> {
+    let arns: Vec<&RoleArn> = roles
+        .iter()
+        .filter_map(|(role, _)| match role {
+            Role::Arn(arn) => Some(arn),
+            Role::InCallersAccount(_) => None,
+        })
+        .collect();
+    for arn in &arns {
+        if crate::partition::named(arn.partition()).is_none() {
+            let known: Vec<&str> = crate::partition::all()
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect();
+            return Err(Error::usage(format!(
+                "{arn}: `{}` is not an AWS partition; the partitions are {}",
+                arn.partition(),
+                known.join(", ")
+            )));
+        }
+    }
+    let Some(first) = arns.first() else {
+        return Ok(());
+    };
+    let wanted = first.partition();
+    if let Some(other) = arns.iter().find(|arn| arn.partition() != wanted) {
+        return Err(Error::usage(format!(
+            "the chain crosses partitions: {first} is in {wanted}, {other} in {}; a session of \
+             one partition cannot assume a role of another",
+            other.partition()
+        )));
+    }
+    let examples = |id: &str| {
+        crate::partition::named(id)
+            .map(|p| p.home_region.clone())
+            .unwrap_or_default()
+    };
+    if let Some(url) = endpoint {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string));
+        if let Some(partition) = host.as_deref().and_then(crate::partition::of_host)
+            && partition.id != wanted
+        {
+            return Err(Error::usage(format!(
+                "the STS endpoint {url} is in the {} partition, and {first} in {wanted}: \
+                 use an STS endpoint of {wanted}, or drop the endpoint and pass --region (e.g. {})",
+                partition.id,
+                examples(wanted)
+            )));
+        }
+    } else if let Some(region) = region
+        && let Some(partition) = crate::partition::of_region(region)
+        && partition.id != wanted
+    {
+        return Err(Error::usage(format!(
+            "{first} is in the {wanted} partition, and region {region} in {}: STS there does \
+             not know the role; pass a region of {wanted} (e.g. {})",
+            partition.id,
+            examples(wanted)
+        )));
+    }
+    Ok(())
+}
+
 /// Where STS is, how to reach it, and the region to export (when one was chosen).
 pub fn network(
     args: &AssumeArgs,
@@ -300,6 +380,17 @@ pub fn network(
         validate::region(region)?;
     }
     let endpoint = sts_endpoint(args.sts.sts_endpoint.as_deref(), env)?;
+    if let Some(region) = region.as_deref().filter(|_| endpoint.is_none())
+        && crate::partition::of_region(region).is_none()
+    {
+        let meant = crate::partition::nearest_region(region)
+            .map(|known| format!(" (did you mean {known}?)"))
+            .unwrap_or_default();
+        warn!(
+            "region `{region}` is no region of any AWS partition the SDK knows{meant}: STS \
+             there will not answer"
+        );
+    }
     if let Some(url) = &endpoint {
         validate::not_plain_http_elsewhere(url, args.sts.allow_plain_http)?;
     }
@@ -536,6 +627,15 @@ fn destinations(
     if let Some(format) = format {
         workflow.reserve_stdout();
         sinks.push(Box::new(sink::Stdout::new(format)));
+    }
+    // Before a token is spent on a command that cannot start.
+    if let Some(program) = command.argv.first()
+        && !crate::platform::findable(program, env)
+    {
+        return Err(crate::sink::exec::start_error(
+            &command.shown(),
+            std::io::ErrorKind::NotFound.into(),
+        ));
     }
     let finish = if args.serve {
         if sinks.is_empty() {

@@ -50,6 +50,37 @@ pub fn search_pathext(
 }
 
 /// Whether `name` is a program on the environment's PATH.
+/// Whether a command (`--`'s program) can be found where starting it would
+/// look: the path itself when it names a directory, else PATH (with PATHEXT
+/// on Windows); on Unix the file must be executable by someone.
+pub fn findable(program: &OsStr, env: &crate::env::Env) -> bool {
+    let as_path = std::path::Path::new(program);
+    let runnable = |candidate: &std::path::Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            candidate.is_file()
+        }
+    };
+    if as_path.components().count() > 1 {
+        return runnable(as_path);
+    }
+    let path = env.path("PATH").unwrap_or_default();
+    #[cfg(windows)]
+    {
+        let pathext = env.get("PATHEXT").unwrap_or(".COM;.EXE;.BAT;.CMD");
+        if search_pathext(program, path.as_os_str(), pathext, |p| p.is_file()).is_some() {
+            return true;
+        }
+    }
+    std::env::split_paths(&path).any(|dir| runnable(&dir.join(program)))
+}
+
 pub fn on_path(name: &str, env: &crate::env::Env) -> bool {
     let Some(path) = env.path("PATH") else {
         return false;

@@ -373,22 +373,22 @@ fn trust_policy_refuses_what_a_providers_sub_cannot_express() {
     );
 }
 
-#[test]
-fn a_denied_exchange_names_the_claims_and_the_failing_condition() {
+/// An environment whose STS denies every exchange, a GitHub token for `branch`
+/// and the trust policy of a role that admits octo-org/octo-repo's main branch.
+fn denying_sts_and_a_token_for(
+    branch: &str,
+) -> (Peer, Env, std::path::PathBuf, std::path::PathBuf) {
     let sts = faulty_sts(&[
         "--respond",
         "403:AccessDenied:Not authorized to perform sts:AssumeRoleWithWebIdentity",
     ]);
     let mut env = Env::new();
-    env.set("AWS_ENDPOINT_URL", sts.endpoint());
+    env.set("AWS_ENDPOINT_URL", sts.endpoint())
+        .set("AWS_REGION", "us-east-1");
+    let sub = format!("repo:octo-org/octo-repo:ref:refs/heads/{branch}");
     let token = env.write(
         "t.jwt",
-        &mint_token(&[
-            "--aud",
-            "sts.amazonaws.com",
-            "--sub",
-            "repo:octo-org/octo-repo:ref:refs/heads/feature",
-        ]),
+        &mint_token(&["--aud", "sts.amazonaws.com", "--sub", &sub]),
     );
     let trust = policy(
         &env,
@@ -401,6 +401,44 @@ fn a_denied_exchange_names_the_claims_and_the_failing_condition() {
             "main",
         ],
     );
+    (sts, env, token, trust)
+}
+
+#[test]
+fn a_token_the_trust_policy_refuses_is_named_before_sts_is_asked() {
+    let (sts, env, token, trust) = denying_sts_and_a_token_for("feature");
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/gha-deploy");
+    let out = env.vault_ci([
+        "assume",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--role-arn",
+        &role,
+        "--trust-policy",
+        trust.to_str().unwrap(),
+        "--env-file",
+        "aws.env",
+    ]);
+    out.fails(
+        1,
+        &format!(
+            "vault-ci: --trust-policy: the trust policy of {role} does not admit the token from the \
+             file {}: statement 1: StringEquals token.actions.githubusercontent.com:sub wants \
+             repo:octo-org/octo-repo:ref:refs/heads/main; the token has \
+             repo:octo-org/octo-repo:ref:refs/heads/feature",
+            token.display()
+        ),
+    );
+    out.stderr_has_line(
+        "        \"token.actions.githubusercontent.com:sub\": \"repo:octo-org/octo-repo:ref:refs/heads/feature\"",
+    );
+    assert!(!env.path("aws.env").exists());
+    assert!(sts.log().is_empty(), "STS was asked: {:?}", sts.log());
+}
+
+#[test]
+fn a_denied_exchange_names_the_claims_sts_judged_and_what_the_policy_copy_says() {
+    let (sts, env, token, trust) = denying_sts_and_a_token_for("main");
     let role = format!("arn:aws:iam::{ACCOUNT}:role/gha-deploy");
     let out = env.vault_ci([
         "assume",
@@ -423,13 +461,11 @@ fn a_denied_exchange_names_the_claims_and_the_failing_condition() {
     for line in [
         &format!(
             "  hint: STS judged the token from the file {}: iss=https://token.actions.githubusercontent.com \
-             aud=sts.amazonaws.com sub=repo:octo-org/octo-repo:ref:refs/heads/feature",
+             aud=sts.amazonaws.com sub=repo:octo-org/octo-repo:ref:refs/heads/main",
             token.display()
         ),
-        "        \"token.actions.githubusercontent.com:sub\": \"repo:octo-org/octo-repo:ref:refs/heads/feature\"",
         "  checked against --trust-policy:",
-        "    statement 1: StringEquals token.actions.githubusercontent.com:sub wants \
-         repo:octo-org/octo-repo:ref:refs/heads/main; the token has repo:octo-org/octo-repo:ref:refs/heads/feature",
+        "    statement 1: admits this token",
     ] {
         out.stderr_has_line(line);
     }

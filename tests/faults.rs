@@ -209,10 +209,17 @@ fn permanent_refusals_are_not_retried() {
             ),
         ),
         (
+            // The fix is the token's audience, not the account's provider.
             "400:InvalidIdentityToken:Incorrect token audience",
             "InvalidIdentityToken: Incorrect token audience; the token is malformed, or its issuer is \
              not an IAM OIDC provider of the account",
-            Some(judged),
+            Some(
+                "  hint: the token from the file {token} is for audience https://github.com/octo-org, \
+                 which the account's IAM OIDC provider for token.actions.githubusercontent.com does \
+                 not list as a client ID: request the token for the audience the provider lists \
+                 (sts.amazonaws.com, unless it was set up otherwise) with --audience (the action's \
+                 `audience` input; in GitLab, `aud:` under `id_tokens:`)",
+            ),
         ),
         (
             "400:ExpiredTokenException:Token expired: current date/time 1 must be before the expiration date/time 0",

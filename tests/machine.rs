@@ -123,10 +123,7 @@ fn an_instance_without_a_role_reports_the_missing_oidc_permission_first() {
     out.fails(
         1,
         "vault-ci: this GitHub Actions step has no OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL / \
-         ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set) (and instance metadata had no role: the instance's \
-         role credentials (instance metadata) could not be had: the credential provider was not \
-         enabled: received 404 from IMDS; is this an EC2 instance with an instance profile? set \
-         AWS_EC2_METADATA_DISABLED=true where it is not)",
+         ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set)",
     )
     .stderr_has_line("    id-token: write");
     env.file_is("github_env", "");
@@ -239,5 +236,28 @@ fn a_container_uri_off_the_machine_over_plain_http_is_refused_by_the_sdks_rule()
          properly configured: invalid full URI for ECS provider (URI did not refer to an allowed IP \
          address): http://198.51.100.7/creds; check AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI \
          and AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)",
+    );
+}
+
+#[test]
+fn a_github_hosted_runner_without_the_oidc_permission_is_told_so_without_asking_instance_metadata()
+{
+    let moto = moto_auth();
+    let imds = imds(&["--credentials", "{}", "--no-role"]);
+    let mut env = instance_runner(moto, &imds);
+    env.set("RUNNER_ENVIRONMENT", "github-hosted");
+    let out = env.vault_ci(["assume", "--role-arn", &moto.role("cfn"), "--github-env"]);
+    out.fails(
+        1,
+        "vault-ci: this GitHub Actions step has no OIDC token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL / \
+         ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set)",
+    );
+    out.stderr_has_line("    id-token: write");
+    assert!(!out.stderr.contains("IMDS"), "{out}");
+    assert!(!out.stderr.contains("instance"), "{out}");
+    assert!(
+        imds.log().is_empty(),
+        "instance metadata was asked: {:?}",
+        imds.log()
     );
 }

@@ -143,6 +143,14 @@ fn a_job_with_serve_gets_credentials_that_outlive_a_refresh_in_every_later_step(
         log.contains("the credentials server stops: vault-ci stop"),
         "{log}"
     );
+    // A second `vault-ci stop` (a clean-up step that always runs) finds it gone: done.
+    let mut again = env.command(env!("CARGO_BIN_EXE_vault-ci"), ["stop"]);
+    again.envs(&vars);
+    let again: Outcome = again.output().into();
+    again.success().stderr_has_line(&format!(
+        " INFO no credentials server answers at {}: it has stopped already",
+        vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+    ));
 }
 
 #[test]

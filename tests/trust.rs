@@ -154,7 +154,7 @@ fn assume_warns_about_a_trust_policy_open_to_others_before_it_is_used() {
     let policy = fixtures("unsafe").join("github-repo-star.json");
     let mut env = env;
     env.sts(moto());
-    let token = env.write("t.jwt", &mint_token(&[]));
+    let token = env.write("t.jwt", &mint_token(&["--aud", "sts.amazonaws.com"]));
     let out = env.vault_ci([
         "assume",
         "--token-file",

@@ -399,3 +399,87 @@ fn the_account_guards_variable_takes_the_name_the_options_rule_gives() {
         );
     assert!(!env.path("aws.env").exists());
 }
+
+#[test]
+fn a_command_that_is_not_there_is_named_before_sts_is_asked() {
+    let env = env_with_keys();
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        ROLE,
+        "--region",
+        "eu-west-1",
+        "--",
+        "terraform-nope",
+        "apply",
+    ])
+    .fails(
+        127,
+        "vault-ci: cannot run `terraform-nope`: command not found; is it installed and on PATH?",
+    );
+}
+
+#[test]
+fn a_token_for_another_audience_is_refused_before_sts_is_asked() {
+    let mut env = Env::new();
+    // A closed port: a request would be the line "cannot reach STS".
+    env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .set("AWS_REGION", "eu-west-1");
+    let token = env.write(
+        "t.jwt",
+        &mint_token(&["--aud", "https://github.com/octo-org"]),
+    );
+    env.vault_ci([
+        "assume",
+        "--token-file",
+        token.to_str().unwrap(),
+        "--audience",
+        "sts.amazonaws.com",
+        "--role-arn",
+        ROLE,
+        "--env-file",
+        "aws.env",
+    ])
+    .fails(
+        1,
+        &format!(
+            "vault-ci: the token from the file {} is for audience https://github.com/octo-org, not the \
+             --audience sts.amazonaws.com asked for: request it for sts.amazonaws.com where the job \
+             gets it (GitLab: `aud:` under `id_tokens:`), or drop --audience",
+            token.display()
+        ),
+    );
+    assert!(!env.path("aws.env").exists());
+}
+
+#[test]
+fn a_missing_or_misspelt_region_is_said_before_the_next_step_finds_out() {
+    let mut env = Env::new();
+    env.set("AWS_ENDPOINT_URL", moto_auth().endpoint())
+        .deploy_user(moto_auth());
+    let role = moto_auth().role("deploy");
+    let out = env.vault_ci(["assume", "--role-arn", &role, "--env-file", "aws.env"]);
+    out.success().stderr_has_line(
+        " WARN no region given (--region, AWS_REGION): the credentials go out without AWS_REGION, \
+         and the aws CLI stops with \"You must specify a region\" unless its config names one; STS \
+         is asked in us-east-1",
+    );
+    let mut env = Env::new();
+    env.deploy_user(moto_auth());
+    // No endpoint: the misspelt region is where STS would be looked for.
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &role,
+        "--region",
+        "eu-west1",
+        "--timeout",
+        "1",
+        "--env-file",
+        "aws.env",
+    ]);
+    out.stderr_has_line(
+        " WARN region `eu-west1` is no region of any AWS partition the SDK knows (did you mean \
+         eu-west-1?): STS there will not answer",
+    );
+}

@@ -47,10 +47,16 @@ pub fn run(env: &Env) -> Result<Exit> {
             "the credentials server at {uri} refused to stop (HTTP {}): the token is not its own",
             response.status()
         ))),
+        // Nothing listens: the server is gone already, which is what was asked.
+        Err(e) if e.is_connect() => {
+            tracing::info!("no credentials server answers at {uri}: it has stopped already");
+            Ok(Exit::SUCCESS)
+        }
         Err(e) => Err(Error::unavailable(
             Peer::Metadata,
             format!(
-                "the credentials server at {uri} did not answer ({}): it has stopped already",
+                "the credentials server at {uri} did not answer ({}); end its process \
+                 (its log is $VAULT_CI_SERVE_LOG) if it is still there",
                 error_chain(&e.without_url())
             ),
         )),

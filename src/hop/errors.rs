@@ -105,8 +105,8 @@ fn jwks_unreachable(message: &str) -> bool {
 pub struct Call<'a> {
     pub operation: &'static str,
     pub role: Option<&'a RoleArn>,
-    /// The trust-policy hint, for a denied web-identity hop.
-    pub denial_hint: Option<&'a dyn Fn() -> String>,
+    /// The trust-policy hint for a denied web-identity hop, from STS's message.
+    pub denial_hint: Option<&'a dyn Fn(&str) -> String>,
 }
 
 impl Call<'_> {
@@ -248,7 +248,10 @@ fn service_error(
                 refused
             };
             match call.denial_hint {
-                Some(denial_hint) => Error::denied(message).with_hint(denial_hint()),
+                Some(denial_hint) => {
+                    let hint = denial_hint(&message);
+                    Error::denied(message).with_hint(hint)
+                }
                 None if call.role.is_some() => with_hint(Error::denied(message), hint),
                 None => Error::denied(message),
             }

@@ -33,7 +33,8 @@ pub async fn call(
         .send()
         .await
         .map_err(|e| {
-            let hint = || crate::trust::hint::denied(role, token, trust_policy);
+            let hint =
+                |refused: &str| crate::trust::hint::denied(role, token, trust_policy, refused);
             let call = Call {
                 operation: "AssumeRoleWithWebIdentity",
                 role: Some(role),

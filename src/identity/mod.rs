@@ -332,7 +332,11 @@ impl Source {
                          --provider, --token-file PATH, or export the deploy user's keys",
                     ),
                 };
-                if imds::disabled(env) {
+                // GitHub's hosted runners have no instance role to fall back on:
+                // what the job lacks is all there is to say, without a wait on
+                // instance metadata first.
+                let hosted = env.get("RUNNER_ENVIRONMENT") == Some("github-hosted");
+                if imds::disabled(env) || hosted {
                     return Err(nothing);
                 }
                 Ok(Source::Imds {
@@ -412,18 +416,13 @@ impl Source {
             Source::Container(_) => container::credentials(ctx.net).await.map(Identity::Keys),
             Source::Imds { instead } => match imds::credentials(ctx.net).await {
                 Ok(creds) => Ok(Identity::Keys(creds)),
-                // Nothing else was found either: the likelier mistake comes first.
+                // Instance metadata was only the last resort: the likelier
+                // mistake (the CI's missing token) is the story; metadata's
+                // answer is for -v.
                 Err(err) => Err(match instead {
                     Some(instead) => {
-                        let both = Error::identity(format!(
-                            "{} (and instance metadata had no role: {})",
-                            instead.message(),
-                            err.message()
-                        ));
-                        match instead.hint() {
-                            Some(hint) => both.with_hint(hint),
-                            None => both,
-                        }
+                        tracing::debug!("instance metadata had no role either: {}", err.message());
+                        instead.clone()
                     }
                     None => err,
                 }),

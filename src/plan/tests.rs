@@ -496,3 +496,73 @@ fn in_github_actions_keys_never_go_to_the_job_log() {
     );
     assert!(plan(&["--role-arn", ROLE, "--format", "json"], &env).is_ok());
 }
+
+#[test]
+fn roles_regions_and_endpoints_of_different_partitions_are_refused_before_a_request() {
+    let scratch = Scratch::new();
+    let mut env = keys();
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    let cn = "arn:aws-cn:iam::123456789012:role/deploy";
+    scratch.refuses(
+        &["--role-arn", cn, "--region", "eu-west-1"],
+        &env,
+        "arn:aws-cn:iam::123456789012:role/deploy is in the aws-cn partition, and region \
+         eu-west-1 in aws: STS there does not know the role; pass a region of aws-cn (e.g. \
+         cn-northwest-1)",
+    );
+    scratch.refuses(
+        &["--role-arn", ROLE, "--chain", cn, "--region", "eu-west-1"],
+        &env,
+        "the chain crosses partitions: arn:aws:iam::123456789012:role/deploy is in aws, \
+         arn:aws-cn:iam::123456789012:role/deploy in aws-cn; a session of one partition cannot \
+         assume a role of another",
+    );
+    scratch.refuses(
+        &["--role-arn", "arn:aws-mars:iam::123456789012:role/deploy"],
+        &env,
+        "arn:aws-mars:iam::123456789012:role/deploy: `aws-mars` is not an AWS partition; the \
+         partitions are aws, aws-cn, aws-eusc, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, aws-us-gov",
+    );
+    scratch.refuses(
+        &[
+            "--role-arn",
+            ROLE,
+            "--sts-endpoint",
+            "https://sts.cn-north-1.amazonaws.com.cn",
+        ],
+        &env,
+        "the STS endpoint https://sts.cn-north-1.amazonaws.com.cn is in the aws-cn partition, and \
+         arn:aws:iam::123456789012:role/deploy in aws: use an STS endpoint of aws, or drop the \
+         endpoint and pass --region (e.g. us-east-1)",
+    );
+    let gov = "arn:aws-us-gov:iam::123456789012:role/deploy";
+    assert!(plan(&["--role-arn", gov, "--region", "us-gov-west-1"], &env).is_ok());
+    // A local STS names no partition.
+    assert!(plan(&["--role-arn", cn, "--region", "cn-north-1"], &keys()).is_ok());
+}
+
+#[test]
+fn a_command_that_cannot_be_found_is_refused_before_a_request() {
+    let bin = tempfile::TempDir::new().unwrap();
+    let tool = bin.path().join("deploy-tool");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut env = keys();
+    let path = bin.path().display().to_string();
+    env.push(("PATH", &path));
+    let Err(err) = plan(&["--role-arn", ROLE, "--", "depoly-tool", "--stack"], &env) else {
+        panic!("a command nowhere on PATH was accepted");
+    };
+    assert_eq!(
+        err.message(),
+        "cannot run `depoly-tool`: command not found; is it installed and on PATH?"
+    );
+    assert_eq!(err.kind(), Kind::Exec(127));
+    assert!(plan(&["--role-arn", ROLE, "--", "deploy-tool", "--stack"], &env).is_ok());
+    let by_path = tool.display().to_string();
+    assert!(plan(&["--role-arn", ROLE, "--", &by_path], &env).is_ok());
+}

@@ -9,8 +9,21 @@ use super::{Subject, evaluate, render};
 use crate::arn::RoleArn;
 use crate::token::Token;
 
-pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>) -> String {
+pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>, refused: &str) -> String {
     let subject = Subject::of_token(token);
+    // The token was minted for the wrong audience: the fix is on the job's side,
+    // not a client ID added to the account's provider for whatever it asked.
+    if refused.contains("Incorrect token audience") {
+        return format!(
+            "hint: the token from {origin} is for audience {aud}, which the account's IAM OIDC \
+             provider for {issuer} does not list as a client ID: request the token for the \
+             audience the provider lists (sts.amazonaws.com, unless it was set up otherwise) with \
+             --audience (the action's `audience` input; in GitLab, `aud:` under `id_tokens:`)",
+            origin = token.origin,
+            aud = crate::text::one_line(&subject.audience),
+            issuer = crate::text::one_line(&subject.issuer),
+        );
+    }
     let statement = render(&subject.statement(role.partition(), role.account().as_str()));
     let mut hint = format!(
         "hint: STS judged the token from {origin}: {summary}\n\
