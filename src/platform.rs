@@ -186,6 +186,42 @@ fn zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// A running process as the system shows it: its program's name (Linux's
+/// `comm`, at most 15 bytes) and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+/// The ancestors of `pid`, its parent first, up to but not including init
+/// (Linux; elsewhere none): the runner's process tree as the job sees it.
+pub fn ancestors(pid: u32) -> Vec<Process> {
+    let mut ancestors = Vec::new();
+    let mut current = pid;
+    while let Some(parent) = parent_of(current).filter(|p| *p > 1) {
+        let read = |what: &str| std::fs::read(format!("/proc/{parent}/{what}")).unwrap_or_default();
+        ancestors.push(Process {
+            pid: parent,
+            name: String::from_utf8_lossy(&read("comm"))
+                .trim_end()
+                .to_string(),
+            args: read("cmdline")
+                .split(|b| *b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect(),
+        });
+        // A loop in a table read piecemeal while processes come and go.
+        if ancestors.len() > 64 {
+            break;
+        }
+        current = parent;
+    }
+    ancestors
+}
+
 /// The parent of process `pid` (Linux), to watch the job's runner process.
 pub fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -586,3 +586,107 @@ fn the_servers_files_are_in_a_fresh_directory_of_its_own() {
     stop(&env, &vars);
     assert!(server_gone(log));
 }
+
+/// Writes an executable `#!/bin/sh` script at bin/NAME: a program called NAME in
+/// the process table, as the runners' own programs are.
+#[cfg(unix)]
+fn program(env: &Env, name: &str, script: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{script}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Each runner's process tree, as its long-lived agent starts a job and the
+/// job's step runs `vault-ci … --serve`: the server must end when the job's
+/// process does, while the agent lives on. Each runs the step the way that
+/// runner does, including the one-command `bash -c` that execs vault-ci.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_ends_with_the_job_not_with_the_long_lived_agent_on_every_runner() {
+    let vault_ci = env!("CARGO_BIN_EXE_vault-ci");
+    let step = format!(
+        "{vault_ci} assume --provider token-file --token-file \"$DIR/t.jwt\" --role-arn {} \
+         --env-file \"$DIR/aws.env\" --serve",
+        moto().role("gha-deploy")
+    );
+    // (the CI's marker, the agent's program and script, the job's program and script)
+    let shapes: [(&str, &str, String, &str, String); 4] = [
+        (
+            "BUILDKITE",
+            "buildkite-agent",
+            format!(
+                "case \"$1\" in\n\
+                 start) \"$0\" bootstrap; touch \"$DIR/job-ended\"; exec sleep 120 ;;\n\
+                 bootstrap) bash -e -c '{step}'; sleep 1 ;;\n\
+                 esac\n"
+            ),
+            "",
+            String::new(),
+        ),
+        (
+            "CIRCLECI",
+            "circleci-launch",
+            "\"$DIR/bin/circleci-agent\"; touch \"$DIR/job-ended\"; exec sleep 120\n".into(),
+            "circleci-agent",
+            format!("bash -eo pipefail -c '{step}'\nsleep 1\n"),
+        ),
+        (
+            "GITLAB_CI",
+            "gitlab-runner",
+            "bash \"$DIR/job.sh\"; touch \"$DIR/job-ended\"; exec sleep 120\n".into(),
+            "",
+            String::new(),
+        ),
+        (
+            "GITHUB_ACTIONS",
+            "Runner.Listener",
+            "\"$DIR/bin/Runner.Worker\"; touch \"$DIR/job-ended\"; exec sleep 120\n".into(),
+            "Runner.Worker",
+            // The action's assume.sh: `exec vault-ci …` in a bash step.
+            format!("bash -e -c 'exec {step}'\nsleep 1\n"),
+        ),
+    ];
+    for (marker, agent, agent_script, job, job_script) in shapes {
+        let mut env = Env::new();
+        env.sts(moto()).set(marker, "true");
+        env.set("DIR", env.dir.path().display().to_string())
+            // A failed test must not leave a server behind for long.
+            .set("VAULT_CI_SERVE_MAX", "120");
+        env.write("t.jwt", &mint_token(&["--aud", "sts.amazonaws.com"]));
+        // GitLab's shell executor: the job's script, line after line, in one shell.
+        env.write("job.sh", &format!("{step}\necho the next line\nsleep 1\n"));
+        let agent = program(&env, agent, &agent_script);
+        if !job.is_empty() {
+            program(&env, job, &job_script);
+        }
+        let mut agent_process = env
+            .command(agent.to_str().unwrap(), ["start"])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !env.path("job-ended").exists() {
+            assert!(Instant::now() < deadline, "{marker}: the job never ended");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let script = format!(
+            ". '{}' && printf %s \"$VAULT_CI_SERVE_LOG\"",
+            env.path("aws.env").display()
+        );
+        let log = std::path::PathBuf::from(env.run("sh", ["-c", &script]).stdout);
+        let ended = server_gone(&log);
+        let agent_lives = agent_process.try_wait().unwrap().is_none();
+        let _ = agent_process.kill();
+        let _ = agent_process.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(ended, "{marker}: the server outlived the job:\n{text}");
+        assert!(
+            text.contains("the credentials server stops: the job's runner process ended"),
+            "{marker}: {text}"
+        );
+        assert!(agent_lives, "{marker}: the agent was to outlive the job");
+    }
+}

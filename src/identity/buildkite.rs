@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture, mint_with};
+use super::{Process, Ci, Context, Provider, ProviderOptions, System, TokenFuture, mint_with};
 use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, plain};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -218,6 +218,15 @@ impl System for Buildkite {
                 .map(str::to_string),
             ..Scope::default()
         }
+    }
+
+    /// `buildkite-agent bootstrap` runs one job; `buildkite-agent start`, its
+    /// parent, is the long-lived agent.
+    fn job_process(&self, ancestors: &[Process]) -> Option<u32> {
+        ancestors
+            .iter()
+            .find(|p| p.name == "buildkite-agent" && p.args.iter().any(|a| a == "bootstrap"))
+            .map(|p| p.pid)
     }
 }
 

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::token_from_variable;
-use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Process, Ci, Context, Provider, ProviderOptions, System, TokenFuture};
 use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, mint_with, plain};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -254,5 +254,14 @@ impl System for CircleCi {
             branch,
             ..Scope::default()
         }
+    }
+
+    /// The task agent (circleci-agent) runs one job; a self-hosted runner's
+    /// launch agent, its parent, outlives it.
+    fn job_process(&self, ancestors: &[Process]) -> Option<u32> {
+        ancestors
+            .iter()
+            .find(|p| p.name == "circleci-agent")
+            .map(|p| p.pid)
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Process, Ci, Context, Provider, ProviderOptions, System, TokenFuture};
 use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, plain};
 use crate::env::Env;
 use crate::error::{Error, Peer, Result, error_chain};
@@ -360,6 +360,13 @@ impl System for Github {
                 context.is_some_and(|c| c == "pull_request" || c.starts_with("pull_request:"));
         }
         scope
+    }
+
+    /// Runner.Worker runs one job (Runner.Listener, its parent, outlives it);
+    /// under act, act itself is the job.
+    fn job_process(&self, ancestors: &[Process]) -> Option<u32> {
+        let named = |name: &str| ancestors.iter().find(|p| p.name == name).map(|p| p.pid);
+        named("Runner.Worker").or_else(|| named("act"))
     }
 }
 

@@ -1,7 +1,7 @@
 //! GitLab CI: a job gets OIDC tokens only through `id_tokens:`, each in a
 //! variable the job definition names, with the audience set there too.
 
-use super::{Ci, Context, Provider, ProviderOptions, System, TokenFuture};
+use super::{Process, Ci, Context, Provider, ProviderOptions, System, TokenFuture};
 use super::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, token_from_variable};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -222,6 +222,13 @@ impl System for Gitlab {
             branch,
             ..Scope::default()
         }
+    }
+
+    /// A shell executor's job is the shell gitlab-runner starts for it, the
+    /// runner's child; the runner service outlives every job.
+    fn job_process(&self, ancestors: &[Process]) -> Option<u32> {
+        let runner = ancestors.iter().position(|p| p.name == "gitlab-runner")?;
+        ancestors.get(runner.checked_sub(1)?).map(|p| p.pid)
     }
 }
 

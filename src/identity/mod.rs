@@ -31,6 +31,7 @@ use std::pin::Pin;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::net::NetConfig;
+pub use crate::platform::Process;
 use crate::secret::Credentials;
 use crate::token::Token;
 pub use scope::{Evidence, Issuer, Pattern, Reach, Scope, Subject, owner_name, plain};
@@ -116,6 +117,14 @@ pub trait System: Sync {
     /// for what it does not say. Issuer and audience are left out: the checker
     /// names them where they are not this CI's defaults.
     fn meant(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Scope;
+
+    /// The process whose end is the job's end, found by its role in this CI's
+    /// runner among the step's `ancestors` (its parent first): what `--serve`
+    /// watches. None where the tree does not tell (a container that ends with
+    /// the job, a runner that ends the job's processes itself).
+    fn job_process(&self, _ancestors: &[Process]) -> Option<u32> {
+        None
+    }
 }
 
 /// The CI that issues tokens as `issuer`: by name first, then by `sub` grammar.

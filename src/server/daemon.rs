@@ -61,7 +61,7 @@ pub fn start(first: &Output, env: &Env) -> Result<Server> {
         .args(std::env::args_os().skip(1))
         .env(
             DAEMON,
-            watched().map(|pid| pid.to_string()).unwrap_or_default(),
+            watched(env).map(|pid| pid.to_string()).unwrap_or_default(),
         )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -203,11 +203,19 @@ fn announce(uri: &str, token: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// The process whose end is the job's end, as the step sees it: the parent of
-/// the step's shell — GitHub's Runner.Worker, act, CircleCI's task agent.
-fn watched() -> Option<u32> {
-    let shell = crate::platform::parent_of(std::process::id())?;
-    crate::platform::parent_of(shell).filter(|pid| *pid > 1)
+/// The process whose end is the job's end: the one the CI's runner runs the
+/// job in, found by its role among the step's ancestors (Runner.Worker, the
+/// task agent, `buildkite-agent bootstrap`, GitLab's job shell); else, for a
+/// runner vault-ci does not know, the parent of the step's shell. Not the
+/// long-lived agent above it, which would keep the server for hours after the job.
+fn watched(env: &Env) -> Option<u32> {
+    let ancestors = crate::platform::ancestors(std::process::id());
+    let ci = crate::identity::running_ci(env, &Default::default())
+        .ok()
+        .flatten()
+        .map(|provider| provider.ci());
+    ci.and_then(|ci| ci.system().job_process(&ancestors))
+        .or_else(|| ancestors.get(1).map(|shells_parent| shells_parent.pid))
 }
 
 /// A fresh directory of the run's own (owner-only) under the runner's temp
