@@ -182,6 +182,11 @@ fn keys() -> Credentials {
 
 /// An unsigned JWT with GitHub's claims: nothing here verifies signatures.
 fn token() -> Token {
+    token_for(300, "main")
+}
+
+/// The same, expiring in `seconds`, for a push to `branch`.
+fn token_for(seconds: i64, branch: &str) -> Token {
     use base64::Engine;
     let part = |json: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
@@ -192,8 +197,8 @@ fn token() -> Token {
         part(serde_json::json!({
             "iss": "https://token.actions.githubusercontent.com",
             "aud": "sts.amazonaws.com",
-            "sub": "repo:octo-org/app:ref:refs/heads/main",
-            "exp": crate::time::now_unix() + 300,
+            "sub": format!("repo:octo-org/app:ref:refs/heads/{branch}"),
+            "exp": crate::time::now_unix() + seconds,
         }))
     );
     Token::parse(&jwt, "the test").unwrap()
@@ -386,4 +391,126 @@ async fn plain_keys_are_asked_for_until_sts_hands_out_some() {
     assert_eq!(session.credentials.access_key_id, "ASIA3");
     assert_eq!(session.credentials.secret_access_key.expose(), "secret");
     assert_eq!(client.actual_requests().count(), 3);
+}
+
+#[tokio::test]
+async fn a_retry_fetches_a_fresh_token_when_the_first_is_about_to_expire() {
+    let retried = || {
+        sts(vec![
+            refused(503, "ServiceUnavailable", "Service unavailable"),
+            granted("AssumeRoleWithWebIdentity", "deploy", "ASIA1"),
+        ])
+    };
+    let renew = || -> TokenFuture<'_> { Box::pin(async { Ok(token_for(300, "renewed")) }) };
+    let sent_tokens = |client: &StaticReplayClient| -> Vec<String> {
+        client
+            .actual_requests()
+            .map(|request| {
+                form(request)
+                    .into_iter()
+                    .find(|(k, _)| k == "WebIdentityToken")
+                    .map(|(_, v)| v)
+                    .unwrap()
+            })
+            .collect()
+    };
+    // 30 s left: the first attempt still uses it, the retry a fresh one.
+    let (sts_near, client) = retried();
+    let near = token_for(30, "main");
+    let start = Start::Token {
+        token: Box::new(near.clone()),
+        renew: &renew,
+        trust_policy: None,
+    };
+    run(&sts_near, start, &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap();
+    let sent = sent_tokens(&client);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], near.jwt.expose());
+    assert_eq!(
+        Token::parse(&sent[1], "sent")
+            .unwrap()
+            .claims
+            .sub
+            .as_deref(),
+        Some("repo:octo-org/app:ref:refs/heads/renewed")
+    );
+    // Five minutes left: the retry reuses it.
+    let (sts_far, client) = retried();
+    let far = token_for(300, "main");
+    let start = Start::Token {
+        token: Box::new(far.clone()),
+        renew: &renew,
+        trust_policy: None,
+    };
+    run(&sts_far, start, &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap();
+    assert_eq!(sent_tokens(&client), [far.jwt.expose(), far.jwt.expose()]);
+}
+
+#[tokio::test]
+async fn managed_policies_and_an_inline_policy_scope_the_last_hop() {
+    let (sts, client) = sts(vec![granted("AssumeRole", "deploy", "ASIA1")]);
+    let mut deploy = step(DEPLOY, "deploy");
+    deploy.policy = Some(r#"{"Statement":[]}"#.into());
+    deploy.policy_arns = vec![
+        "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        "arn:aws:iam::123456789012:policy/deploy".into(),
+    ];
+    deploy.external_id = Some("partner-42".into());
+    deploy.source_identity = Some("alice".into());
+    run(&sts, Start::Keys(keys()), &[deploy]).await.unwrap();
+    let requests: Vec<_> = client.actual_requests().map(form).collect();
+    assert_eq!(
+        requests[0],
+        pairs(&[
+            ("Action", "AssumeRole"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", DEPLOY),
+            ("RoleSessionName", "ci"),
+            (
+                "PolicyArns.member.1.arn",
+                "arn:aws:iam::aws:policy/ReadOnlyAccess"
+            ),
+            (
+                "PolicyArns.member.2.arn",
+                "arn:aws:iam::123456789012:policy/deploy"
+            ),
+            ("Policy", r#"{"Statement":[]}"#),
+            ("DurationSeconds", "900"),
+            ("ExternalId", "partner-42"),
+            ("SourceIdentity", "alice"),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_sts_names_the_endpoint_asked() {
+    let (mut sts, _client) = sts(vec![(502, "<html>bad gateway</html>".into())]);
+    sts.retry.max_attempts = 1;
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "AssumeRole on arn:aws:iam::123456789012:role/deploy failed with HTTP 502 and a reply \
+         that is not an STS error; is https://sts.test really STS?"
+    );
+    sts.endpoint = None;
+    sts.region = "eu-south-2".into();
+    assert_eq!(sts.endpoint_shown(), "the eu-south-2 regional STS endpoint");
+}
+
+#[test]
+fn credentials_a_minute_past_twelve_hours_pass_for_clock_skew_and_no_more() {
+    let within = answer("ASIA1", "s", i64::from(MAX_DURATION) + 30);
+    assert!(check(&within, ARN).is_ok());
+    let beyond = answer("ASIA1", "s", i64::from(MAX_DURATION) + 120);
+    assert_eq!(
+        check(&beyond, ARN).unwrap_err().message(),
+        "STS at http://sts answered for arn:aws:iam::123456789012:role/deploy with credentials \
+         that outlive the 12 hours STS ever grants; is it really STS?"
+    );
 }
