@@ -18,7 +18,7 @@ fi
 
 echo "== building vault-ci (cargo build --release; the first build takes a few minutes)"
 started=$(date +%s)
-cargo build --release --locked
+cargo build --release --locked --bin vault-ci
 vault_ci=$PWD/target/release/vault-ci
 echo "== built in $(($(date +%s) - started)) s: $vault_ci"
 
