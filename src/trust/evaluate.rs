@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::policy::{Condition, Document, Effect, Family, absent_for, strings};
+use super::policy::{Condition, Document, Effect, Family, absent_for, claim_read, strings};
 use crate::token::Token;
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
@@ -111,6 +111,10 @@ impl Request<'_> {
                 // Keys are case-insensitive, claim names are not: the claim of
                 // the key's own spelling first.
                 let claims = &self.token.all_claims;
+                let Some(claim) = claim_read(self.issuer, claim, |name| claims.contains_key(name))
+                else {
+                    return Lookup::Absent;
+                };
                 claims
                     .get(claim)
                     .or_else(|| {

@@ -12,16 +12,22 @@ use crate::token::Token;
 pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>) -> String {
     let subject = Subject::of_token(token);
     let statement = render(&subject.statement(role.partition(), role.account().as_str()));
+    let issuer = crate::text::one_line(&subject.issuer);
+    let provider = match super::policy::built_in(&subject.issuer) {
+        true => format!("{issuer} is built into IAM: no IAM OIDC provider is needed"),
+        false => format!(
+            "the account needs an IAM OIDC provider for {issuer} with client ID {}",
+            crate::text::one_line(&subject.audience)
+        ),
+    };
     let mut hint = format!(
         "hint: STS judged the token from {origin}: {summary}\n\
          the trust policy of {name} must admit it, for example with this statement:\n\
          {statement}\n\
-         and the account needs an IAM OIDC provider for {issuer} with client ID {aud}",
+         and {provider}",
         origin = token.origin,
         summary = token.claims.summary(),
         name = role.name(),
-        issuer = crate::text::one_line(&subject.issuer),
-        aud = crate::text::one_line(&subject.audience),
     );
     if let Some(policy) = policy {
         match evaluate::evaluate(policy, token) {

@@ -127,7 +127,11 @@ fn fixed(policy: &Value, finding: &Finding) -> Value {
     if let Some(federated) = statement["Principal"].get("Federated") {
         let kept: Vec<String> = strings(federated)
             .into_iter()
-            .filter(|arn| fix_issuers.iter().any(|i| arn.ends_with(&format!("/{i}"))))
+            .filter(|arn| {
+                fix_issuers
+                    .iter()
+                    .any(|i| arn == i || arn.ends_with(&format!("/{i}")))
+            })
             .collect();
         statement["Principal"]["Federated"] = json!(kept);
     }
@@ -146,7 +150,9 @@ fn trust_policy(argv: &[String]) -> (crate::cli::TrustPolicyArgs, Subject) {
         .try_get_matches_from(argv)
         .unwrap_or_else(|e| panic!("trust-policy {argv:?}: {e}"));
     let parsed = crate::cli::TrustPolicyArgs::from_arg_matches(&matches).unwrap();
-    let subject = crate::cmd::trust_policy::subject(&parsed).unwrap();
+    let subject = crate::cmd::trust_policy::subjects(&parsed)
+        .unwrap()
+        .remove(0);
     (parsed, subject)
 }
 
