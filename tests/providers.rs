@@ -201,7 +201,7 @@ fn gitlab_without_id_tokens_shows_the_snippet_to_add() {
     out.fails(
         1,
         "vault-ci: this GitLab job has no OIDC token: none of $VAULT_CI_ID_TOKEN, $GITLAB_OIDC_TOKEN, \
-         $AWS_WEB_IDENTITY_TOKEN is set",
+         $AWS_WEB_IDENTITY_TOKEN, $STS_AMAZONAWS_COM_ID_TOKEN is set",
     )
     .stderr_has_line("    id_tokens:")
     .stderr_has_line("        aud: sts.amazonaws.com");
