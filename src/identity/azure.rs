@@ -301,9 +301,10 @@ impl System for Azure {
             });
         }
         if entra {
-            let tenant = scope.required(&scope.tenant_id, "--tenant-id UUID", "azure")?;
-            let tenant_bytes = guid_bytes(tenant)
-                .ok_or_else(|| Error::usage(format!("--tenant-id `{tenant}` is not a GUID")))?;
+            let tenant = guid(
+                scope.required(&scope.tenant_id, "--tenant-id UUID", "azure")?,
+                "--tenant-id",
+            )?;
             let org_id = guid(
                 scope.required(&scope.org_id, "--org-id UUID (the organization's ID)", "azure")?,
                 "--org-id",
@@ -317,9 +318,12 @@ impl System for Azure {
                 "--service-connection-id",
             )?;
             use base64::Engine;
-            let tenant_part = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tenant_bytes);
+            let tenant_part = match guid_bytes(&tenant) {
+                Some(bytes) => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+                None => tenant.clone(),
+            };
             subjects.push(Subject {
-                issuer: format!("{ENTRA_PREFIX}{}{ENTRA_SUFFIX}", tenant.to_ascii_lowercase()),
+                issuer: format!("{ENTRA_PREFIX}{tenant}{ENTRA_SUFFIX}"),
                 audience: ENTRA_AUDIENCE.to_string(),
                 subject: format!(
                     "/eid1/c/pub/t/{tenant_part}/a/{AZURE_DEVOPS_APP}/sc/{org_id}/{connection}"
@@ -469,10 +473,12 @@ fn guid_bytes(text: &str) -> Option<[u8; 16]> {
     Some(bytes)
 }
 
-/// A GUID, lower-cased as Azure DevOps writes them, or a usage error naming `flag`.
+/// A GUID, lower-cased as Azure DevOps writes them, or a usage error naming
+/// `flag`; a placeholder (`ORG_ID`) as it is, for `--check`'s fixes.
 fn guid(text: &str, flag: &str) -> Result<String> {
     match guid_bytes(text) {
         Some(_) => Ok(text.to_ascii_lowercase()),
+        None if super::scope::placeholder(text) => Ok(text.to_string()),
         None => Err(Error::usage(format!("{flag} `{text}` is not a GUID"))),
     }
 }

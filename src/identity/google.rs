@@ -229,7 +229,7 @@ impl System for Google {
             "--service-account-id ID (the service account's unique ID)",
             "google",
         )?;
-        if !id.bytes().all(|b| b.is_ascii_digit()) {
+        if !id.bytes().all(|b| b.is_ascii_digit()) && !super::scope::placeholder(id) {
             return Err(Error::usage(format!(
                 "--service-account-id `{id}` must be the service account's unique ID (digits), not its \
                  email: gcloud iam service-accounts describe EMAIL --format='value(uniqueId)'"

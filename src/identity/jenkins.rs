@@ -262,6 +262,10 @@ impl System for Jenkins {
                 let path = job_path(prefix);
                 match (literal, path.rsplit_once('/')) {
                     (true, _) if !path.is_empty() => path,
+                    // `…/job/team/*`: the folder is whole, the job is not.
+                    (false, _) if prefix.ends_with('/') && !path.is_empty() => {
+                        format!("{path}/JOB")
+                    }
                     (_, Some((folder, _))) => format!("{folder}/JOB"),
                     _ => "JOB".to_string(),
                 }

@@ -220,6 +220,12 @@ pub(super) fn outside(head: &str, prefix: &str, everything: &str) -> Reach {
     }
 }
 
+/// A placeholder `--check` writes where a policy does not say (`ORG_ID`,
+/// `SERVICE_ACCOUNT_ID`): capitals and `_`.
+pub fn placeholder(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+}
+
 /// A name made of the characters owner, repository, slug and UUID names use.
 pub fn plain(value: &str) -> bool {
     !value.is_empty()

@@ -244,6 +244,45 @@ mod tests {
     }
 
     #[test]
+    fn google_needs_no_provider_and_a_second_issuer_gets_its_own() {
+        let google = Subject {
+            issuer: "accounts.google.com".into(),
+            audience: "sts.amazonaws.com".into(),
+            subject: "100018646976219416293".into(),
+        };
+        let template = cloudformation(std::slice::from_ref(&google), "aws", "ACCOUNT_ID", true);
+        assert!(template["Resources"].get("OidcProvider").is_none());
+        assert!(template["Parameters"].get("CreateOidcProvider").is_none());
+        let document = &template["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"];
+        assert_eq!(*document, google.document("aws", "ACCOUNT_ID"));
+        assert_eq!(
+            document["Statement"][0]["Principal"]["Federated"],
+            "accounts.google.com"
+        );
+        let entra = Subject {
+            issuer: "login.microsoftonline.com/ff882432-09b0-437b-bd22-ca13c0037ded/v2.0".into(),
+            audience: "fb60f99c-7a34-4190-8149-302f77469936".into(),
+            subject: "/eid1/c/pub/t/MiSI_7AJe0O9IsoTwAN97Q/a/rISbSSETf0KqFyZ8ppdXmA/sc/o/c".into(),
+        };
+        let both = cloudformation(&[github(), entra], "aws", "123456789012", false);
+        let statements =
+            &both["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(
+            statements[1]["Principal"]["Federated"]["Fn::If"][1],
+            json!({ "Ref": "OidcProvider2" })
+        );
+        assert_eq!(
+            both["Resources"]["OidcProvider2"]["Properties"]["ClientIdList"],
+            json!(["fb60f99c-7a34-4190-8149-302f77469936"])
+        );
+        assert_eq!(
+            both["Parameters"]["CreateOidcProvider2"]["Default"],
+            "false"
+        );
+        assert!(both["Conditions"].get("CreatesOidcProvider2").is_some());
+    }
+
+    #[test]
     fn a_placeholder_account_becomes_the_deploying_account() {
         let subject = Subject {
             issuer: "gitlab.example.com".into(),
