@@ -123,6 +123,8 @@ impl Job {
                 .bearer_auth(access.expose())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::ACCEPT, "application/json")
+                // IIS answers a POST without a length 411; curl users pass it by hand.
+                .header(reqwest::header::CONTENT_LENGTH, "0")
                 .body("")
         })
         .await?;
