@@ -32,11 +32,13 @@ use Class::*;
 const UNSAFE: &[(&str, &[Class])] = &[
     ("aws-any-account.json", &[OtherOwners]),
     ("aws-star-external-id.json", &[OtherOwners]),
+    ("azure-project-wildcard.json", &[WholeOwner]),
     ("bitbucket-any-repository.json", &[WholeOwner]),
     ("buildkite-any-organization.json", &[OtherOwners]),
     ("circleci-all-projects.json", &[WholeOwner]),
     ("circleci-org-wildcard.json", &[WholeOwner]),
     ("federated-list-two-providers.json", &[AdmitsNothing]),
+    ("forgejo-owner-prefix.json", &[OtherOwners]),
     ("get-role-url-encoded.json", &[OtherOwners]),
     ("ghes-aud-only.json", &[OtherOwners]),
     ("github-action-star.json", &[OtherOwners]),
@@ -53,6 +55,9 @@ const UNSAFE: &[(&str, &[Class])] = &[
     ("github-sub-typo.json", &[AdmitsNothing]),
     ("gitlab-any-project.json", &[OtherOwners]),
     ("gitlab-group-prefix.json", &[OtherOwners]),
+    ("google-no-condition.json", &[OtherOwners]),
+    ("google-oaud-only.json", &[OtherOwners]),
+    ("jenkins-aud-only.json", &[WholeOwner]),
     ("principal-star-web-identity.json", &[OtherOwners]),
 ];
 
