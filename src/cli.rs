@@ -450,7 +450,8 @@ pub struct AssumeArgs {
     pub command: Vec<OsString>,
 
     /// Leave the CI's OIDC token variables (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN,
-    /// CIRCLE_OIDC_TOKEN(_V2), BITBUCKET_STEP_OIDC_TOKEN, GitLab's id_tokens) in the
+    /// CIRCLE_OIDC_TOKEN(_V2), BITBUCKET_STEP_OIDC_TOKEN, GitLab's id_tokens, Azure's
+    /// SYSTEM_ACCESSTOKEN and SYSTEM_OIDCREQUESTURI) in the
     /// command's environment, for a command that must mint tokens of its own.
     #[arg(long, env = "VAULT_CI_KEEP_OIDC_VARIABLES", value_parser = boolean,
           help_heading = "Destinations")]
@@ -504,8 +505,9 @@ pub struct IdentityArgs {
     pub force_skip_oidc: bool,
 
     /// Audience (`aud`) of the OIDC token; must match the IAM OIDC provider's client ID.
-    /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite);
-    /// elsewhere the token's own, which the job definition chooses.
+    /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite,
+    /// Forgejo, Google's metadata server); elsewhere the token's own, which the job
+    /// definition chooses (Azure DevOps sets its own).
     #[arg(long, env = "VAULT_CI_AUDIENCE", help_heading = "Identity")]
     pub audience: Option<String>,
 
@@ -672,11 +674,12 @@ pub struct TrustPolicyArgs {
     #[arg(long)]
     pub existing_oidc_provider: bool,
 
-    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*).
+    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*). Forgejo: OWNER/REPO.
     #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]
     pub repo: Option<String>,
 
-    /// GitHub: the owner's numeric ID, for the immutable `repo:OWNER@ID/REPO@ID:…` subject.
+    /// GitHub: the owner's numeric ID, for the immutable `repo:OWNER@ID/REPO@ID:…` subject
+    /// (Forgejo: `repo:OWNER-ID/REPO-ID:…`).
     #[arg(long, value_name = "ID", requires = "repo_id", help_heading = "GitHub")]
     pub owner_id: Option<String>,
 
