@@ -571,16 +571,12 @@ fn a_jenkins_build_with_the_token_bound_by_withcredentials_runs_the_command() {
 
 #[test]
 fn a_jenkins_build_with_the_token_bound_as_a_file_gets_an_env_file() {
+    // The plugin's AWS example: the token's file beside AWS_ROLE_ARN, the SDKs' pair.
     let mut env = jenkins_build();
     let file = env.write("id-token", &mint_token(&["--ci", "jenkins"]));
-    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.display().to_string());
-    let out = env.vault_ci([
-        "assume",
-        "--role-arn",
-        &moto().role("gha-deploy"),
-        "--env-file",
-        "aws.env",
-    ]);
+    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.display().to_string())
+        .set("AWS_ROLE_ARN", moto().role("gha-deploy"));
+    let out = env.vault_ci(["assume", "--env-file", "aws.env"]);
     out.success();
     assert!(out.stderr.contains("identity: Jenkins OIDC token"), "{out}");
     let vars = source_exports(&env, &env.path("aws.env"));

@@ -136,6 +136,12 @@ impl Provider for Job {
         Box::pin(async move { self.read(ctx) })
     }
 
+    /// The plugin's own AWS example binds the token to AWS_WEB_IDENTITY_TOKEN_FILE
+    /// beside AWS_ROLE_ARN.
+    fn sdk_convention(&self) -> bool {
+        self.variable.is_none() && self.file.is_some()
+    }
+
     fn session_tags(&self) -> Vec<(String, String)> {
         let run = [
             ("Job", &self.job_name),

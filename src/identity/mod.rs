@@ -241,6 +241,11 @@ pub trait Provider {
     fn token_url(&self) -> Option<&str> {
         None
     }
+    /// The token came from AWS_WEB_IDENTITY_TOKEN_FILE, the SDKs' convention,
+    /// which comes with its role (AWS_ROLE_ARN) and session name (AWS_ROLE_SESSION_NAME).
+    fn sdk_convention(&self) -> bool {
+        false
+    }
     /// The run, as session tags for the AssumeRole hops (`--ci-session-tags`):
     /// keys and values as the CI names them, before STS's character rules.
     fn session_tags(&self) -> Vec<(String, String)> {
@@ -442,6 +447,7 @@ impl Source {
     pub fn default_role<'e>(&self, env: &'e Env) -> Option<&'e str> {
         match self {
             Source::TokenFile(_) => env.get("AWS_ROLE_ARN"),
+            Source::Ci(provider) if provider.sdk_convention() => env.get("AWS_ROLE_ARN"),
             _ => None,
         }
     }
@@ -456,6 +462,10 @@ impl Source {
                 .and_then(|p| p.session_name())
         };
         match self {
+            Source::Ci(provider) if provider.sdk_convention() => env
+                .get("AWS_ROLE_SESSION_NAME")
+                .map(str::to_string)
+                .or_else(|| provider.session_name()),
             Source::Ci(provider) => provider.session_name(),
             Source::TokenFile(_) => env
                 .get("AWS_ROLE_SESSION_NAME")
@@ -763,6 +773,50 @@ mod tests {
                 Ok(crate::cli::ProviderChoice::Ci(*ci))
             );
         }
+    }
+
+    #[test]
+    fn each_ci_tags_sessions_with_its_runs_metadata() {
+        let jenkins = Env::of([
+            ("JENKINS_URL", "https://ci.example/"),
+            ("BUILD_URL", "https://ci.example/job/app/7/"),
+            ("JOB_NAME", "team/app"),
+            ("BUILD_NUMBER", "7"),
+            ("BRANCH_NAME", "feature#1"),
+        ]);
+        let pairs = |tags: Vec<(String, String)>| -> Vec<String> {
+            tags.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+        };
+        assert_eq!(
+            pairs(ci_session_tags(&jenkins)),
+            ["CI=jenkins", "Job=team/app", "Build=7", "Branch=feature_1"]
+        );
+        let cloud_build = Env::of([
+            ("BUILDER_OUTPUT", "/builder/outputs"),
+            ("PROJECT_ID", "acme-build"),
+            ("BUILD_ID", "b-1"),
+        ]);
+        assert_eq!(
+            pairs(ci_session_tags(&cloud_build)),
+            ["CI=google-cloud-build", "Project=acme-build", "Build=b-1"]
+        );
+        let forgejo = Env::of([
+            ("GITHUB_ACTIONS", "true"),
+            ("FORGEJO_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+            ("GITHUB_RUN_ID", "43"),
+        ]);
+        assert_eq!(
+            pairs(ci_session_tags(&forgejo)),
+            ["CI=forgejo", "Repository=acme/app", "RunId=43"]
+        );
+        // GitHub's are configure-aws-credentials'.
+        let github = Env::of([("GITHUB_ACTIONS", "true"), ("GITHUB_REPOSITORY", "o/r")]);
+        assert_eq!(
+            pairs(ci_session_tags(&github)),
+            ["GitHub=Actions", "Repository=o/r"]
+        );
+        assert!(ci_session_tags(&Env::default()).is_empty());
     }
 
     #[test]

@@ -42,3 +42,50 @@ pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>) -> String {
     }
     hint
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(claims: serde_json::Value) -> Token {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        Token::parse(&jwt, "Google's metadata server").unwrap()
+    }
+
+    #[test]
+    fn a_google_token_is_shown_the_built_in_principal_and_no_provider_to_create() {
+        let role: RoleArn = "arn:aws:iam::123456789012:role/deploy".parse().unwrap();
+        let google = token(serde_json::json!({
+            "iss": "https://accounts.google.com", "aud": "sts.amazonaws.com",
+            "azp": "117", "sub": "117", "exp": 4102444800_i64,
+        }));
+        let hint = denied(&role, &google, None);
+        assert!(
+            hint.contains(r#""Federated": "accounts.google.com""#),
+            "{hint}"
+        );
+        assert!(
+            hint.contains(r#""accounts.google.com:oaud": "sts.amazonaws.com""#),
+            "{hint}"
+        );
+        assert!(
+            hint.ends_with(
+                "and accounts.google.com is built into IAM: no IAM OIDC provider is needed"
+            ),
+            "{hint}"
+        );
+        let jenkins = token(serde_json::json!({
+            "iss": "https://jenkins.acme.com/oidc", "aud": "sts.amazonaws.com",
+            "sub": "https://jenkins.acme.com/job/deploy/", "exp": 4102444800_i64,
+        }));
+        assert!(denied(&role, &jenkins, None).ends_with(
+            "and the account needs an IAM OIDC provider for jenkins.acme.com/oidc with client ID sts.amazonaws.com"
+        ));
+    }
+}
