@@ -152,14 +152,14 @@ impl Job {
             )));
         }
         let issuer = token.claims.issuer_host().unwrap_or_default();
-        if issuer.starts_with(ENTRA_PREFIX) {
-            info!("the token is from the Microsoft Entra issuer {issuer}");
-        } else {
-            info!(
+        match (issuer.starts_with(ENTRA_PREFIX), connection) {
+            (true, _) => info!("the token is from the Microsoft Entra issuer {issuer}"),
+            (false, Some(_)) => info!(
                 "the token is from the Azure DevOps issuer {issuer}, which Microsoft retires by \
                  2027-07-01 for service connections backed by Entra apps: `vault-ci trust-policy \
                  --provider azure` with --tenant-id and --service-connection-id admits both"
-            );
+            ),
+            (false, None) => info!("the token is the pipeline's, from the Azure DevOps issuer {issuer}"),
         }
         Ok(token)
     }

@@ -14,9 +14,11 @@
 //! audience: only `aud` or `sub` narrows a statement to one service account.
 //!
 //! Cloud Build sets `BUILDER_OUTPUT` in every step (build step outputs go to
-//! `$BUILDER_OUTPUT/output`) and Cloud Run `K_SERVICE` or `CLOUD_RUN_JOB`; its
-//! other values ($BUILD_ID, $PROJECT_ID) are substitutions, a step's variables
-//! only where its `env:` maps them.
+//! `$BUILDER_OUTPUT/output`), Cloud Run jobs `CLOUD_RUN_JOB`: those are detected.
+//! Cloud Run services set `K_SERVICE`, which every Knative service sets too, on
+//! any cloud: there `--provider google` chooses it. Cloud Build's other values
+//! ($BUILD_ID, $PROJECT_ID) are substitutions, a step's variables only where its
+//! `env:` maps them.
 
 use serde::Deserialize;
 
@@ -127,7 +129,7 @@ impl Provider for Job {
     }
 
     fn detected(&self) -> bool {
-        self.builder_output.is_some() || self.k_service.is_some() || self.cloud_run_job.is_some()
+        self.builder_output.is_some() || self.cloud_run_job.is_some()
     }
 
     /// The metadata server mints on request; where there is none, fetching says so.
@@ -304,8 +306,10 @@ mod tests {
             build.token_url(),
             Some("http://127.0.0.1:8080/computeMetadata/v1/instance/service-accounts/default/identity")
         );
+        // K_SERVICE is every Knative service's: not enough to be Google's.
         let run = Job::from_env(&Env::of([("K_SERVICE", "api"), ("K_REVISION", "api-00007")]));
-        assert!(run.detected());
+        assert!(!run.detected());
+        assert!(Job::from_env(&Env::of([("CLOUD_RUN_JOB", "migrate")])).detected());
         assert_eq!(run.session_name().as_deref(), Some("google-api-00007"));
         assert!(run.token_url().unwrap().starts_with("http://metadata.google.internal/"));
         assert!(!Job::from_env(&Env::default()).detected());
