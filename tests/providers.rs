@@ -749,13 +749,19 @@ fn gitlab_finds_the_token_the_ambient_credential_libraries_name_and_refuses_the_
     );
     env.remove("STS_AMAZONAWS_COM_ID_TOKEN")
         .set("CI_JOB_JWT_V2", gitlab_token("acme/app", "main"));
-    env.vault_ci(["assume", "--role-arn", &moto().role("gha-deploy")])
-        .fails(
-            1,
-            "vault-ci: $CI_JOB_JWT_V2 is the job token GitLab removed in 17.0, and vault-ci does \
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--env-file",
+        "aws.env",
+    ])
+    .fails(
+        1,
+        "vault-ci: $CI_JOB_JWT_V2 is the job token GitLab removed in 17.0, and vault-ci does \
              not use it: declare an OIDC token with `id_tokens:` instead",
-        )
-        .stderr_has_line("    id_tokens:");
+    )
+    .stderr_has_line("    id_tokens:");
 }
 
 #[test]
