@@ -334,6 +334,13 @@ pub struct AssumeArgs {
     #[arg(long, env = "VAULT_CI_GITHUB_SESSION_TAGS", value_parser = boolean, help_heading = "Roles")]
     pub github_session_tags: bool,
 
+    /// Tag the AssumeRole sessions with the running CI's metadata: GitHub's as
+    /// --github-session-tags does; Azure Pipelines, Jenkins, Forgejo Actions and Google
+    /// Cloud Build: CI and what the run has of Repository, Project, Pipeline, Job, Build,
+    /// Commit and Branch (the role's trust policy must allow sts:TagSession).
+    #[arg(long, env = "VAULT_CI_CI_SESSION_TAGS", value_parser = boolean, help_heading = "Roles")]
+    pub ci_session_tags: bool,
+
     /// Tag no session with the run, even where --github-session-tags would
     /// (configure-aws-credentials' role-skip-session-tagging).
     #[arg(long, env = "VAULT_CI_ROLE_SKIP_SESSION_TAGGING", value_parser = boolean, help_heading = "Roles")]
@@ -529,7 +536,8 @@ pub struct AssumeArgs {
     pub command: Vec<OsString>,
 
     /// Leave the CI's OIDC token variables (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN,
-    /// CIRCLE_OIDC_TOKEN(_V2), BITBUCKET_STEP_OIDC_TOKEN, GitLab's id_tokens) in the
+    /// CIRCLE_OIDC_TOKEN(_V2), BITBUCKET_STEP_OIDC_TOKEN, GitLab's id_tokens, Azure's
+    /// SYSTEM_ACCESSTOKEN and SYSTEM_OIDCREQUESTURI) in the
     /// command's environment, for a command that must mint tokens of its own.
     #[arg(long, env = "VAULT_CI_KEEP_OIDC_VARIABLES", value_parser = boolean,
           help_heading = "Destinations")]
@@ -583,8 +591,9 @@ pub struct IdentityArgs {
     pub force_skip_oidc: bool,
 
     /// Audience (`aud`) of the OIDC token; must match the IAM OIDC provider's client ID.
-    /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite);
-    /// elsewhere the token's own, which the job definition chooses.
+    /// Default: sts.amazonaws.com where the CI mints tokens on request (GitHub, Buildkite,
+    /// Forgejo, Google's metadata server); elsewhere the token's own, which the job
+    /// definition chooses (Azure DevOps sets its own).
     #[arg(long, env = "VAULT_CI_AUDIENCE", help_heading = "Identity")]
     pub audience: Option<String>,
 
@@ -599,7 +608,9 @@ pub struct IdentityArgs {
     pub token_file: Option<PathBuf>,
 
     /// GitLab: the variable that `id_tokens:` fills (default: VAULT_CI_ID_TOKEN,
-    /// GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN, the first one set).
+    /// GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN, then <AUDIENCE>_ID_TOKEN, the first
+    /// one set). Jenkins: the variable `withCredentials` binds the token to (default:
+    /// VAULT_CI_ID_TOKEN, then the file in AWS_WEB_IDENTITY_TOKEN_FILE).
     #[arg(
         long,
         value_name = "NAME",
@@ -617,6 +628,16 @@ pub struct IdentityArgs {
         help_heading = "Identity"
     )]
     pub buildkite_session_tags: Option<String>,
+    /// Azure Pipelines: the service connection whose token to request (its ID, the
+    /// `resourceId` in its settings page's URL; default: AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+    /// which Azure tasks set). Without one, the token is the pipeline's own.
+    #[arg(
+        long,
+        value_name = "UUID",
+        env = "VAULT_CI_SERVICE_CONNECTION_ID",
+        help_heading = "Identity"
+    )]
+    pub service_connection_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -748,11 +769,12 @@ pub struct TrustPolicyArgs {
     #[arg(long)]
     pub existing_oidc_provider: bool,
 
-    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*).
+    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*). Forgejo: OWNER/REPO.
     #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]
     pub repo: Option<String>,
 
-    /// GitHub: the owner's numeric ID, for the immutable `repo:OWNER@ID/REPO@ID:…` subject.
+    /// GitHub: the owner's numeric ID, for the immutable `repo:OWNER@ID/REPO@ID:…` subject
+    /// (Forgejo: `repo:OWNER-ID/REPO-ID:…`).
     #[arg(long, value_name = "ID", requires = "repo_id", help_heading = "GitHub")]
     pub owner_id: Option<String>,
 
@@ -769,7 +791,9 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "GROUP/PROJECT", help_heading = "GitLab")]
     pub project_path: Option<String>,
 
-    /// CircleCI: the organization ID (it is also the token's audience).
+    /// CircleCI: the organization ID (it is also the token's audience). Azure DevOps:
+    /// the organization's ID (its issuer is vstoken.dev.azure.com/<ID>; the Entra
+    /// issuer's `sub` names it too).
     #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
     pub org_id: Option<String>,
 
@@ -777,11 +801,12 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
     pub project_id: Option<String>,
 
-    /// Buildkite: the organization slug.
+    /// Buildkite: the organization slug. Azure DevOps: the organization's name.
     #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
     pub organization: Option<String>,
 
-    /// Buildkite: the pipeline slug (default: any pipeline).
+    /// Buildkite: the pipeline slug (default: any pipeline). Azure DevOps: the
+    /// pipeline's name, for the tokens it requests without a service connection.
     #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
     pub pipeline: Option<String>,
 
@@ -796,6 +821,37 @@ pub struct TrustPolicyArgs {
     /// Bitbucket: the repository UUID (default: any repository).
     #[arg(long, value_name = "UUID", help_heading = "Bitbucket")]
     pub repo_uuid: Option<String>,
+
+    /// Azure DevOps: the project's name.
+    #[arg(long, value_name = "NAME", help_heading = "Azure DevOps")]
+    pub project: Option<String>,
+
+    /// Azure DevOps: the service connection's name (`sub` sc://ORG/PROJECT/NAME).
+    #[arg(long, value_name = "NAME", help_heading = "Azure DevOps")]
+    pub service_connection: Option<String>,
+
+    /// Azure DevOps, Microsoft Entra issuer: the service connection's ID (with --tenant-id).
+    #[arg(long, value_name = "UUID", help_heading = "Azure DevOps")]
+    pub service_connection_id: Option<String>,
+
+    /// Azure DevOps: the Microsoft Entra tenant whose issuer replaces Azure DevOps' by
+    /// 2027-07-01; with the Azure DevOps flags too, the policy admits both issuers.
+    #[arg(long, value_name = "UUID", help_heading = "Azure DevOps")]
+    pub tenant_id: Option<String>,
+
+    /// Jenkins: the job's full name, folders included (JOB_NAME: team/deploy).
+    #[arg(long, value_name = "NAME", help_heading = "Jenkins")]
+    pub job: Option<String>,
+
+    /// Jenkins: the `sub` claim template of the oidc-provider plugin (default: ${JOB_URL});
+    /// per-build variables (${BUILD_NUMBER}, …) become `*`.
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Jenkins")]
+    pub claim_template: Option<String>,
+
+    /// Google: the service account's unique ID (numeric, `gcloud iam service-accounts
+    /// describe EMAIL --format='value(uniqueId)'`).
+    #[arg(long, value_name = "ID", help_heading = "Google")]
+    pub service_account_id: Option<String>,
 
     /// Only jobs on this branch.
     #[arg(long, value_name = "BRANCH", help_heading = "Which jobs")]
@@ -822,11 +878,13 @@ pub struct TrustPolicyArgs {
     pub partition: String,
 
     /// The token audience the IAM OIDC provider expects (default per provider:
-    /// sts.amazonaws.com; CircleCI: the organization ID; Bitbucket: its workspace ARI).
+    /// sts.amazonaws.com; CircleCI: the organization ID; Bitbucket: its workspace ARI;
+    /// Azure DevOps: api://AzureADTokenExchange; Google: the `oaud` asked for).
     #[arg(long)]
     pub audience: Option<String>,
 
-    /// The issuer URL, for self-hosted GitLab or GitHub Enterprise Server.
+    /// The issuer URL, for self-hosted GitLab or GitHub Enterprise Server, a Jenkins
+    /// (https://jenkins.example.com/oidc) or a Forgejo instance (default: Codeberg's).
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
 }

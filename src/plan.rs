@@ -782,6 +782,8 @@ pub fn select_source(
         token_env: identity.token_env.clone(),
         skip_ci: identity.force_skip_oidc,
         buildkite_session_tags: identity.buildkite_session_tags.clone(),
+        audience: identity.audience.clone(),
+        service_connection_id: identity.service_connection_id.clone(),
     };
     let source = Source::select(choice, identity.token_file.clone(), env, &options)?;
     tracing::info!("identity: {}", source.describe());
@@ -903,7 +905,7 @@ fn session_name(args: &AssumeArgs, source: &Source, env: &Env) -> String {
 }
 
 /// The sessions' tags: `--tag`, `--custom-tags`, and with
-/// `--github-session-tags` the run's (unless `--role-skip-session-tagging`);
+/// `--github-session-tags` or `--ci-session-tags` the run's (unless `--role-skip-session-tagging`);
 /// and the keys among them that may be dropped if STS finds them too large.
 fn tags(
     args: &AssumeArgs,
@@ -928,9 +930,17 @@ fn tags(
         roles.saturating_sub(1)
     };
     let mut droppable = Vec::new();
-    if args.github_session_tags && !args.role_skip_session_tagging && assume_role_hops > 0 {
+    let (run, flag) = match args.github_session_tags {
+        true => (args.github_session_tags, "--github-session-tags"),
+        false => (args.ci_session_tags, "--ci-session-tags"),
+    };
+    if run && !args.role_skip_session_tagging && assume_role_hops > 0 {
         let user_tags = std::mem::take(&mut tags);
-        for (key, value) in crate::identity::github::session_tags(env) {
+        let run_tags = match args.github_session_tags {
+            true => crate::identity::github::session_tags(env),
+            false => crate::identity::ci_session_tags(env),
+        };
+        for (key, value) in run_tags {
             if crate::identity::github::DROPPABLE_TAGS
                 .iter()
                 .any(|(k, _)| *k == key)
@@ -942,7 +952,7 @@ fn tags(
         for (key, value) in user_tags {
             if tags.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
                 return Err(Error::usage(format!(
-                    "--tag {key} is a tag vault-ci sets for the run (--github-session-tags); choose another key"
+                    "--tag {key} is a tag vault-ci sets for the run ({flag}); choose another key"
                 )));
             }
             tags.push((key, value));

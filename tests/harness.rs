@@ -184,8 +184,43 @@ pub fn proxy() -> &'static Peer {
 /// A GitHub-shaped RS256 token, e.g. `mint_token(&["--exp-in", "-60"])`, minted
 /// in-process with the options of `peer.py mint-token` (`--aud`, `--sub`, `--iss`,
 /// `--exp-in`, `--claims JSON`) and the same claims: GitHub's, for a push to main.
+/// `--ci NAME` takes another CI's claim set instead, as its documentation shows
+/// its tokens (see [`ci`]): `azure` (a pipeline's), `azure-connection`, `entra`,
+/// `jenkins`, `forgejo`, `google`.
 pub fn mint_token(args: &[&str]) -> String {
     tokens::mint(args)
+}
+
+/// An Azure DevOps endpoint of tests/peers/peer.py (`azure-token`), for one test.
+pub fn azure_endpoint(args: &[&str]) -> Peer {
+    let mut all = vec!["azure-token"];
+    all.extend_from_slice(args);
+    Peer::start(&all)
+}
+
+/// A Google metadata server of tests/peers/peer.py (`gcp-metadata`), for one test.
+pub fn gcp_metadata(args: &[&str]) -> Peer {
+    let mut all = vec!["gcp-metadata"];
+    all.extend_from_slice(args);
+    Peer::start(&all)
+}
+
+/// The jobs the `--ci` claim sets are for.
+pub mod ci {
+    pub const AZURE_ORG: &str = "acme";
+    pub const AZURE_ORG_ID: &str = "0ca3ddd9-f0b0-4635-a98c-5866526961b6";
+    pub const AZURE_PROJECT: &str = "web";
+    pub const AZURE_PROJECT_ID: &str = "271ef6f7-5998-4b0f-86fb-4b54d9129990";
+    pub const AZURE_CONNECTION: &str = "aws-deploy";
+    pub const ENTRA_TENANT: &str = "ff882432-09b0-437b-bd22-ca13c0037ded";
+    /// The subject Teleport's RFD 211 published for this tenant, organization and connection.
+    pub const ENTRA_SUB: &str = "/eid1/c/pub/t/MiSI_7AJe0O9IsoTwAN97Q/a/rISbSSETf0KqFyZ8ppdXmA/sc/\
+        0ca3ddd9-f0b0-4635-a98c-5866526961b6/64171687-7a59-4fce-b2c8-823278dcf176";
+    pub const JENKINS_ISSUER: &str = "https://jenkins.acme.com/oidc";
+    pub const JENKINS_JOB_URL: &str = "https://jenkins.acme.com/job/team/job/deploy/";
+    pub const FORGEJO_INSTANCE: &str = "https://codeberg.org";
+    pub const FORGEJO_REPOSITORY: &str = "acme/app";
+    pub const GOOGLE_ACCOUNT_ID: &str = "100018646976219416293";
 }
 
 mod tokens {
@@ -253,7 +288,7 @@ mod tokens {
                 .map(|v| v.to_string())
         };
         for (i, arg) in args.iter().enumerate() {
-            let known = ["--aud", "--sub", "--iss", "--exp-in", "--claims"];
+            let known = ["--aud", "--sub", "--iss", "--exp-in", "--claims", "--ci"];
             assert!(
                 !arg.starts_with("--")
                     || known.contains(arg)
@@ -267,6 +302,28 @@ mod tokens {
             .unwrap()
             .as_secs() as i64;
         let exp = now + option("--exp-in").map_or(300, |v| v.parse().expect("--exp-in SECONDS"));
+        if let Some(ci) = option("--ci").filter(|ci| ci != "github") {
+            let mut claims = other_ci(&ci, now, exp);
+            for (name, flag) in [("sub", "--sub"), ("aud", "--aud"), ("iss", "--iss")] {
+                if let Some(value) = option(flag) {
+                    claims[name] = json!(value);
+                }
+            }
+            if let Some(extra) = option("--claims") {
+                let extra: Value = serde_json::from_str(&extra).expect("--claims JSON");
+                for (k, v) in extra.as_object().expect("--claims is an object") {
+                    claims[k] = v.clone();
+                }
+            }
+            let mut header = Header::new(Algorithm::RS256);
+            // The oidc-provider plugin's kid is the credential's ID.
+            header.kid = Some(match ci.as_str() {
+                "jenkins" => "aws-oidc".into(),
+                _ => hex(20),
+            });
+            return jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(KEY))
+                .unwrap();
+        }
         // GitHub's documented timing: exp = iat + 300, nbf = iat - 600; an
         // expired token keeps them consistent by moving iat back.
         let iat = now.min(exp - 300);
@@ -315,6 +372,77 @@ mod tokens {
         header.x5t = Some("D3ssWp4dO0xqjw4tTGuKDx49XHs".into());
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_der(KEY)).unwrap()
     }
+
+    /// The claims each CI's documentation (or a published token) shows, with
+    /// `exp` as asked and the rest of the timing as that CI sets it.
+    fn other_ci(ci: &str, now: i64, exp: i64) -> Value {
+        use super::ci::*;
+        let uuid = || {
+            let h = hex(16);
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )
+        };
+        let iat = now.min(exp - 300);
+        match ci {
+            // Azure DevOps-issued: a pipeline's own token, five minutes to live.
+            "azure" => json!({
+                "jti": uuid(), "sub": format!("p://{AZURE_ORG}/{AZURE_PROJECT}/deploy"),
+                "aud": "api://AzureADTokenExchange", "org_id": AZURE_ORG_ID,
+                "prj_id": AZURE_PROJECT_ID, "def_id": "1", "rpo_id": "acme/app",
+                "rpo_uri": "https://dev.azure.com/acme/web/_git/app", "rpo_ver": hex(20),
+                "rpo_ref": "refs/heads/main", "run_id": "5",
+                "iss": format!("https://vstoken.dev.azure.com/{AZURE_ORG_ID}"),
+                "nbf": iat - 600, "exp": exp, "iat": iat,
+            }),
+            // A service connection's token: the standard claims alone.
+            "azure-connection" => json!({
+                "jti": uuid(),
+                "sub": format!("sc://{AZURE_ORG}/{AZURE_PROJECT}/{AZURE_CONNECTION}"),
+                "aud": "api://AzureADTokenExchange",
+                "iss": format!("https://vstoken.dev.azure.com/{AZURE_ORG_ID}"),
+                "nbf": iat - 600, "exp": exp, "iat": iat,
+            }),
+            // The Microsoft Entra issuer's token for the same service connection.
+            "entra" => json!({
+                "aud": "fb60f99c-7a34-4190-8149-302f77469936",
+                "iss": format!("https://login.microsoftonline.com/{ENTRA_TENANT}/v2.0"),
+                "iat": iat, "nbf": iat, "exp": exp, "aio": hex(24),
+                "azp": "499b84ac-1321-427f-aa17-267ca6975798", "azpacr": "2", "idtyp": "app",
+                "oid": uuid(), "rh": format!("1.{}.", hex(20)), "sub": ENTRA_SUB,
+                "tid": ENTRA_TENANT, "uti": hex(11), "ver": "2.0",
+                "xms_ficinfo": "CAAQARgAIAA", "xms_idrel": "7 30",
+            }),
+            // The oidc-provider plugin's defaults: sub ${JOB_URL}, build_number an integer.
+            "jenkins" => json!({
+                "iss": JENKINS_ISSUER, "aud": "sts.amazonaws.com", "exp": exp, "iat": iat,
+                "sub": JENKINS_JOB_URL, "build_number": 42,
+            }),
+            // Forgejo's documented claims, for a push to main.
+            "forgejo" => json!({
+                "actor": "user1", "aud": format!("{FORGEJO_INSTANCE}/acme"), "event_name": "push",
+                "exp": exp, "iat": iat, "iss": format!("{FORGEJO_INSTANCE}/api/actions"), "nbf": iat,
+                "ref": "refs/heads/main", "ref_protected": "false", "ref_type": "branch",
+                "repository": FORGEJO_REPOSITORY, "repository_owner": "acme", "run_attempt": "1",
+                "run_id": "43", "run_number": "43", "sha": hex(20),
+                "sub": format!("repo:{FORGEJO_REPOSITORY}:ref:refs/heads/main"),
+                "workflow": "deploy.yml",
+                "workflow_ref": format!("{FORGEJO_REPOSITORY}/.forgejo/workflows/deploy.yml@refs/heads/main"),
+            }),
+            // A service account's token from the metadata server (format=full).
+            "google" => json!({
+                "aud": "sts.amazonaws.com", "azp": GOOGLE_ACCOUNT_ID,
+                "email": "deploy@acme-build.iam.gserviceaccount.com", "email_verified": true,
+                "exp": exp, "iat": iat, "iss": "https://accounts.google.com", "sub": GOOGLE_ACCOUNT_ID,
+            }),
+            other => panic!("mint_token: no claim set for --ci {other}"),
+        }
+    }
 }
 
 pub fn assumed_role(role: &str, session: &str) -> String {
@@ -360,6 +488,11 @@ impl Env {
         // each wait for 169.254.169.254 as their last resort. The tests of the
         // instance's role remove this and point them at an endpoint of their own.
         vars.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+        // botocore (the aws CLI, boto3) gives a credentials endpoint one second and
+        // one attempt: on a loaded two-core machine a served step can miss that.
+        // How fast the endpoint answers is bench/'s to measure, not a test's.
+        vars.insert("AWS_METADATA_SERVICE_TIMEOUT".into(), "10".into());
+        vars.insert("AWS_METADATA_SERVICE_NUM_ATTEMPTS".into(), "3".into());
         Env { dir, vars }
     }
 

@@ -27,6 +27,7 @@ mod providers;
 mod refresh;
 mod serve;
 mod sinks;
+mod token_endpoints;
 mod token_file;
 mod trust;
 mod usage;

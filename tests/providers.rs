@@ -201,7 +201,7 @@ fn gitlab_without_id_tokens_shows_the_snippet_to_add() {
     out.fails(
         1,
         "vault-ci: this GitLab job has no OIDC token: none of $VAULT_CI_ID_TOKEN, $GITLAB_OIDC_TOKEN, \
-         $AWS_WEB_IDENTITY_TOKEN is set",
+         $AWS_WEB_IDENTITY_TOKEN, $STS_AMAZONAWS_COM_ID_TOKEN is set",
     )
     .stderr_has_line("    id_tokens:")
     .stderr_has_line("        aud: sts.amazonaws.com");
@@ -356,6 +356,14 @@ fn each_ci_environment_alone_picks_its_provider() {
     let mut token_file = Env::new();
     let file = token_file.write("t.jwt", &mint_token(&[]));
     token_file.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.display().to_string());
+    let azure_peer = azure_endpoint(&[]);
+    let azure = azure_job(&azure_peer);
+    let mut jenkins = jenkins_build();
+    jenkins.set("VAULT_CI_ID_TOKEN", mint_token(&["--ci", "jenkins"]));
+    let forgejo_peer = github_endpoint(&["--flavor", "forgejo"]);
+    let forgejo = forgejo_job(&forgejo_peer);
+    let metadata = gcp_metadata(&[]);
+    let google = cloud_build_step(&metadata);
 
     for (env, source, issuer) in [
         (
@@ -376,6 +384,10 @@ fn each_ci_environment_alone_picks_its_provider() {
             "OIDC token file",
             "https://token.actions.githubusercontent.com",
         ),
+        (&azure, "Azure Pipelines", "https://vstoken.dev.azure.com/"),
+        (&jenkins, "Jenkins", "https://jenkins.acme.com/oidc"),
+        (&forgejo, "Forgejo Actions", "http://127.0.0.1:"),
+        (&google, "Google Cloud", "https://accounts.google.com"),
     ] {
         let doc = detected(env, &[]).json();
         assert!(
@@ -426,4 +438,393 @@ fn a_ci_without_oidc_falls_back_to_the_deploy_users_keys() {
         assumed_role("deploy", "circleci-app-31")
     );
     assert!(out.stderr.contains("static keys"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// Azure Pipelines, Jenkins, Forgejo and Gitea Actions, Google Cloud (issue 21)
+// ---------------------------------------------------------------------------
+
+/// An Azure Pipelines step whose pipeline maps System.AccessToken into it.
+pub fn azure_job(endpoint: &Peer) -> Env {
+    let mut env = ci_env();
+    env.set("TF_BUILD", "True")
+        .set("SYSTEM_OIDCREQUESTURI", endpoint.str("/url"))
+        .set("SYSTEM_ACCESSTOKEN", endpoint.str("/access_token"))
+        .set("SYSTEM_TEAMPROJECT", "web")
+        .set("BUILD_DEFINITIONNAME", "deploy")
+        .set("BUILD_BUILDID", "812")
+        .set("SYSTEM_JOBATTEMPT", "1");
+    env
+}
+
+#[test]
+fn an_azure_pipelines_step_gets_its_service_connections_token_and_credentials_in_an_env_file() {
+    let endpoint = azure_endpoint(&[]);
+    let connection = endpoint.str("/connections/aws-deploy");
+    let env = azure_job(&endpoint);
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--service-connection-id",
+        &connection,
+        "--env-file",
+        "aws.env",
+    ]);
+    out.success();
+    assert!(
+        out.stderr.contains("identity: Azure Pipelines OIDC token"),
+        "{out}"
+    );
+    let vars = source_exports(&env, &env.path("aws.env"));
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "azure-812-1")
+    );
+    // Oidctoken - Create as Microsoft's own clients call it: a POST with an
+    // empty body, the job's token as bearer, api-version 7.1.
+    let log = endpoint.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["authorized"], true);
+    assert_eq!(log[0]["content_length"], "0");
+    assert_eq!(log[0]["content_type"], "application/json");
+    assert_eq!(log[0]["query"]["api-version"], serde_json::json!(["7.1"]));
+    assert_eq!(
+        log[0]["query"]["serviceConnectionId"],
+        serde_json::json!([connection])
+    );
+    // The access token is a credential: it shows nowhere.
+    assert!(!out.stderr.contains(&endpoint.str("/access_token")));
+}
+
+#[test]
+fn an_azure_pipelines_step_without_a_service_connection_uses_the_pipelines_own_token() {
+    let endpoint = azure_endpoint(&[]);
+    let env = azure_job(&endpoint);
+    let doc = detected(&env, &[]).json();
+    assert_eq!(doc["source"], "Azure Pipelines OIDC token");
+    assert_eq!(doc["claims"]["sub"], "p://acme/web/deploy");
+    assert_eq!(doc["claims"]["aud"], "api://AzureADTokenExchange");
+    assert!(
+        endpoint.log()[0]["query"]
+            .get("serviceConnectionId")
+            .is_none()
+    );
+}
+
+#[test]
+fn azure_without_system_accesstoken_in_the_step_is_told_the_one_line_fix() {
+    let endpoint = azure_endpoint(&[]);
+    let mut env = azure_job(&endpoint);
+    env.remove("SYSTEM_ACCESSTOKEN");
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--env-file",
+        "aws.env",
+    ])
+    .fails(
+        1,
+        "vault-ci: this Azure Pipelines step has no SYSTEM_ACCESSTOKEN, which requesting an OIDC \
+         token needs; add to the step: env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)",
+    )
+    .stderr_has_line("      SYSTEM_ACCESSTOKEN: $(System.AccessToken)");
+    assert!(endpoint.log().is_empty());
+}
+
+#[test]
+fn a_service_connection_moved_to_the_entra_issuer_gets_entras_token() {
+    let endpoint = azure_endpoint(&["--entra", ci::ENTRA_TENANT]);
+    let env = azure_job(&endpoint);
+    let connection = endpoint.str("/connections/aws-deploy");
+    let doc = detected(&env, &["--service-connection-id", &connection]).json();
+    assert_eq!(
+        doc["claims"]["iss"],
+        format!(
+            "https://login.microsoftonline.com/{}/v2.0",
+            ci::ENTRA_TENANT
+        )
+    );
+    assert_eq!(doc["claims"]["aud"], "fb60f99c-7a34-4190-8149-302f77469936");
+    let out = env.vault_ci([
+        "-v",
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--service-connection-id",
+        &connection,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.json()["RoleArn"],
+        assumed_role("gha-deploy", "azure-812-1")
+    );
+    assert!(
+        out.stderr
+            .contains("the token is from the Microsoft Entra issuer login.microsoftonline.com/"),
+        "{out}"
+    );
+}
+
+/// A Jenkins build: its variables, and the oidc-provider token where the test binds it.
+pub fn jenkins_build() -> Env {
+    let mut env = ci_env();
+    env.set("JENKINS_URL", "https://jenkins.acme.com/")
+        .set(
+            "BUILD_URL",
+            "https://jenkins.acme.com/job/team/job/deploy/42/",
+        )
+        .set("JOB_NAME", "team/deploy")
+        .set("BUILD_NUMBER", "42")
+        .set("BUILD_TAG", "jenkins-team-deploy-42");
+    env
+}
+
+#[test]
+fn a_jenkins_build_with_the_token_bound_by_withcredentials_runs_the_command() {
+    let mut env = jenkins_build();
+    env.set("VAULT_CI_ID_TOKEN", mint_token(&["--ci", "jenkins"]));
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+    ]);
+    assert_eq!(
+        out.json()["Arn"],
+        assumed_role("gha-deploy", "jenkins-team-deploy-42")
+    );
+}
+
+#[test]
+fn a_jenkins_build_with_the_token_bound_as_a_file_gets_an_env_file() {
+    // The plugin's AWS example: the token's file beside AWS_ROLE_ARN, the SDKs' pair.
+    let mut env = jenkins_build();
+    let file = env.write("id-token", &mint_token(&["--ci", "jenkins"]));
+    env.set("AWS_WEB_IDENTITY_TOKEN_FILE", file.display().to_string())
+        .set("AWS_ROLE_ARN", moto().role("gha-deploy"));
+    let out = env.vault_ci(["assume", "--env-file", "aws.env"]);
+    out.success();
+    assert!(out.stderr.contains("identity: Jenkins OIDC token"), "{out}");
+    let vars = source_exports(&env, &env.path("aws.env"));
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "jenkins-team-deploy-42")
+    );
+}
+
+#[test]
+fn jenkins_without_a_bound_token_prints_the_withcredentials_snippet() {
+    jenkins_build()
+        .vault_ci([
+            "assume",
+            "--role-arn",
+            &moto().role("gha-deploy"),
+            "--env-file",
+            "aws.env",
+        ])
+        .fails(
+            1,
+            "vault-ci: this Jenkins build has no OIDC token: $VAULT_CI_ID_TOKEN and \
+             AWS_WEB_IDENTITY_TOKEN_FILE are not set",
+        )
+        .stderr_has_line(
+            "  withCredentials([string(credentialsId: 'aws-oidc', variable: 'VAULT_CI_ID_TOKEN')]) {",
+        );
+}
+
+/// A Forgejo Actions job with `enable-openid-connect: true`: its runner sets
+/// GitHub's variables too.
+pub fn forgejo_job(endpoint: &Peer) -> Env {
+    let mut env = ci_env();
+    env.github_actions_with(endpoint)
+        .set("GITEA_ACTIONS", "true")
+        .set("FORGEJO_ACTIONS", "true")
+        .set("GITHUB_REPOSITORY", "acme/app");
+    env
+}
+
+#[test]
+fn a_forgejo_job_gets_credentials_in_github_env_as_forgejo_not_github() {
+    let endpoint = github_endpoint(&["--flavor", "forgejo", "--repository", "acme/app"]);
+    let env = forgejo_job(&endpoint);
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+    ]);
+    out.success();
+    assert!(
+        out.stderr.contains("identity: Forgejo Actions OIDC token"),
+        "{out}"
+    );
+    let later_steps = parse_github_file(&env.read("github_env"));
+    assert_eq!(
+        env.caller_arn(&later_steps),
+        assumed_role("gha-deploy", "forgejo-4242-2")
+    );
+    let log = endpoint.log();
+    assert_eq!(
+        log[0]["query"]["audience"],
+        serde_json::json!(["sts.amazonaws.com"])
+    );
+    let doc = detected(&env, &[]).json();
+    assert_eq!(
+        doc["claims"]["iss"],
+        format!(
+            "{}/api/actions",
+            endpoint.str("/url").split("/api/").next().unwrap()
+        )
+    );
+    assert_eq!(doc["claims"]["sub"], "repo:acme/app:ref:refs/heads/main");
+}
+
+#[test]
+fn a_forgejo_job_without_openid_connect_and_a_gitea_job_are_each_told_what_they_lack() {
+    let endpoint = github_endpoint(&["--flavor", "forgejo"]);
+    let mut env = forgejo_job(&endpoint);
+    env.remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    let assume = [
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--github-env",
+    ];
+    env.vault_ci(assume)
+        .fails(
+            1,
+            "vault-ci: this Forgejo Actions job has no OIDC token endpoint \
+             (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set): add \
+             `enable-openid-connect: true` to the workflow or the job (Forgejo 15 or later)",
+        )
+        .stderr_has_line("  enable-openid-connect: true");
+    env.remove("FORGEJO_ACTIONS");
+    env.vault_ci(assume).fails(
+        1,
+        "vault-ci: this Gitea Actions job has no OIDC token: Gitea Actions issues none \
+         (go-gitea/gitea#26383 is open); give the job a deploy user's keys from secrets \
+         (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or run it where the machine has a role",
+    );
+}
+
+/// A Cloud Build step whose `env:` maps $BUILD_ID, with a metadata server.
+pub fn cloud_build_step(metadata: &Peer) -> Env {
+    let mut env = ci_env();
+    env.set("BUILDER_OUTPUT", "/builder/outputs")
+        .set("BUILD_ID", "b5a1c0de")
+        .set("PROJECT_ID", "acme-build")
+        .set("GCE_METADATA_HOST", metadata.str("/host"));
+    env
+}
+
+#[test]
+fn a_cloud_build_step_gets_its_service_accounts_token_from_the_metadata_server() {
+    let metadata = gcp_metadata(&[]);
+    let env = cloud_build_step(&metadata);
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--env-file",
+        "aws.env",
+    ]);
+    out.success();
+    assert!(
+        out.stderr.contains("identity: Google Cloud OIDC token"),
+        "{out}"
+    );
+    let vars = source_exports(&env, &env.path("aws.env"));
+    assert_eq!(
+        env.caller_arn(&vars),
+        assumed_role("gha-deploy", "google-b5a1c0de")
+    );
+    let log = metadata.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0]["flavoured"], true);
+    assert_eq!(
+        log[0]["query"]["audience"],
+        serde_json::json!(["sts.amazonaws.com"])
+    );
+    assert_eq!(log[0]["query"]["format"], serde_json::json!(["full"]));
+    let doc = detected(&env, &["--audience", "deploy-role"]).json();
+    assert_eq!(doc["claims"]["aud"], "deploy-role");
+    assert_eq!(doc["claims"]["azp"], metadata.str("/account_id"));
+}
+
+#[test]
+fn gitlab_finds_the_token_the_ambient_credential_libraries_name_and_refuses_the_removed_ones() {
+    let mut env = ci_env();
+    env.set("GITLAB_CI", "true")
+        .set("CI_PIPELINE_ID", "900")
+        .set("CI_JOB_ID", "901")
+        .set(
+            "STS_AMAZONAWS_COM_ID_TOKEN",
+            gitlab_token("acme/app", "main"),
+        );
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.json()["RoleArn"],
+        assumed_role("gha-deploy", "gitlab-900-901")
+    );
+    env.remove("STS_AMAZONAWS_COM_ID_TOKEN")
+        .set("CI_JOB_JWT_V2", gitlab_token("acme/app", "main"));
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--env-file",
+        "aws.env",
+    ])
+    .fails(
+        1,
+        "vault-ci: $CI_JOB_JWT_V2 is the job token GitLab removed in 17.0, and vault-ci does \
+             not use it: declare an OIDC token with `id_tokens:` instead",
+    )
+    .stderr_has_line("    id_tokens:");
+}
+
+#[test]
+fn ci_session_tags_tag_the_assume_role_hops_with_the_runs_metadata() {
+    let endpoint = azure_endpoint(&[]);
+    let sts = faulty_sts(&["--forward", &moto().endpoint()]);
+    let mut env = azure_job(&endpoint);
+    env.set("AWS_ENDPOINT_URL", sts.endpoint())
+        .set("BUILD_SOURCEBRANCH", "refs/heads/main");
+    let out = env.vault_ci([
+        "assume",
+        "--role-arn",
+        &moto().role("gha-deploy"),
+        "--chain",
+        &moto().role("cfn"),
+        "--ci-session-tags",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.json()["RoleArn"], assumed_role("cfn", "azure-812-1"));
+    let log = sts.log();
+    assert_eq!(log[0]["action"], "AssumeRoleWithWebIdentity");
+    assert_eq!(log[1]["action"], "AssumeRole");
+    assert_eq!(
+        log[1]["tags"],
+        serde_json::json!({
+            "CI": "azure-pipelines",
+            "Project": "web",
+            "Pipeline": "deploy",
+            "Branch": "refs/heads/main",
+            "Build": "812",
+        })
+    );
 }

@@ -312,3 +312,244 @@ fn an_issuer_vault_ci_does_not_know_is_not_judged_and_never_passes() {
         "{out}"
     );
 }
+
+/// `trust-policy` for one of issue 21's CIs, what `--check` says of it, and
+/// what `token --trust-policy` says of a token of the job it names and of a
+/// token of another.
+fn written_checked_and_judged(policy_args: &[&str], ours: &[&str], theirs: &[&str]) {
+    let env = Env::new();
+    let mut args = vec!["trust-policy"];
+    args.extend_from_slice(policy_args);
+    args.extend(["--account-id", ACCOUNT]);
+    let written = env.vault_ci(&args);
+    let policy = written.json();
+    let file = env.write("policy.json", &policy.to_string());
+    let checked = check(&file);
+    assert_eq!(checked.code, Some(0), "{policy_args:?}:\n{checked}");
+    assert_eq!(checked.stdout, "", "{policy_args:?}");
+    for (claims, admitted) in [(ours, true), (theirs, false)] {
+        let token = env.write("t.jwt", &mint_token(claims));
+        let out = env.vault_ci([
+            "token",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--trust-policy",
+            file.to_str().unwrap(),
+        ]);
+        let (code, verdict) = match admitted {
+            true => (0, "trust policy: admits this token"),
+            false => (1, "trust policy: does NOT admit this token"),
+        };
+        assert_eq!(
+            out.code,
+            Some(code),
+            "{policy_args:?} {claims:?}:\n{out}\n{policy:#}"
+        );
+        assert!(out.stdout.contains(verdict), "{claims:?}:\n{out}");
+    }
+}
+
+#[test]
+fn each_new_cis_policy_passes_check_and_admits_its_job_alone() {
+    use crate::harness::ci::*;
+    let other_sub = format!("sc://{AZURE_ORG}/{AZURE_PROJECT}/other-connection");
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "azure",
+            "--org-id",
+            AZURE_ORG_ID,
+            "--organization",
+            AZURE_ORG,
+            "--project",
+            AZURE_PROJECT,
+            "--service-connection",
+            AZURE_CONNECTION,
+        ],
+        &["--ci", "azure-connection"],
+        &["--ci", "azure-connection", "--sub", &other_sub],
+    );
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "azure",
+            "--org-id",
+            AZURE_ORG_ID,
+            "--organization",
+            AZURE_ORG,
+            "--project",
+            AZURE_PROJECT,
+            "--pipeline",
+            "deploy",
+        ],
+        &["--ci", "azure"],
+        &["--ci", "azure", "--sub", "p://acme/web/deploy-evil"],
+    );
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "jenkins",
+            "--job",
+            "team/deploy",
+            "--issuer",
+            JENKINS_ISSUER,
+        ],
+        &["--ci", "jenkins"],
+        &[
+            "--ci",
+            "jenkins",
+            "--sub",
+            "https://jenkins.acme.com/job/team/job/deploy-evil/",
+        ],
+    );
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "jenkins",
+            "--job",
+            "team/deploy",
+            "--claim-template",
+            "jenkins:${JOB_NAME}",
+            "--issuer",
+            JENKINS_ISSUER,
+        ],
+        &["--ci", "jenkins", "--sub", "jenkins:team/deploy"],
+        &["--ci", "jenkins", "--sub", "jenkins:team/other"],
+    );
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "forgejo",
+            "--repo",
+            FORGEJO_REPOSITORY,
+            "--branch",
+            "main",
+            "--audience",
+            "https://codeberg.org/acme",
+        ],
+        &["--ci", "forgejo"],
+        &[
+            "--ci",
+            "forgejo",
+            "--sub",
+            "repo:acme-evil/app:ref:refs/heads/main",
+        ],
+    );
+    written_checked_and_judged(
+        &[
+            "--provider",
+            "google",
+            "--service-account-id",
+            GOOGLE_ACCOUNT_ID,
+        ],
+        &["--ci", "google"],
+        &[
+            "--ci",
+            "google",
+            "--claims",
+            r#"{"sub": "111111111111111111111", "azp": "111111111111111111111"}"#,
+        ],
+    );
+}
+
+#[test]
+fn an_azure_service_connection_moving_to_entra_is_admitted_from_both_issuers() {
+    use crate::harness::ci::*;
+    let scope = [
+        "--provider",
+        "azure",
+        "--org-id",
+        AZURE_ORG_ID,
+        "--organization",
+        AZURE_ORG,
+        "--project",
+        AZURE_PROJECT,
+        "--service-connection",
+        AZURE_CONNECTION,
+        "--service-connection-id",
+        "64171687-7a59-4fce-b2c8-823278dcf176",
+        "--tenant-id",
+        ENTRA_TENANT,
+    ];
+    written_checked_and_judged(
+        &scope,
+        &["--ci", "entra"],
+        &[
+            "--ci",
+            "entra",
+            "--sub",
+            &ENTRA_SUB.replace("64171687", "99999999"),
+        ],
+    );
+    written_checked_and_judged(
+        &scope,
+        &["--ci", "azure-connection"],
+        &["--ci", "azure", "--sub", "sc://acme/web/other"],
+    );
+    let env = Env::new();
+    let mut args = vec!["trust-policy"];
+    args.extend(scope);
+    let policy = env.vault_ci(&args).json();
+    let principals: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Principal"]["Federated"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        principals,
+        [
+            format!("arn:aws:iam::ACCOUNT_ID:oidc-provider/vstoken.dev.azure.com/{AZURE_ORG_ID}"),
+            format!(
+                "arn:aws:iam::ACCOUNT_ID:oidc-provider/login.microsoftonline.com/{ENTRA_TENANT}/v2.0"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn googles_policy_names_the_built_in_principal_and_its_own_keys() {
+    let env = Env::new();
+    let policy = env
+        .vault_ci([
+            "trust-policy",
+            "--provider",
+            "google",
+            "--service-account-id",
+            "100018646976219416293",
+            "--account-id",
+            ACCOUNT,
+        ])
+        .json();
+    assert_eq!(
+        policy,
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Federated": "accounts.google.com" },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": { "StringEquals": {
+                    "accounts.google.com:aud": "100018646976219416293",
+                    "accounts.google.com:oaud": "sts.amazonaws.com",
+                    "accounts.google.com:sub": "100018646976219416293",
+                } },
+            }],
+        })
+    );
+    let template = env
+        .vault_ci([
+            "trust-policy",
+            "--provider",
+            "google",
+            "--service-account-id",
+            "100018646976219416293",
+            "--format",
+            "cloudformation",
+        ])
+        .json();
+    assert!(
+        template["Resources"].get("OidcProvider").is_none(),
+        "{template:#}"
+    );
+}

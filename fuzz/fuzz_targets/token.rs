@@ -72,10 +72,15 @@ fn decoded(raw: &str, token: &Token, before: i64) {
     // The denial hint may go to a CI log: none of its lines may be read as a
     // workflow command, whatever the claims hold.
     let role: RoleArn = "arn:aws:iam::123456789012:role/deploy".parse().unwrap();
-    let hint = trust::hint::denied(&role, token, None);
-    assert!(!hint.contains('\r'), "{hint:?}");
-    for line in hint.lines() {
-        assert!(!line.trim_start().starts_with("::"), "{line:?}");
+    for refused in [
+        "AccessDenied",
+        "InvalidIdentityToken: Incorrect token audience",
+    ] {
+        let hint = trust::hint::denied(&role, token, None, refused);
+        assert!(!hint.contains('\r'), "{hint:?}");
+        for line in hint.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line:?}");
+        }
     }
 
     // The statement the hint (and `vault-ci trust-policy`) prints for exactly

@@ -15,7 +15,7 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
     if let Some(path) = &args.check {
         return check(path);
     }
-    let subject = subject(&args)?;
+    let subjects = subjects(&args)?;
     if args.account_id != "ACCOUNT_ID" && !crate::arn::AccountId::is_valid(&args.account_id) {
         return Err(Error::usage(format!(
             "--account-id `{}` must be the 12-digit AWS account id",
@@ -23,9 +23,9 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
         )));
     }
     let document = match args.format {
-        PolicyFormat::Json => subject.document(&args.partition, &args.account_id),
+        PolicyFormat::Json => trust::document(&subjects, &args.partition, &args.account_id),
         PolicyFormat::Cloudformation => trust::cloudformation::cloudformation(
-            &subject,
+            &subjects,
             &args.partition,
             &args.account_id,
             !args.existing_oidc_provider,
@@ -38,11 +38,12 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
     Ok(Exit::SUCCESS)
 }
 
-pub fn subject(args: &TrustPolicyArgs) -> Result<Subject> {
+/// One subject per statement: one per issuer the jobs' tokens may come from.
+pub fn subjects(args: &TrustPolicyArgs) -> Result<Vec<Subject>> {
     let provider = args
         .provider
         .ok_or_else(|| Error::usage("--provider is needed to write a trust policy"))?;
-    provider.system().trust_subject(&scope(args))
+    provider.system().trust_subjects(&scope(args))
 }
 
 /// `--check FILE`: the report on stdout, the verdict as the exit status: 1 for
@@ -110,6 +111,13 @@ pub(crate) fn scope(args: &TrustPolicyArgs) -> Scope {
         workspace: args.workspace.clone(),
         workspace_uuid: args.workspace_uuid.clone(),
         repo_uuid: args.repo_uuid.clone(),
+        project: args.project.clone(),
+        service_connection: args.service_connection.clone(),
+        service_connection_id: args.service_connection_id.clone(),
+        tenant_id: args.tenant_id.clone(),
+        job: args.job.clone(),
+        claim_template: args.claim_template.clone(),
+        service_account_id: args.service_account_id.clone(),
         branch: args.branch.clone(),
         environment: args.environment.clone(),
         tag: args.tag.clone(),

@@ -14,6 +14,23 @@ pub const CONVENTIONAL: &[&str] = &[
     "AWS_WEB_IDENTITY_TOKEN",
 ];
 
+/// The job tokens GitLab removed in 17.0 in favour of `id_tokens:`.
+const REMOVED: &[&str] = &["CI_JOB_JWT_V2", "CI_JOB_JWT"];
+
+/// The variable the ambient-credential libraries (sigstore's `id`, for one) read
+/// a GitLab token for `audience` from: `<AUDIENCE>_ID_TOKEN`, the audience
+/// upper-cased with every other character than a letter or digit as `_`.
+pub fn audience_variable(audience: &str) -> String {
+    let name: String = audience
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() {
+            true => c.to_ascii_uppercase(),
+            false => '_',
+        })
+        .collect();
+    format!("{name}_ID_TOKEN")
+}
+
 const ID_TOKENS_HINT: &str = "hint: declare the token in the job (the audience must match the IAM OIDC provider's client ID):\n\
     deploy:\n  id_tokens:\n    VAULT_CI_ID_TOKEN:\n      aud: sts.amazonaws.com";
 
@@ -21,23 +38,41 @@ pub struct Job {
     running: bool,
     /// The variable named by --token-env, if any.
     named: Option<String>,
+    /// The variables looked at when --token-env names none.
+    conventional: Vec<String>,
     /// The variable holding the token, and its value.
     variable: Option<(String, String)>,
+    /// A removed job token the job still has (or --token-env names).
+    removed: Option<&'static str>,
     pipeline_id: Option<String>,
     job_id: Option<String>,
 }
 
 impl Job {
-    pub fn from_env(env: &Env, token_env: Option<String>) -> Self {
+    pub fn from_env(env: &Env, token_env: Option<String>, audience: Option<&str>) -> Self {
+        let conventional: Vec<String> = CONVENTIONAL
+            .iter()
+            .map(|name| name.to_string())
+            .chain([audience_variable(
+                audience.unwrap_or(super::DEFAULT_AUDIENCE),
+            )])
+            .collect();
+        let removed = REMOVED.iter().copied().find(|name| match &token_env {
+            Some(named) => named == name,
+            None => env.get(name).is_some(),
+        });
         let variable = match &token_env {
+            _ if token_env.is_some() && removed.is_some() => None,
             Some(name) => env.get(name).map(|v| (name.clone(), v.to_string())),
-            None => env
-                .first(CONVENTIONAL)
-                .map(|(name, v)| (name.to_string(), v.to_string())),
+            None => conventional
+                .iter()
+                .find_map(|name| env.get(name).map(|v| (name.clone(), v.to_string()))),
         };
         Job {
             running: env.is_true("GITLAB_CI"),
             named: token_env,
+            conventional,
+            removed: variable.is_none().then_some(removed).flatten(),
             variable,
             pipeline_id: env.get("CI_PIPELINE_ID").map(str::to_string),
             job_id: env.get("CI_JOB_ID").map(str::to_string),
@@ -69,9 +104,16 @@ impl Provider for Job {
     }
 
     fn missing_token(&self) -> Error {
+        if let Some(removed) = self.removed {
+            return Error::identity(format!(
+                "${removed} is the job token GitLab removed in 17.0, and vault-ci does not use it: \
+                 declare an OIDC token with `id_tokens:` instead"
+            ))
+            .with_hint(ID_TOKENS_HINT);
+        }
         let looked = match &self.named {
             Some(name) => format!("${name} (from --token-env) is not set"),
-            None => format!("none of ${} is set", CONVENTIONAL.join(", $")),
+            None => format!("none of ${} is set", self.conventional.join(", $")),
         };
         Error::identity(format!("this GitLab job has no OIDC token: {looked}"))
             .with_hint(ID_TOKENS_HINT)
@@ -107,15 +149,29 @@ impl System for Gitlab {
     }
 
     fn help(&self) -> &'static str {
-        "GitLab CI's `id_tokens:` variable (--token-env, or VAULT_CI_ID_TOKEN, GITLAB_OIDC_TOKEN, AWS_WEB_IDENTITY_TOKEN)"
+        "GitLab CI's `id_tokens:` variable (--token-env, or VAULT_CI_ID_TOKEN, GITLAB_OIDC_TOKEN, \
+         AWS_WEB_IDENTITY_TOKEN, <AUDIENCE>_ID_TOKEN)"
     }
 
+    /// The conventional names, the one for the default audience, and the
+    /// removed job tokens an older instance still sets.
     fn token_variables(&self) -> &'static [&'static str] {
-        CONVENTIONAL
+        &[
+            "VAULT_CI_ID_TOKEN",
+            "GITLAB_OIDC_TOKEN",
+            "AWS_WEB_IDENTITY_TOKEN",
+            "STS_AMAZONAWS_COM_ID_TOKEN",
+            "CI_JOB_JWT_V2",
+            "CI_JOB_JWT",
+        ]
     }
 
     fn provider(&self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider> {
-        Box::new(Job::from_env(env, options.token_env.clone()))
+        Box::new(Job::from_env(
+            env,
+            options.token_env.clone(),
+            options.audience.as_deref(),
+        ))
     }
 
     /// `project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>`, from
@@ -233,3 +289,38 @@ impl System for Gitlab {
 }
 
 const ISSUER: &str = "gitlab.com";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audience_names_a_variable_as_the_ambient_credential_libraries_do() {
+        assert_eq!(
+            audience_variable("sts.amazonaws.com"),
+            "STS_AMAZONAWS_COM_ID_TOKEN"
+        );
+        assert_eq!(audience_variable("https://x.io/a-b"), "HTTPS___X_IO_A_B_ID_TOKEN");
+        let env = Env::of([("GITLAB_CI", "true"), ("STS_AMAZONAWS_COM_ID_TOKEN", "t")]);
+        assert!(Job::from_env(&env, None, None).has_token());
+        let env = Env::of([("GITLAB_CI", "true"), ("SIGSTORE_ID_TOKEN", "t")]);
+        assert!(Job::from_env(&env, None, Some("sigstore")).has_token());
+    }
+
+    #[test]
+    fn the_removed_job_tokens_are_refused_with_the_id_tokens_block() {
+        let env = Env::of([("GITLAB_CI", "true"), ("CI_JOB_JWT_V2", "t")]);
+        let job = Job::from_env(&env, None, None);
+        assert!(!job.has_token());
+        assert_eq!(
+            job.missing_token().message(),
+            "$CI_JOB_JWT_V2 is the job token GitLab removed in 17.0, and vault-ci does not use it: \
+             declare an OIDC token with `id_tokens:` instead"
+        );
+        let named = Job::from_env(&env, Some("CI_JOB_JWT_V2".into()), None);
+        assert!(!named.has_token());
+        // An id_tokens: variable wins over a removed token an old instance still sets.
+        let env = Env::of([("CI_JOB_JWT", "old"), ("VAULT_CI_ID_TOKEN", "t")]);
+        assert!(Job::from_env(&env, None, None).has_token());
+    }
+}

@@ -17,6 +17,7 @@
 //! flags in [`Scope`] and `cli.rs` too.)
 
 pub mod container;
+mod fetch;
 pub mod imds;
 mod machine;
 pub use machine::ambient as ambient_credentials;
@@ -70,6 +71,10 @@ register! {
     Gitlab => gitlab::Gitlab,
     Buildkite => buildkite::Buildkite,
     Bitbucket => bitbucket::Bitbucket,
+    Azure => azure::Azure,
+    Jenkins => jenkins::Jenkins,
+    Forgejo => forgejo::Forgejo,
+    Google => google::Google,
 }
 
 /// `trust-policy --provider NAME`.
@@ -100,9 +105,21 @@ pub trait System: Sync {
     fn token_variables(&self) -> &'static [&'static str];
     /// What this job has of it, read from the environment.
     fn provider(&self, env: &Env, options: &ProviderOptions) -> Box<dyn Provider>;
+    /// The CI whose marker variables this one's runners set too (Forgejo's
+    /// runner sets `GITHUB_ACTIONS=true`): where both are detected, this one is
+    /// running, not that one.
+    fn imitates(&self) -> Option<Ci> {
+        None
+    }
 
     /// The trust-policy subject that admits exactly `scope`'s jobs.
     fn trust_subject(&self, scope: &Scope) -> Result<Subject>;
+    /// Every statement a trust policy for `scope` needs, one per issuer, the
+    /// first [`System::trust_subject`]'s: an Azure DevOps service connection
+    /// moving to the Microsoft Entra issuer has two.
+    fn trust_subjects(&self, scope: &Scope) -> Result<Vec<Subject>> {
+        self.trust_subject(scope).map(|subject| vec![subject])
+    }
     /// Whether `issuer` (IAM's provider name: host and path, no scheme) is one of
     /// this CI's, and what its name says. `subs`, the `sub` values a policy tests,
     /// is empty while issuers are matched by name alone; a self-hosted instance
@@ -133,11 +150,48 @@ pub fn issuer(name: &str, subs: &[&str]) -> Option<Issuer> {
     by(&[]).or_else(|| by(subs))
 }
 
-/// Every variable that holds or mints a known CI's OIDC token.
+/// Every variable that holds or mints a known CI's OIDC token, each once.
 pub fn token_variables() -> impl Iterator<Item = &'static str> {
+    let mut seen = Vec::new();
     Ci::ALL
         .iter()
         .flat_map(|ci| ci.system().token_variables().iter().copied())
+        .filter(move |name| {
+            let new = !seen.contains(name);
+            seen.push(*name);
+            new
+        })
+}
+
+/// The running CI's session tags (`--ci-session-tags`): GitHub's as
+/// configure-aws-credentials sets them, another CI's as its file names them,
+/// each value cut to what STS takes in a tag.
+pub fn ci_session_tags(env: &Env) -> Vec<(String, String)> {
+    let Some(provider) = running_ci(env, &ProviderOptions::default()).ok().flatten() else {
+        return Vec::new();
+    };
+    if provider.ci() == Ci::Github {
+        return github::session_tags(env);
+    }
+    provider
+        .session_tags()
+        .into_iter()
+        .map(|(key, value)| (key, sts_tag_value(&value)))
+        .collect()
+}
+
+/// STS tag values: letters, digits, spaces and `_.:/=+-@`, at most 256 characters;
+/// anything else becomes `_`.
+fn sts_tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(
+            |c| match c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) {
+                true => c,
+                false => '_',
+            },
+        )
+        .take(256)
+        .collect()
 }
 
 /// What the user asked for with `--provider`.
@@ -196,17 +250,31 @@ pub trait Provider {
     fn token_url(&self) -> Option<&str> {
         None
     }
+    /// The token came from AWS_WEB_IDENTITY_TOKEN_FILE, the SDKs' convention,
+    /// which comes with its role (AWS_ROLE_ARN) and session name (AWS_ROLE_SESSION_NAME).
+    fn sdk_convention(&self) -> bool {
+        false
+    }
+    /// The run, as session tags for the AssumeRole hops (`--ci-session-tags`):
+    /// keys and values as the CI names them, before STS's character rules.
+    fn session_tags(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Options that only some providers read.
 #[derive(Debug, Default, Clone)]
 pub struct ProviderOptions {
-    /// GitLab: the variable named in `id_tokens:`.
+    /// GitLab: the variable named in `id_tokens:`; Jenkins: the one `withCredentials` binds.
     pub token_env: Option<String>,
     /// `--force-skip-oidc`: `auto` passes over the CI's token.
     pub skip_ci: bool,
     /// Buildkite: claims the agent copies into session tags (`--aws-session-tag`).
     pub buildkite_session_tags: Option<String>,
+    /// `--audience` as given (GitLab's `<AUD>_ID_TOKEN` convention names its variable).
+    pub audience: Option<String>,
+    /// Azure Pipelines: the service connection whose token to request.
+    pub service_connection_id: Option<String>,
 }
 
 /// The CI this job runs in, if exactly one is detected.
@@ -216,6 +284,12 @@ pub fn running_ci(env: &Env, options: &ProviderOptions) -> Result<Option<Box<dyn
         .map(|ci| ci.system().provider(env, options))
         .filter(|p| p.detected())
         .collect();
+    // A look-alike's runner sets the original's markers too: it is the look-alike.
+    let imitated: Vec<Ci> = detected
+        .iter()
+        .filter_map(|p| p.ci().system().imitates())
+        .collect();
+    detected.retain(|p| !imitated.contains(&p.ci()));
     if detected.len() > 1 {
         let names: Vec<String> = detected
             .iter()
@@ -388,6 +462,7 @@ impl Source {
     pub fn default_role<'e>(&self, env: &'e Env) -> Option<&'e str> {
         match self {
             Source::TokenFile(_) => env.get("AWS_ROLE_ARN"),
+            Source::Ci(provider) if provider.sdk_convention() => env.get("AWS_ROLE_ARN"),
             _ => None,
         }
     }
@@ -402,6 +477,10 @@ impl Source {
                 .and_then(|p| p.session_name())
         };
         match self {
+            Source::Ci(provider) if provider.sdk_convention() => env
+                .get("AWS_ROLE_SESSION_NAME")
+                .map(str::to_string)
+                .or_else(|| provider.session_name()),
             Source::Ci(provider) => provider.session_name(),
             Source::TokenFile(_) => env
                 .get("AWS_ROLE_SESSION_NAME")
@@ -549,11 +628,29 @@ mod tests {
                 .unwrap();
             assert_eq!(found.ci(), ci);
         }
-        let env = Env::of([("BITBUCKET_BUILD_NUMBER", "7")]);
-        let found = running_ci(&env, &ProviderOptions::default())
-            .unwrap()
-            .unwrap();
-        assert_eq!(found.ci(), Ci::Bitbucket);
+        let markers = [
+            (Ci::Bitbucket, &[("BITBUCKET_BUILD_NUMBER", "7")][..]),
+            (Ci::Azure, &[("TF_BUILD", "True")]),
+            (
+                Ci::Jenkins,
+                &[
+                    ("JENKINS_URL", "https://ci.example/"),
+                    ("BUILD_URL", "https://ci.example/job/a/1/"),
+                ],
+            ),
+            (
+                Ci::Forgejo,
+                &[("GITHUB_ACTIONS", "true"), ("FORGEJO_ACTIONS", "true")],
+            ),
+            (Ci::Google, &[("BUILDER_OUTPUT", "/builder/outputs")]),
+        ];
+        for (ci, pairs) in markers {
+            let env = Env::of(pairs.iter().copied());
+            let found = running_ci(&env, &ProviderOptions::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.ci(), ci);
+        }
         assert!(
             running_ci(&Env::default(), &ProviderOptions::default())
                 .unwrap()
@@ -592,6 +689,27 @@ mod tests {
                 workspace_uuid: Some(uuid(3)),
                 repo_uuid: Some(uuid(4)),
                 environment: Some(uuid(5)),
+                ..Scope::default()
+            },
+            Scope {
+                org_id: Some(uuid(6)),
+                organization: Some("acme".into()),
+                project: Some("web".into()),
+                service_connection: Some("aws-deploy".into()),
+                ..Scope::default()
+            },
+            Scope {
+                job: Some("team/deploy".into()),
+                issuer: Some("jenkins.example.com/oidc".into()),
+                ..Scope::default()
+            },
+            Scope {
+                repo: Some("acme/app".into()),
+                tag: Some("v1".into()),
+                ..Scope::default()
+            },
+            Scope {
+                service_account_id: Some("117".into()),
                 ..Scope::default()
             },
         ];
@@ -642,7 +760,12 @@ mod tests {
                 "VAULT_CI_ID_TOKEN",
                 "GITLAB_OIDC_TOKEN",
                 "AWS_WEB_IDENTITY_TOKEN",
+                "STS_AMAZONAWS_COM_ID_TOKEN",
+                "CI_JOB_JWT_V2",
+                "CI_JOB_JWT",
                 "BITBUCKET_STEP_OIDC_TOKEN",
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
             ]
         );
         // Buildkite's agent token stays: later commands of the step need it.
@@ -660,6 +783,50 @@ mod tests {
                 Ok(crate::cli::ProviderChoice::Ci(*ci))
             );
         }
+    }
+
+    #[test]
+    fn each_ci_tags_sessions_with_its_runs_metadata() {
+        let jenkins = Env::of([
+            ("JENKINS_URL", "https://ci.example/"),
+            ("BUILD_URL", "https://ci.example/job/app/7/"),
+            ("JOB_NAME", "team/app"),
+            ("BUILD_NUMBER", "7"),
+            ("BRANCH_NAME", "feature#1"),
+        ]);
+        let pairs = |tags: Vec<(String, String)>| -> Vec<String> {
+            tags.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+        };
+        assert_eq!(
+            pairs(ci_session_tags(&jenkins)),
+            ["CI=jenkins", "Job=team/app", "Build=7", "Branch=feature_1"]
+        );
+        let cloud_build = Env::of([
+            ("BUILDER_OUTPUT", "/builder/outputs"),
+            ("PROJECT_ID", "acme-build"),
+            ("BUILD_ID", "b-1"),
+        ]);
+        assert_eq!(
+            pairs(ci_session_tags(&cloud_build)),
+            ["CI=google-cloud-build", "Project=acme-build", "Build=b-1"]
+        );
+        let forgejo = Env::of([
+            ("GITHUB_ACTIONS", "true"),
+            ("FORGEJO_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "acme/app"),
+            ("GITHUB_RUN_ID", "43"),
+        ]);
+        assert_eq!(
+            pairs(ci_session_tags(&forgejo)),
+            ["CI=forgejo", "Repository=acme/app", "RunId=43"]
+        );
+        // GitHub's are configure-aws-credentials'.
+        let github = Env::of([("GITHUB_ACTIONS", "true"), ("GITHUB_REPOSITORY", "o/r")]);
+        assert_eq!(
+            pairs(ci_session_tags(&github)),
+            ["GitHub=Actions", "Repository=o/r"]
+        );
+        assert!(ci_session_tags(&Env::default()).is_empty());
     }
 
     #[test]

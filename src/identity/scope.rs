@@ -23,6 +23,13 @@ pub struct Scope {
     pub workspace: Option<String>,
     pub workspace_uuid: Option<String>,
     pub repo_uuid: Option<String>,
+    pub project: Option<String>,
+    pub service_connection: Option<String>,
+    pub service_connection_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub job: Option<String>,
+    pub claim_template: Option<String>,
+    pub service_account_id: Option<String>,
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub tag: Option<String>,
@@ -95,6 +102,13 @@ impl Scope {
             ("--workspace", &self.workspace),
             ("--workspace-uuid", &self.workspace_uuid),
             ("--repo-uuid", &self.repo_uuid),
+            ("--project", &self.project),
+            ("--service-connection", &self.service_connection),
+            ("--service-connection-id", &self.service_connection_id),
+            ("--tenant-id", &self.tenant_id),
+            ("--job", &self.job),
+            ("--claim-template", &self.claim_template),
+            ("--service-account-id", &self.service_account_id),
             ("--branch", &self.branch),
             ("--tag", &self.tag),
             ("--environment", &self.environment),
@@ -204,6 +218,12 @@ pub(super) fn outside(head: &str, prefix: &str, everything: &str) -> Reach {
     } else {
         Reach::One
     }
+}
+
+/// A placeholder `--check` writes where a policy does not say (`ORG_ID`,
+/// `SERVICE_ACCOUNT_ID`): capitals and `_`.
+pub fn placeholder(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
 /// A name made of the characters owner, repository, slug and UUID names use.

@@ -430,7 +430,7 @@ fn an_identity_that_is_not_there_is_refused_before_a_request() {
         &["--role-arn", ROLE, "--provider", "gitlab"],
         &keys,
         "this GitLab job has no OIDC token: none of $VAULT_CI_ID_TOKEN, $GITLAB_OIDC_TOKEN, \
-         $AWS_WEB_IDENTITY_TOKEN is set",
+         $AWS_WEB_IDENTITY_TOKEN, $STS_AMAZONAWS_COM_ID_TOKEN is set",
     );
     let missing = at.path("missing.json");
     at.refuses(

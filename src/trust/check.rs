@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use super::Subject;
 use super::policy::{Condition, Document, Effect, Family, OidcProvider, Statement};
-use super::policy::{Operator, absent_for};
+use super::policy::{Operator, absent_for, audience_claim};
 use crate::identity::{self, Evidence, Issuer, Pattern, Reach};
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
@@ -297,7 +297,7 @@ fn check_provider(
 ) -> Result<Vec<Finding>, String> {
     let issuer = provider.issuer.as_str();
     let sub_key = format!("{issuer}:sub");
-    let aud_key = format!("{issuer}:aud");
+    let aud_key = format!("{issuer}:{}", audience_claim(issuer));
 
     // Values that were meant for `sub` but sit under another key (a typo):
     // they still tell the fix which repository the statement is for.
@@ -628,7 +628,11 @@ fn fix(
     sub: Option<&str>,
 ) -> Result<Fix, String> {
     let issuer = provider.issuer.as_str();
-    let evidence = evidence(conditions, &format!("{issuer}:aud"), sub);
+    let evidence = evidence(
+        conditions,
+        &format!("{issuer}:{}", audience_claim(issuer)),
+        sub,
+    );
     let Some(known) = known else {
         let subject = Subject {
             issuer: issuer.to_string(),

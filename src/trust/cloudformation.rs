@@ -8,7 +8,7 @@
 //! thumbprint itself), and IAM verifies the big CI issuers against its own
 //! trusted root CAs, not a thumbprint.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::Subject;
 
@@ -17,44 +17,60 @@ use super::Subject;
 /// second role for the same CI is deployed with `CreateOidcProvider=false`.
 /// With the placeholder account `ACCOUNT_ID`, the existing provider's ARN is
 /// the deploying account's (`${AWS::AccountId}`); a real account is written as
-/// trust-policy prints it.
+/// trust-policy prints it. One statement per subject; a second issuer (Azure
+/// DevOps' and Entra's, during the move) gets `CreateOidcProvider2` and its own
+/// provider; a provider built into IAM (Google's) gets none.
 pub fn cloudformation(
-    subject: &Subject,
+    subjects: &[Subject],
     partition: &str,
     account: &str,
     create_provider: bool,
 ) -> Value {
-    let issuer = &subject.issuer;
-    let mut document = subject.document(partition, account);
-    let existing = if crate::arn::AccountId::is_valid(account) {
-        document["Statement"][0]["Principal"]["Federated"].clone()
-    } else {
+    let mut document = super::document(subjects, partition, account);
+    let mut parameters = Map::new();
+    parameters.insert(
+        "RoleName".into(),
         json!({
-            "Fn::Sub": format!("arn:{partition}:iam::${{AWS::AccountId}}:oidc-provider/{issuer}")
-        })
-    };
-    document["Statement"][0]["Principal"]["Federated"] = json!({
-        "Fn::If": ["CreatesOidcProvider", { "Ref": "OidcProvider" }, existing]
-    });
-    json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": format!(
-            "IAM role for CI jobs whose OIDC token comes from {issuer} with sub {} \
-             (written by vault-ci trust-policy)",
-            subject.subject
-        ),
-        "Parameters": {
-            "RoleName": {
-                "Type": "String",
-                "Default": "",
-                "AllowedPattern": "[\\w+=,.@-]{0,64}",
-                "Description": "The role's name (needs CAPABILITY_NAMED_IAM); empty lets CloudFormation name it."
-            },
-            "ManagedPolicyArns": {
-                "Type": "CommaDelimitedList",
-                "Description": "ARNs of the managed policies the role gets, comma-separated, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess."
-            },
-            "CreateOidcProvider": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "[\\w+=,.@-]{0,64}",
+            "Description": "The role's name (needs CAPABILITY_NAMED_IAM); empty lets CloudFormation name it."
+        }),
+    );
+    parameters.insert(
+        "ManagedPolicyArns".into(),
+        json!({
+            "Type": "CommaDelimitedList",
+            "Description": "ARNs of the managed policies the role gets, comma-separated, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess."
+        }),
+    );
+    let mut conditions = Map::new();
+    let mut resources = Map::new();
+    let mut providers = 0;
+    for (index, subject) in subjects.iter().enumerate() {
+        if super::policy::built_in(&subject.issuer) {
+            continue;
+        }
+        providers += 1;
+        let suffix = match providers {
+            1 => String::new(),
+            n => n.to_string(),
+        };
+        let issuer = &subject.issuer;
+        let federated = &mut document["Statement"][index]["Principal"]["Federated"];
+        let existing = if crate::arn::AccountId::is_valid(account) {
+            federated.clone()
+        } else {
+            json!({
+                "Fn::Sub": format!("arn:{partition}:iam::${{AWS::AccountId}}:oidc-provider/{issuer}")
+            })
+        };
+        *federated = json!({
+            "Fn::If": [format!("CreatesOidcProvider{suffix}"), { "Ref": format!("OidcProvider{suffix}") }, existing]
+        });
+        parameters.insert(
+            format!("CreateOidcProvider{suffix}"),
+            json!({
                 "Type": "String",
                 "AllowedValues": ["true", "false"],
                 "Default": create_provider.to_string(),
@@ -62,32 +78,54 @@ pub fn cloudformation(
                     "true: create the IAM OIDC provider for https://{issuer}. \
                      false: the account already has it (an account has at most one per URL)."
                 )
-            }
-        },
-        "Conditions": {
-            "CreatesOidcProvider": { "Fn::Equals": [{ "Ref": "CreateOidcProvider" }, "true"] },
-            "HasRoleName": { "Fn::Not": [{ "Fn::Equals": [{ "Ref": "RoleName" }, ""] }] }
-        },
-        "Resources": {
-            "OidcProvider": {
+            }),
+        );
+        conditions.insert(
+            format!("CreatesOidcProvider{suffix}"),
+            json!({ "Fn::Equals": [{ "Ref": format!("CreateOidcProvider{suffix}") }, "true"] }),
+        );
+        resources.insert(
+            format!("OidcProvider{suffix}"),
+            json!({
                 "Type": "AWS::IAM::OIDCProvider",
-                "Condition": "CreatesOidcProvider",
+                "Condition": format!("CreatesOidcProvider{suffix}"),
                 "Properties": {
                     "Url": format!("https://{issuer}"),
                     "ClientIdList": [subject.audience]
                 }
-            },
-            "Role": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "RoleName": {
-                        "Fn::If": ["HasRoleName", { "Ref": "RoleName" }, { "Ref": "AWS::NoValue" }]
-                    },
-                    "AssumeRolePolicyDocument": document,
-                    "ManagedPolicyArns": { "Ref": "ManagedPolicyArns" }
-                }
+            }),
+        );
+    }
+    conditions.insert(
+        "HasRoleName".into(),
+        json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": "RoleName" }, ""] }] }),
+    );
+    resources.insert(
+        "Role".into(),
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": {
+                    "Fn::If": ["HasRoleName", { "Ref": "RoleName" }, { "Ref": "AWS::NoValue" }]
+                },
+                "AssumeRolePolicyDocument": document,
+                "ManagedPolicyArns": { "Ref": "ManagedPolicyArns" }
             }
-        },
+        }),
+    );
+    let described: Vec<String> = subjects
+        .iter()
+        .map(|s| format!("from {} with sub {}", s.issuer, s.subject))
+        .collect();
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!(
+            "IAM role for CI jobs whose OIDC token comes {} (written by vault-ci trust-policy)",
+            described.join(", or ")
+        ),
+        "Parameters": parameters,
+        "Conditions": conditions,
+        "Resources": resources,
         "Outputs": {
             "RoleArn": {
                 "Description": "The role to pass to vault-ci assume --role-arn.",
@@ -129,7 +167,7 @@ mod tests {
     #[test]
     fn the_role_trusts_exactly_what_trust_policy_prints() {
         let subject = github();
-        let template = cloudformation(&subject, "aws", "123456789012", true);
+        let template = cloudformation(std::slice::from_ref(&subject), "aws", "123456789012", true);
         let printed = subject.document("aws", "123456789012");
         assert_eq!(resolved(&template, false), printed);
         // Deployed in 123456789012, the provider it creates has the same ARN.
@@ -145,7 +183,7 @@ mod tests {
     #[test]
     fn the_provider_is_created_only_when_the_parameter_says_so() {
         let subject = github();
-        let template = cloudformation(&subject, "aws", "123456789012", true);
+        let template = cloudformation(std::slice::from_ref(&subject), "aws", "123456789012", true);
         let provider = &template["Resources"]["OidcProvider"];
         assert_eq!(provider["Type"], "AWS::IAM::OIDCProvider");
         assert_eq!(provider["Condition"], "CreatesOidcProvider");
@@ -165,7 +203,7 @@ mod tests {
         let parameter = &template["Parameters"]["CreateOidcProvider"];
         assert_eq!(parameter["Default"], "true");
         assert_eq!(parameter["AllowedValues"], json!(["true", "false"]));
-        let existing = cloudformation(&subject, "aws", "123456789012", false);
+        let existing = cloudformation(std::slice::from_ref(&subject), "aws", "123456789012", false);
         assert_eq!(
             existing["Parameters"]["CreateOidcProvider"]["Default"],
             "false"
@@ -174,7 +212,7 @@ mod tests {
 
     #[test]
     fn role_name_and_managed_policies_are_parameters() {
-        let template = cloudformation(&github(), "aws", "123456789012", true);
+        let template = cloudformation(&[github()], "aws", "123456789012", true);
         let role = &template["Resources"]["Role"];
         assert_eq!(role["Type"], "AWS::IAM::Role");
         assert_eq!(
@@ -206,13 +244,57 @@ mod tests {
     }
 
     #[test]
+    fn google_needs_no_provider_and_a_second_issuer_gets_its_own() {
+        let google = Subject {
+            issuer: "accounts.google.com".into(),
+            audience: "sts.amazonaws.com".into(),
+            subject: "100018646976219416293".into(),
+        };
+        let template = cloudformation(std::slice::from_ref(&google), "aws", "ACCOUNT_ID", true);
+        assert!(template["Resources"].get("OidcProvider").is_none());
+        assert!(template["Parameters"].get("CreateOidcProvider").is_none());
+        let document = &template["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"];
+        assert_eq!(*document, google.document("aws", "ACCOUNT_ID"));
+        assert_eq!(
+            document["Statement"][0]["Principal"]["Federated"],
+            "accounts.google.com"
+        );
+        let entra = Subject {
+            issuer: "login.microsoftonline.com/ff882432-09b0-437b-bd22-ca13c0037ded/v2.0".into(),
+            audience: "fb60f99c-7a34-4190-8149-302f77469936".into(),
+            subject: "/eid1/c/pub/t/MiSI_7AJe0O9IsoTwAN97Q/a/rISbSSETf0KqFyZ8ppdXmA/sc/o/c".into(),
+        };
+        let both = cloudformation(&[github(), entra], "aws", "123456789012", false);
+        let statements =
+            &both["Resources"]["Role"]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(
+            statements[1]["Principal"]["Federated"]["Fn::If"][1],
+            json!({ "Ref": "OidcProvider2" })
+        );
+        assert_eq!(
+            both["Resources"]["OidcProvider2"]["Properties"]["ClientIdList"],
+            json!(["fb60f99c-7a34-4190-8149-302f77469936"])
+        );
+        assert_eq!(
+            both["Parameters"]["CreateOidcProvider2"]["Default"],
+            "false"
+        );
+        assert!(both["Conditions"].get("CreatesOidcProvider2").is_some());
+    }
+
+    #[test]
     fn a_placeholder_account_becomes_the_deploying_account() {
         let subject = Subject {
             issuer: "gitlab.example.com".into(),
             audience: "https://gitlab.example.com".into(),
             subject: "project_path:mygroup/myproject:ref_type:branch:ref:main".into(),
         };
-        let template = cloudformation(&subject, "aws-us-gov", "ACCOUNT_ID", false);
+        let template = cloudformation(
+            std::slice::from_ref(&subject),
+            "aws-us-gov",
+            "ACCOUNT_ID",
+            false,
+        );
         let document = resolved(&template, false);
         assert_eq!(
             document["Statement"][0]["Principal"]["Federated"],

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::policy::{Condition, Document, Effect, Family, absent_for, strings};
+use super::policy::{Condition, Document, Effect, Family, absent_for, claim_read, strings};
 use crate::token::Token;
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
@@ -111,6 +111,10 @@ impl Request<'_> {
                 // Keys are case-insensitive, claim names are not: the claim of
                 // the key's own spelling first.
                 let claims = &self.token.all_claims;
+                let Some(claim) = claim_read(self.issuer, claim, |name| claims.contains_key(name))
+                else {
+                    return Lookup::Absent;
+                };
                 claims
                     .get(claim)
                     .or_else(|| {
@@ -298,5 +302,61 @@ mod tests {
         }));
         assert_eq!(verdict(&denied, "repo:acme/app:x").admitted, Some(true));
         assert_eq!(verdict(&denied, "repo:evil/app:x").admitted, Some(false));
+    }
+
+    /// A service account's ID token as Google's metadata server issues it.
+    fn google_token(aud: &str, azp: Option<&str>) -> Token {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut claims = json!({
+            "aud": aud, "email": "deploy@acme.iam.gserviceaccount.com", "email_verified": true,
+            "exp": 4102444800_i64, "iat": 4102441200_i64, "iss": "https://accounts.google.com",
+            "sub": "100018646976219416293",
+        });
+        if let Some(azp) = azp {
+            claims["azp"] = json!(azp);
+        }
+        let jwt = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        Token::parse(&jwt, "a test").unwrap()
+    }
+
+    #[test]
+    fn googles_aud_key_is_the_tokens_azp_and_oaud_its_aud() {
+        let id = "100018646976219416293";
+        let policy = policy(
+            json!({ "Federated": "accounts.google.com" }),
+            json!({ "StringEquals": {
+                "accounts.google.com:aud": id,
+                "accounts.google.com:oaud": "sts.amazonaws.com",
+                "accounts.google.com:sub": id,
+            } }),
+        );
+        let ours = google_token("sts.amazonaws.com", Some(id));
+        assert_eq!(evaluate(&policy, &ours).unwrap().admitted, Some(true));
+        // Another audience asked for: `oaud` refuses it.
+        let other = google_token("https://elsewhere", Some(id));
+        let refused = evaluate(&policy, &other).unwrap();
+        assert_eq!(
+            refused.reasons,
+            [
+                "statement 1: StringEquals accounts.google.com:oaud wants sts.amazonaws.com; the token has https://elsewhere"
+            ]
+        );
+        // Without azp, `aud` is the token's aud and there is no `oaud`.
+        let bare = google_token("sts.amazonaws.com", None);
+        assert_eq!(evaluate(&policy, &bare).unwrap().admitted, Some(false));
+        // An IAM OIDC provider is no built-in principal: its keys are its claims.
+        let github =
+            github(json!({ "StringEquals": { format!("{GITHUB}:aud"): "sts.amazonaws.com" } }));
+        assert_eq!(
+            evaluate(&github, &github_token("repo:a/b:c"))
+                .unwrap()
+                .admitted,
+            Some(true)
+        );
     }
 }

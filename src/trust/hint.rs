@@ -25,16 +25,22 @@ pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>, refused: &s
         );
     }
     let statement = render(&subject.statement(role.partition(), role.account().as_str()));
+    let issuer = crate::text::one_line(&subject.issuer);
+    let provider = match super::policy::built_in(&subject.issuer) {
+        true => format!("{issuer} is built into IAM: no IAM OIDC provider is needed"),
+        false => format!(
+            "the account needs an IAM OIDC provider for {issuer} with client ID {}",
+            crate::text::one_line(&subject.audience)
+        ),
+    };
     let mut hint = format!(
         "hint: STS judged the token from {origin}: {summary}\n\
          the trust policy of {name} must admit it, for example with this statement:\n\
          {statement}\n\
-         and the account needs an IAM OIDC provider for {issuer} with client ID {aud}",
+         and {provider}",
         origin = token.origin,
         summary = token.claims.summary(),
         name = role.name(),
-        issuer = crate::text::one_line(&subject.issuer),
-        aud = crate::text::one_line(&subject.audience),
     );
     if let Some(policy) = policy {
         match evaluate::evaluate(policy, token) {
@@ -48,4 +54,51 @@ pub fn denied(role: &RoleArn, token: &Token, policy: Option<&Value>, refused: &s
         }
     }
     hint
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(claims: serde_json::Value) -> Token {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let jwt = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        Token::parse(&jwt, "Google's metadata server").unwrap()
+    }
+
+    #[test]
+    fn a_google_token_is_shown_the_built_in_principal_and_no_provider_to_create() {
+        let role: RoleArn = "arn:aws:iam::123456789012:role/deploy".parse().unwrap();
+        let google = token(serde_json::json!({
+            "iss": "https://accounts.google.com", "aud": "sts.amazonaws.com",
+            "azp": "117", "sub": "117", "exp": 4102444800_i64,
+        }));
+        let hint = denied(&role, &google, None, "AccessDenied");
+        assert!(
+            hint.contains(r#""Federated": "accounts.google.com""#),
+            "{hint}"
+        );
+        assert!(
+            hint.contains(r#""accounts.google.com:oaud": "sts.amazonaws.com""#),
+            "{hint}"
+        );
+        assert!(
+            hint.ends_with(
+                "and accounts.google.com is built into IAM: no IAM OIDC provider is needed"
+            ),
+            "{hint}"
+        );
+        let jenkins = token(serde_json::json!({
+            "iss": "https://jenkins.acme.com/oidc", "aud": "sts.amazonaws.com",
+            "sub": "https://jenkins.acme.com/job/deploy/", "exp": 4102444800_i64,
+        }));
+        assert!(denied(&role, &jenkins, None, "AccessDenied").ends_with(
+            "and the account needs an IAM OIDC provider for jenkins.acme.com/oidc with client ID sts.amazonaws.com"
+        ));
+    }
 }

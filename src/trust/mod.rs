@@ -38,11 +38,17 @@ impl Subject {
         } else {
             "StringEquals"
         };
-        let mut condition = serde_json::Map::new();
-        condition.insert(
-            "StringEquals".into(),
-            json!({ format!("{issuer}:aud"): self.audience }),
+        let mut equals = serde_json::Map::new();
+        // Google's `aud` key is the token's `azp`: a service account's own ID, as `sub` is.
+        if issuer.eq_ignore_ascii_case(policy::GOOGLE) {
+            equals.insert(format!("{issuer}:aud"), json!(self.subject));
+        }
+        equals.insert(
+            format!("{issuer}:{}", policy::audience_claim(issuer)),
+            json!(self.audience),
         );
+        let mut condition = serde_json::Map::new();
+        condition.insert("StringEquals".into(), Value::Object(equals));
         let sub = json!({ format!("{issuer}:sub"): self.subject });
         match condition.get_mut(sub_operator) {
             Some(Value::Object(existing)) => {
@@ -54,20 +60,40 @@ impl Subject {
         }
         json!({
             "Effect": "Allow",
-            "Principal": {
-                "Federated": format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}")
-            },
+            "Principal": { "Federated": self.principal(partition, account) },
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": condition,
         })
     }
 
-    pub fn document(&self, partition: &str, account: &str) -> Value {
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [self.statement(partition, account)],
-        })
+    /// The `Federated` principal: the IAM OIDC provider's ARN, or the name of a
+    /// provider built into IAM (Google's `accounts.google.com`).
+    pub fn principal(&self, partition: &str, account: &str) -> String {
+        match policy::built_in(&self.issuer) {
+            true => self.issuer.clone(),
+            false => format!(
+                "arn:{partition}:iam::{account}:oidc-provider/{}",
+                self.issuer
+            ),
+        }
     }
+
+    pub fn document(&self, partition: &str, account: &str) -> Value {
+        document(std::slice::from_ref(self), partition, account)
+    }
+}
+
+/// The policy of one statement per subject (an Azure DevOps service connection
+/// moving to the Microsoft Entra issuer has two).
+pub fn document(subjects: &[Subject], partition: &str, account: &str) -> Value {
+    let statements: Vec<Value> = subjects
+        .iter()
+        .map(|subject| subject.statement(partition, account))
+        .collect();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": statements,
+    })
 }
 
 /// Pretty JSON, two-space indented, as IAM's console shows it.

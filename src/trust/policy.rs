@@ -255,13 +255,67 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
+    /// An IAM OIDC provider's ARN, or the name of a provider built into IAM
+    /// (in no account: `account` is empty).
     fn of(arn: &str) -> Option<OidcProvider> {
+        if let Some(name) = BUILT_IN.iter().find(|name| name.eq_ignore_ascii_case(arn)) {
+            return Some(OidcProvider {
+                partition: "aws".into(),
+                account: String::new(),
+                issuer: name.to_string(),
+            });
+        }
         let (partition, account, issuer) = crate::arn::oidc_provider(arn)?;
         Some(OidcProvider {
             partition: partition.to_string(),
             account: account.to_string(),
             issuer: issuer.to_string(),
         })
+    }
+}
+
+/// The web identity providers built into IAM: a trust policy names them as
+/// `"Federated": "accounts.google.com"`, with no IAM OIDC provider to create.
+pub const BUILT_IN: &[&str] = &[
+    "accounts.google.com",
+    "graph.facebook.com",
+    "www.amazon.com",
+    "cognito-identity.amazonaws.com",
+];
+
+/// Google's built-in provider, whose keys are not its claims of the same name.
+pub const GOOGLE: &str = "accounts.google.com";
+
+/// Whether `issuer` is a provider built into IAM rather than an IAM OIDC provider.
+pub fn built_in(issuer: &str) -> bool {
+    BUILT_IN
+        .iter()
+        .any(|name| name.eq_ignore_ascii_case(issuer))
+}
+
+/// The claim under which `issuer`'s condition keys test the audience the token
+/// was asked for: `oaud` for Google, whose `aud` key is the token's `azp`
+/// (AWS's condition keys for web identity federation:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif>).
+pub fn audience_claim(issuer: &str) -> &'static str {
+    match issuer.eq_ignore_ascii_case(GOOGLE) {
+        true => "oaud",
+        false => "aud",
+    }
+}
+
+/// The token claim a condition key `<issuer>:<claim>` reads. For Google's keys
+/// IAM reads `aud` from the token's `azp` when it has one, and `oaud` from its
+/// `aud` (absent without `azp`); every other key reads the claim of its name.
+pub fn claim_read<'a>(issuer: &str, claim: &'a str, has: impl Fn(&str) -> bool) -> Option<&'a str> {
+    if !issuer.eq_ignore_ascii_case(GOOGLE) {
+        return Some(claim);
+    }
+    match claim.to_ascii_lowercase().as_str() {
+        "aud" if has("azp") => Some("azp"),
+        "oaud" if has("azp") => Some("aud"),
+        "oaud" => None,
+        _ => Some(claim),
     }
 }
 

@@ -3,7 +3,9 @@
 
 Subcommands (see README.md next to this file):
   moto          moto's AWS emulator, seeded with the deploy-user / role scenario
-  github-token  a GitHub Actions runner OIDC token endpoint
+  github-token  a GitHub Actions runner OIDC token endpoint (or Forgejo's, --flavor forgejo)
+  azure-token   Azure DevOps' OIDC token endpoint (Oidctoken - Create)
+  gcp-metadata  Google's metadata server, its identity tokens
   proxy         an HTTP proxy (CONNECT + absolute-URI forwarding) for 127.0.0.1 only
   faulty-sts    an STS endpoint answering with scripted errors, then forwarding
   throttled-sts an STS endpoint with a token-bucket request quota (Throttling past it)
@@ -229,14 +231,254 @@ def cmd_mint_token(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------
+# The other CIs' claim sets, each as that CI's documentation shows its tokens
+# --------------------------------------------------------------------------
+
+AZURE_DEVOPS_AUDIENCE = "api://AzureADTokenExchange"
+# The application ID behind api://AzureADTokenExchange: an Entra v2.0 token's aud.
+ENTRA_AUDIENCE = "fb60f99c-7a34-4190-8149-302f77469936"
+AZURE_DEVOPS_APP = "499b84ac-1321-427f-aa17-267ca6975798"
+
+
+def guid_b64url(guid: str) -> str:
+    """A GUID as Entra's subjects encode it: base64url of its bytes in GUID order."""
+    return b64url(uuid.UUID(guid).bytes_le)
+
+
+def azure_claims(*, org: str, org_id: str, project: str, project_id: str, pipeline: str | None = None,
+                 connection: str | None = None, aud: str | None = None) -> dict:
+    """An Azure DevOps-issued token: the pipeline's own (sub p://ORG/PROJECT/PIPELINE,
+    with the run's claims) or a service connection's (sub sc://ORG/PROJECT/NAME),
+    as Teleport's RFD 211 recorded both. Five minutes to live, nbf ten before iat."""
+    now = int(time.time())
+    claims = {"jti": str(uuid.uuid4())}
+    if connection is not None:
+        claims["sub"] = f"sc://{org}/{project}/{connection}"
+        claims["aud"] = aud or AZURE_DEVOPS_AUDIENCE
+    else:
+        claims.update({
+            "sub": f"p://{org}/{project}/{pipeline}",
+            "aud": aud or AZURE_DEVOPS_AUDIENCE,
+            "org_id": org_id,
+            "prj_id": project_id,
+            "def_id": "1",
+            "rpo_id": f"{org}/app",
+            "rpo_uri": f"https://dev.azure.com/{org}/{project}/_git/app",
+            "rpo_ver": secrets.token_hex(20),
+            "rpo_ref": "refs/heads/main",
+            "run_id": str(secrets.randbelow(10**6)),
+        })
+    claims.update({"iss": f"https://vstoken.dev.azure.com/{org_id}", "nbf": now - 600, "exp": now + 299, "iat": now})
+    return claims
+
+
+def entra_claims(*, tenant: str, org_id: str, connection_id: str, aud: str | None = None) -> dict:
+    """An Entra-issued service connection token, as Teleport's RFD 211 recorded one."""
+    now = int(time.time())
+    return {
+        "aud": aud or ENTRA_AUDIENCE,
+        "iss": f"https://login.microsoftonline.com/{tenant}/v2.0",
+        "iat": now, "nbf": now, "exp": now + 86700,
+        "aio": b64url(secrets.token_bytes(36)),
+        "azp": AZURE_DEVOPS_APP, "azpacr": "2", "idtyp": "app",
+        "oid": str(uuid.uuid4()),
+        "rh": "1." + b64url(secrets.token_bytes(40)) + ".",
+        "sub": f"/eid1/c/pub/t/{guid_b64url(tenant)}/a/{guid_b64url(AZURE_DEVOPS_APP)}/sc/{org_id}/{connection_id}",
+        "tid": tenant, "uti": b64url(secrets.token_bytes(16)), "ver": "2.0",
+        "xms_ficinfo": "CAAQARgAIAA", "xms_idrel": "7 30",
+    }
+
+
+def forgejo_claims(*, instance: str, repository: str, aud: str | None = None, sub: str | None = None) -> dict:
+    """A Forgejo Actions token as Forgejo's documentation shows one, for a push to main."""
+    now = int(time.time())
+    owner = repository.split("/", 1)[0]
+    return {
+        "actor": "user1", "aud": aud or f"{instance}/{owner}", "event_name": "push",
+        "exp": now + 3600, "iat": now, "iss": f"{instance}/api/actions", "nbf": now,
+        "ref": "refs/heads/main", "ref_protected": "false", "ref_type": "branch",
+        "repository": repository, "repository_owner": owner, "run_attempt": "1",
+        "run_id": str(secrets.randbelow(10**6)), "run_number": "43", "sha": secrets.token_hex(20),
+        "sub": sub or f"repo:{repository}:ref:refs/heads/main", "workflow": "deploy.yml",
+        "workflow_ref": f"{repository}/.forgejo/workflows/deploy.yml@refs/heads/main",
+    }
+
+
+def google_claims(*, aud: str, account_id: str, email: str) -> dict:
+    """A service account's ID token from the metadata server with format=full:
+    azp and sub the account's unique ID, an hour to live, and on Compute Engine
+    the instance it came from."""
+    now = int(time.time())
+    return {
+        "aud": aud, "azp": account_id, "email": email, "email_verified": True,
+        "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com", "sub": account_id,
+        "google": {"compute_engine": {
+            "instance_creation_timestamp": now - 300, "instance_id": str(secrets.randbelow(10**18)),
+            "instance_name": "cloud-build-worker", "project_id": "acme-build", "project_number": 123456789012,
+            "zone": "europe-west1-b",
+        }},
+    }
+
+
+def answer_hostile(handler, args, prefix: bytes) -> bool:
+    """The hostile twins every token endpoint here has: --slow SECONDS before
+    answering, --huge BYTES of an answer that never ends. True when answered."""
+    if getattr(args, "slow", 0):
+        time.sleep(args.slow)
+    if getattr(args, "huge", 0):
+        handler.send_endless(200, "application/json", prefix, args.huge)
+        return True
+    return False
+
+
+def cmd_azure_token(args) -> int:
+    """Azure DevOps' Oidctoken - Create: POST only, the job's access token as a
+    bearer, api-version required; with serviceConnectionId a connection's token
+    (404 for one no task of the pipeline references), without it the pipeline's."""
+    signer = TokenSigner()
+    access_token = secrets.token_urlsafe(48)
+    org, project, pipeline = "acme", "web", "deploy"
+    org_id, project_id = str(uuid.uuid4()), str(uuid.uuid4())
+    connections = {"aws-deploy": str(uuid.uuid4())}
+    path = (f"/{org}/{project_id}/_apis/distributedtask/hubs/build/plans/{uuid.uuid4()}"
+            f"/jobs/{uuid.uuid4()}/oidctoken")
+    seen: list[dict] = []
+    lock = threading.Lock()
+    failures = [args.fail]
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            if urllib.parse.urlsplit(self.path).path == "/_log":
+                with lock:
+                    return self.send_json(200, list(seen))
+            self.send_json(405, {"message": "The requested resource does not support http method 'GET'."})
+
+        def do_POST(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            scheme, _, bearer = self.headers.get("Authorization", "").partition(" ")
+            authorized = scheme.lower() == "bearer" and secrets.compare_digest(bearer.strip(), access_token)
+            with lock:
+                seen.append({"path": url.path, "query": query, "authorized": authorized,
+                             "content_type": self.headers.get("Content-Type"),
+                             "content_length": self.headers.get("Content-Length")})
+                failing = failures[0] > 0
+                failures[0] -= 1
+            if url.path != path:
+                return self.send_json(404, {"message": "Not found"})
+            if self.headers.get("Content-Length") is None:
+                # IIS, in front of Azure DevOps, wants a POST's length.
+                return self.send_body(411, b"<h2>Length Required</h2>", "text/html")
+            if not authorized or args.html:
+                if args.html:
+                    # What Azure DevOps answers a token it does not take: its sign-in page.
+                    page = b"<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head></html>"
+                    return self.send_body(203, page, "text/html; charset=utf-8")
+                return self.send_json(401, {
+                    "$id": "1", "innerException": None,
+                    "message": "TF400813: The user '' is not authorized to access this resource.",
+                    "typeKey": "UnauthorizedRequestException", "errorCode": 0, "eventId": 3000,
+                })
+            if "api-version" not in query:
+                return self.send_json(400, {"message": "No api-version was supplied for the POST request."})
+            if failing:
+                return self.send_json(503, {"message": "Service Unavailable"})
+            if answer_hostile(self, args, b'{"oidcToken": "'):
+                return
+            connection_id = query.get("serviceConnectionId", [None])[-1]
+            if connection_id is None:
+                claims = azure_claims(org=org, org_id=org_id, project=project, project_id=project_id,
+                                      pipeline=pipeline, aud=args.aud)
+            else:
+                names = [name for name, known in connections.items() if known == connection_id]
+                if not names:
+                    return self.send_json(404, {"message": f"Service connection {connection_id} not found."})
+                if args.entra:
+                    claims = entra_claims(tenant=args.entra, org_id=org_id, connection_id=connection_id, aud=args.aud)
+                else:
+                    claims = azure_claims(org=org, org_id=org_id, project=project, project_id=project_id,
+                                          connection=names[0], aud=args.aud)
+            self.send_json(200, {"oidcToken": signer.sign(claims)})
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    base = f"http://{LOOPBACK}:{server.server_port}"
+    return announce_and_wait({
+        "url": f"{base}{path}", "access_token": access_token, "log": f"{base}/_log",
+        "org": org, "org_id": org_id, "project": project, "project_id": project_id, "pipeline": pipeline,
+        "connections": connections,
+    })
+
+
+def cmd_gcp_metadata(args) -> int:
+    """Google's metadata server, the identity endpoint: Metadata-Flavor: Google
+    required (403 without it, as the real one answers), an audience required
+    (400), the JWT itself as the answer, sent with Metadata-Flavor: Google."""
+    signer = TokenSigner()
+    path = "/computeMetadata/v1/instance/service-accounts/default/identity"
+    seen: list[dict] = []
+    lock = threading.Lock()
+    failures = [args.fail]
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/_log":
+                with lock:
+                    return self.send_json(200, list(seen))
+            query = urllib.parse.parse_qs(url.query)
+            flavoured = self.headers.get("Metadata-Flavor") == "Google"
+            with lock:
+                seen.append({"path": url.path, "query": query, "flavoured": flavoured})
+                failing = failures[0] > 0
+                failures[0] -= 1
+            if not flavoured:
+                return self.send_body(403, b"Missing Metadata-Flavor:Google header.\n", "text/plain")
+            if url.path != path or args.no_account:
+                return self.send_body(404, b"Not Found\n", "text/html")
+            audience = query.get("audience", [""])[-1]
+            if not audience:
+                return self.send_body(400, b"non-empty audience parameter required\n", "text/html")
+            if failing:
+                return self.send_body(503, b"Service Unavailable\n", "text/plain")
+            if args.html:
+                page = b"<html><body><h1>Sign in to the network</h1></body></html>"
+                return self.send_body(200, page, "text/html")
+            if answer_hostile(self, args, b"eyJhbGciOiJSUzI1NiJ9."):
+                return
+            jwt = signer.sign(google_claims(aud=args.aud or audience, account_id=args.account_id, email=args.email))
+            body = jwt.encode()
+            self.send_response(200)
+            if not args.no_flavor:
+                self.send_header("Metadata-Flavor", "Google")
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = LoopbackServer(Handler)
+    serve_in_background(server)
+    return announce_and_wait({
+        "host": f"{LOOPBACK}:{server.server_port}", "log": f"http://{LOOPBACK}:{server.server_port}/_log",
+        "account_id": args.account_id, "email": args.email,
+    })
+
+
 def cmd_github_token(args) -> int:
     signer = TokenSigner()
     request_token = secrets.token_urlsafe(32)
-    # Same shape as ACTIONS_ID_TOKEN_REQUEST_URL on a hosted runner.
-    token_path = (
-        f"/{uuid.uuid4()}/00000000-0000-0000-0000-000000000000/_apis/distributedtask"
-        f"/hubs/Actions/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/idtoken"
-    )
+    # Same shape as ACTIONS_ID_TOKEN_REQUEST_URL on a hosted runner (Forgejo's:
+    # <instance>/api/actions/_apis/pipelines/workflows/<run>/idtoken).
+    if args.flavor == "forgejo":
+        token_path = f"/api/actions/_apis/pipelines/workflows/{secrets.randbelow(10**7)}/idtoken"
+    else:
+        token_path = (
+            f"/{uuid.uuid4()}/00000000-0000-0000-0000-000000000000/_apis/distributedtask"
+            f"/hubs/Actions/plans/{uuid.uuid4()}/jobs/{uuid.uuid4()}/idtoken"
+        )
     requests_seen: list[dict] = []
     lock = threading.Lock()
     failures = [args.fail]
@@ -276,13 +518,18 @@ def cmd_github_token(args) -> int:
             elif failures_left():
                 # The runner service has bad moments too; clients should retry.
                 self.send_json(503, {"message": "Service Unavailable"})
-            elif args.huge:
-                # What no token endpoint sends: a JSON reply that never ends.
-                self.send_endless(200, "application/json", b'{"count": 1, "value": "', args.huge)
+            elif answer_hostile(self, args, b'{"count": 1, "value": "'):
+                # --huge: what no token endpoint sends, a JSON reply that never ends.
+                pass
             else:
-                audience = query.get("audience", [None])[-1]
-                jwt = signer.sign(github_claims(
-                    aud=audience, sub=args.sub, repository=args.repository, exp_in=args.exp_in))
+                audience = args.aud or query.get("audience", [None])[-1]
+                if args.flavor == "forgejo":
+                    instance = f"http://{LOOPBACK}:{self.server.server_port}"
+                    claims = forgejo_claims(instance=instance, repository=args.repository, aud=audience, sub=args.sub)
+                else:
+                    claims = github_claims(
+                        aud=audience, sub=args.sub, repository=args.repository, exp_in=args.exp_in)
+                jwt = signer.sign(claims)
                 self.send_json(200, {"count": len(jwt), "value": jwt})
 
     if not args.tls:
@@ -1154,7 +1401,32 @@ def main() -> int:
     p.add_argument("--huge", type=int, default=0, metavar="BYTES",
                    help="answer token requests with 200 and a body of BYTES that never closes its JSON string")
     p.add_argument("--tls", metavar="DIR", help="serve HTTPS with a CA of its own, written to DIR (ca.pem)")
+    p.add_argument("--flavor", choices=["github", "forgejo"], default="github",
+                   help="forgejo: Forgejo's URL shape and claims, the issuer http://127.0.0.1:PORT/api/actions")
+    p.add_argument("--slow", type=float, default=0, metavar="SECONDS", help="wait this long before answering")
+    p.add_argument("--aud", help="mint tokens for this audience, whatever was asked for")
     p.set_defaults(run=cmd_github_token)
+
+    p = commands.add_parser("azure-token", parents=[common], help="Azure DevOps' OIDC token endpoint")
+    p.add_argument("--fail", type=int, default=0, metavar="N", help="answer the first N token requests with 503")
+    p.add_argument("--huge", type=int, default=0, metavar="BYTES", help="answer with a JSON reply that never ends")
+    p.add_argument("--slow", type=float, default=0, metavar="SECONDS", help="wait this long before answering")
+    p.add_argument("--html", action="store_true", help="answer 203 with the sign-in page, as for a token refused")
+    p.add_argument("--aud", help="mint tokens for this audience instead of Azure DevOps' own")
+    p.add_argument("--entra", metavar="TENANT", help="service connection tokens from this tenant's Entra issuer")
+    p.set_defaults(run=cmd_azure_token)
+
+    p = commands.add_parser("gcp-metadata", parents=[common], help="Google's metadata server (identity tokens)")
+    p.add_argument("--fail", type=int, default=0, metavar="N", help="answer the first N token requests with 503")
+    p.add_argument("--huge", type=int, default=0, metavar="BYTES", help="answer with a token that never ends")
+    p.add_argument("--slow", type=float, default=0, metavar="SECONDS", help="wait this long before answering")
+    p.add_argument("--html", action="store_true", help="answer 200 with an HTML page (a captive portal)")
+    p.add_argument("--aud", help="mint tokens for this audience, whatever was asked for")
+    p.add_argument("--no-flavor", action="store_true", help="answer without Metadata-Flavor: Google (an impostor)")
+    p.add_argument("--no-account", action="store_true", help="no default service account (404)")
+    p.add_argument("--account-id", default="100018646976219416293", help="the service account's unique ID")
+    p.add_argument("--email", default="deploy@acme-build.iam.gserviceaccount.com")
+    p.set_defaults(run=cmd_gcp_metadata)
 
     p = commands.add_parser("proxy", parents=[common], help="HTTP proxy for 127.0.0.1/localhost targets")
     p.set_defaults(run=cmd_proxy)

@@ -32,11 +32,13 @@ use Class::*;
 const UNSAFE: &[(&str, &[Class])] = &[
     ("aws-any-account.json", &[OtherOwners]),
     ("aws-star-external-id.json", &[OtherOwners]),
+    ("azure-project-wildcard.json", &[WholeOwner]),
     ("bitbucket-any-repository.json", &[WholeOwner]),
     ("buildkite-any-organization.json", &[OtherOwners]),
     ("circleci-all-projects.json", &[WholeOwner]),
     ("circleci-org-wildcard.json", &[WholeOwner]),
     ("federated-list-two-providers.json", &[AdmitsNothing]),
+    ("forgejo-owner-prefix.json", &[OtherOwners]),
     ("get-role-url-encoded.json", &[OtherOwners]),
     ("ghes-aud-only.json", &[OtherOwners]),
     ("github-action-star.json", &[OtherOwners]),
@@ -53,6 +55,9 @@ const UNSAFE: &[(&str, &[Class])] = &[
     ("github-sub-typo.json", &[AdmitsNothing]),
     ("gitlab-any-project.json", &[OtherOwners]),
     ("gitlab-group-prefix.json", &[OtherOwners]),
+    ("google-no-condition.json", &[OtherOwners]),
+    ("google-oaud-only.json", &[OtherOwners]),
+    ("jenkins-aud-only.json", &[WholeOwner]),
     ("principal-star-web-identity.json", &[OtherOwners]),
 ];
 
@@ -127,7 +132,11 @@ fn fixed(policy: &Value, finding: &Finding) -> Value {
     if let Some(federated) = statement["Principal"].get("Federated") {
         let kept: Vec<String> = strings(federated)
             .into_iter()
-            .filter(|arn| fix_issuers.iter().any(|i| arn.ends_with(&format!("/{i}"))))
+            .filter(|arn| {
+                fix_issuers
+                    .iter()
+                    .any(|i| arn == i || arn.ends_with(&format!("/{i}")))
+            })
             .collect();
         statement["Principal"]["Federated"] = json!(kept);
     }
@@ -136,7 +145,7 @@ fn fixed(policy: &Value, finding: &Finding) -> Value {
 
 /// `vault-ci trust-policy ARGS` as its own command line reads them: the
 /// subject it writes, its partition and account.
-fn trust_policy(argv: &[String]) -> (crate::cli::TrustPolicyArgs, Subject) {
+fn trust_policy(argv: &[String]) -> (crate::cli::TrustPolicyArgs, Vec<Subject>) {
     use clap::{Args, FromArgMatches};
     let command = crate::cli::TrustPolicyArgs::augment_args(
         clap::Command::new("trust-policy").no_binary_name(true),
@@ -146,8 +155,8 @@ fn trust_policy(argv: &[String]) -> (crate::cli::TrustPolicyArgs, Subject) {
         .try_get_matches_from(argv)
         .unwrap_or_else(|e| panic!("trust-policy {argv:?}: {e}"));
     let parsed = crate::cli::TrustPolicyArgs::from_arg_matches(&matches).unwrap();
-    let subject = crate::cmd::trust_policy::subject(&parsed).unwrap();
-    (parsed, subject)
+    let subjects = crate::cmd::trust_policy::subjects(&parsed).unwrap();
+    (parsed, subjects)
 }
 
 /// The fix's command is one trust-policy takes, and prints the fix's Condition.
@@ -155,8 +164,8 @@ fn assert_fix_is_what_trust_policy_prints(finding: &Finding) {
     let (Some(args), Some(condition)) = (&finding.fix.args, &finding.fix.condition) else {
         return;
     };
-    let (parsed, subject) = trust_policy(args);
-    let printed = subject.statement(&parsed.partition, &parsed.account_id)["Condition"].clone();
+    let (parsed, subjects) = trust_policy(args);
+    let printed = subjects[0].statement(&parsed.partition, &parsed.account_id)["Condition"].clone();
     assert_eq!(&printed, condition, "{finding}: trust-policy {args:?}");
 }
 
@@ -876,7 +885,223 @@ fn trust_policy_args() -> impl Strategy<Value = (Vec<String>, bool)> {
             }
             (argv, repo.is_none())
         });
-    prop_oneof![github, gitlab, circleci, buildkite, bitbucket]
+    let azure = (
+        uuid(),
+        "[a-z0-9][a-z0-9-]{0,8}",
+        "[A-Za-z0-9][A-Za-z0-9 _-]{0,8}",
+        prop_oneof![
+            "[A-Za-z0-9][A-Za-z0-9 _.-]{0,10}".prop_map(pick("--pipeline")),
+            "[A-Za-z0-9][A-Za-z0-9 _.-]{0,10}".prop_map(pick("--service-connection")),
+        ],
+        proptest::option::of((uuid(), uuid())),
+        any::<bool>(),
+    )
+        .prop_map(|(org_id, organization, project, which, entra, devops)| {
+            let mut argv = args(&["--provider", "azure", "--org-id", &org_id]);
+            if devops || entra.is_none() {
+                argv.extend(["--organization".into(), organization]);
+                if which[0] == "--pipeline" {
+                    argv.extend(which.clone());
+                }
+                argv.extend(["--project".into(), project]);
+                if which[0] == "--service-connection" {
+                    argv.extend(which);
+                }
+            }
+            if let Some((connection, tenant)) = entra {
+                argv.extend([
+                    "--service-connection-id".into(),
+                    connection,
+                    "--tenant-id".into(),
+                    tenant,
+                ]);
+            }
+            (argv, false)
+        });
+    let jenkins = (
+        "[A-Za-z0-9_][A-Za-z0-9 _.-]{0,8}(/[A-Za-z0-9_][A-Za-z0-9 _.-]{0,8}){0,2}",
+        prop_oneof![
+            Just((None, false)),
+            Just((Some("jenkins:${JOB_NAME}"), false)),
+            Just((Some("${JOB_URL}#${BUILD_NUMBER}"), true)),
+        ],
+        prop_oneof![
+            Just("https://jenkins.example.com/oidc"),
+            Just("jenkins.example.com/ci/job/team/oidc"),
+        ],
+    )
+        .prop_map(|(job, (template, wild), issuer)| {
+            let mut argv = args(&["--provider", "jenkins", "--job", &job]);
+            if let Some(template) = template {
+                argv.extend(["--claim-template".into(), template.into()]);
+            }
+            argv.extend(["--issuer".into(), issuer.into()]);
+            (argv, wild)
+        });
+    let forgejo = (
+        "[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?/[A-Za-z0-9_][A-Za-z0-9._-]{0,12}",
+        proptest::option::of(("[1-9][0-9]{0,8}", "[1-9][0-9]{0,8}")),
+        prop_oneof![
+            Just(Vec::new()),
+            "[A-Za-z0-9_][A-Za-z0-9._/-]{0,15}\\*?".prop_map(pick("--branch")),
+            "v[0-9][0-9.]{0,5}\\*?".prop_map(pick("--tag")),
+            Just(args(&["--pull-request"])),
+        ],
+        prop_oneof![
+            Just(Vec::new()),
+            Just(args(&["--issuer", "https://git.example.com/api/actions"]))
+        ],
+    )
+        .prop_map(|(repo, ids, context, issuer)| {
+            let mut argv = args(&["--provider", "forgejo", "--repo", &repo]);
+            if let Some((owner_id, repo_id)) = ids {
+                argv.extend(["--owner-id".into(), owner_id, "--repo-id".into(), repo_id]);
+            }
+            argv.extend(context);
+            argv.extend(issuer);
+            (argv, false)
+        });
+    let google = (
+        "[1-9][0-9]{0,20}",
+        proptest::option::of("[a-z][a-z0-9.:/-]{0,20}"),
+    )
+        .prop_map(|(id, audience)| {
+            let mut argv = args(&["--provider", "google", "--service-account-id", &id]);
+            if let Some(audience) = audience {
+                argv.extend(["--audience".into(), audience]);
+            }
+            (argv, false)
+        });
+    prop_oneof![
+        github, gitlab, circleci, buildkite, bitbucket, azure, jenkins, forgejo, google
+    ]
+}
+
+#[test]
+fn the_issue_21_cis_and_their_issuers() {
+    let statement = |federated: &str, condition: Value| {
+        json!({ "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": federated },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }]})
+    };
+    let provider = |issuer: &str| format!("arn:aws:iam::123456789012:oidc-provider/{issuer}");
+    // Google: the built-in principal. Only `aud` (the token's azp) or `sub`
+    // narrows it: `oaud` is whatever audience the caller asked for.
+    let google = "accounts.google.com";
+    for condition in [
+        json!({}),
+        json!({ "StringEquals": { "accounts.google.com:oaud": "sts.amazonaws.com" } }),
+    ] {
+        let finding = only_finding(statement(google, condition));
+        assert_eq!(finding.class, OtherOwners);
+        assert_eq!(
+            finding.to_string(),
+            "high: statement 1: no condition on accounts.google.com:sub admits any Google account's \
+             token: every service account of every Google Cloud project, and every person with a \
+             Google account"
+        );
+        assert_eq!(
+            finding.fix.command().as_deref(),
+            Some("vault-ci trust-policy --provider google --service-account-id SERVICE_ACCOUNT_ID")
+        );
+    }
+    let id = "100018646976219416293";
+    for key in ["accounts.google.com:aud", "accounts.google.com:sub"] {
+        let policy = statement(google, json!({ "StringEquals": { key: id } }));
+        assert_eq!(classes(&policy), [], "{key}");
+    }
+    let finding = only_finding(statement(
+        google,
+        json!({ "StringLike": { "accounts.google.com:sub": "1000*" },
+                "StringEquals": { "accounts.google.com:oaud": "deploy" } }),
+    ));
+    assert_eq!(finding.class, OtherOwners);
+    assert_eq!(
+        finding.fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider google --service-account-id SERVICE_ACCOUNT_ID --audience deploy"
+        )
+    );
+    // Azure DevOps: the organization's issuer; a project's every service connection.
+    let org = "0ca3ddd9-f0b0-4635-a98c-5866526961b6";
+    let issuer = format!("vstoken.dev.azure.com/{org}");
+    let finding = only_finding(statement(
+        &provider(&issuer),
+        json!({ "StringLike": { format!("{issuer}:sub"): "sc://acme/web/*" } }),
+    ));
+    assert_eq!(
+        (finding.class, finding.admits.as_str()),
+        (
+            WholeOwner,
+            "every service connection of the Azure DevOps project acme/web"
+        )
+    );
+    assert_eq!(
+        finding.fix.command(),
+        Some(format!(
+            "vault-ci trust-policy --provider azure --org-id {org} --organization acme --project web \
+             --service-connection SERVICE_CONNECTION --account-id 123456789012"
+        ))
+    );
+    // The Entra issuer: a tenant's, with no sub every workload of it.
+    let tenant = "ff882432-09b0-437b-bd22-ca13c0037ded";
+    let entra = format!("login.microsoftonline.com/{tenant}/v2.0");
+    let finding = only_finding(statement(
+        &provider(&entra),
+        json!({ "StringEquals": { format!("{entra}:aud"): "fb60f99c-7a34-4190-8149-302f77469936" } }),
+    ));
+    assert_eq!(finding.class, WholeOwner);
+    assert_eq!(
+        finding.fix.command(),
+        Some(format!(
+            "vault-ci trust-policy --provider azure --org-id ORG_ID --service-connection-id \
+             SERVICE_CONNECTION_ID --tenant-id {tenant} --account-id 123456789012"
+        ))
+    );
+    // Jenkins: the plugin README's statement is one job; a folder wildcard is the folder.
+    let jenkins = "jenkins.acme.com/oidc";
+    let policy = statement(
+        &provider(jenkins),
+        json!({ "StringEquals": { "jenkins.acme.com/oidc:aud": "sts.amazonaws.com",
+                                  "jenkins.acme.com/oidc:sub": "https://jenkins.acme.com/job/my-job/" } }),
+    );
+    assert_eq!(classes(&policy), []);
+    let finding = only_finding(statement(
+        &provider(jenkins),
+        json!({ "StringLike": { "jenkins.acme.com/oidc:sub": "https://jenkins.acme.com/job/team/*" } }),
+    ));
+    assert_eq!(
+        (finding.class, finding.admits.as_str()),
+        (WholeOwner, "every job under team")
+    );
+    assert_eq!(
+        finding.fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider jenkins --job team/JOB --issuer jenkins.acme.com/oidc \
+             --account-id 123456789012"
+        )
+    );
+    // Forgejo: an instance every user can create repositories on.
+    let forgejo = "codeberg.org/api/actions";
+    let finding = only_finding(statement(
+        &provider(forgejo),
+        json!({ "StringEquals": { "codeberg.org/api/actions:aud": "sts.amazonaws.com" },
+                "StringLike": { "codeberg.org/api/actions:sub": "repo:acme*" } }),
+    ));
+    assert_eq!(
+        (finding.class, finding.admits.as_str()),
+        (
+            OtherOwners,
+            "the repositories of every owner whose name starts with \"acme\", such as acme-evil/…"
+        )
+    );
+    assert_eq!(
+        finding.fix.command().as_deref(),
+        Some("vault-ci trust-policy --provider forgejo --repo acme/REPO --account-id 123456789012")
+    );
 }
 
 proptest! {
@@ -884,11 +1109,11 @@ proptest! {
 
     #[test]
     fn every_policy_trust_policy_prints_passes((argv, whole_owner) in trust_policy_args()) {
-        let (parsed, subject) = trust_policy(&argv);
+        let (parsed, subjects) = trust_policy(&argv);
         // Scope::to_args is trust-policy's own command line, in its order.
         let scope = crate::cmd::trust_policy::scope(&parsed);
         prop_assert_eq!(&scope.to_args()[..], &argv[2..]);
-        let document = subject.document("aws", "123456789012");
+        let document = crate::trust::document(&subjects, "aws", "123456789012");
         let findings = check(&document).unwrap();
         let expected: Vec<Class> = if whole_owner { vec![WholeOwner] } else { Vec::new() };
         prop_assert_eq!(
