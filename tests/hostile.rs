@@ -1404,6 +1404,48 @@ fn the_refresh_command_dies_with_vault_ci() {
     assert!(!survived, "the command outlived vault-ci");
 }
 
+/// vault-ci and a directory to run it in, placed where user `uid` can reach
+/// them: a clone under a private directory (a home of mode 0700) keeps this
+/// build's binary from every other user. `None`, said on stderr, where this
+/// cannot be (not root, or no directory that user can reach).
+fn staged_for(uid: u32) -> Option<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root can run a process as user {uid}");
+        return None;
+    }
+    for parent in [std::env::temp_dir(), PathBuf::from("/tmp")] {
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix("vault-ci-other-user-")
+            .tempdir_in(&parent)
+        else {
+            continue;
+        };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = dir.path().join("vault-ci");
+        std::fs::copy(BIN, &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let reached = Command::new(&binary)
+            .arg("--version")
+            .current_dir(dir.path())
+            .uid(uid)
+            .gid(uid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if reached {
+            return Some((dir, binary));
+        }
+    }
+    eprintln!(
+        "skipped: user {uid} can reach neither {} nor /tmp to run vault-ci from",
+        std::env::temp_dir().display()
+    );
+    None
+}
+
 /// Whether a process of user `uid` may read `/proc/<pid>/environ`.
 fn environ_readable_by(uid: u32, pid: libc::pid_t) -> bool {
     use std::os::unix::process::CommandExt;
@@ -1427,14 +1469,19 @@ fn environ_readable_by(uid: u32, pid: libc::pid_t) -> bool {
 fn another_process_of_the_same_user_cannot_read_vault_cis_environment() {
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
+    // What nobody runs and reads is staged where nobody can reach it.
+    let Some((staged, binary)) = staged_for(NOBODY) else {
+        return;
+    };
     let sts = faulty_sts(&["--respond", "slow:60"]);
     let mut env = Env::new();
     env.set("AWS_ENDPOINT_URL", sts.endpoint());
-    let token = env.write("t.jwt", &mint_token(&[]));
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let token = staged.path().join("t.jwt");
+    std::fs::write(&token, mint_token(&[])).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let mut command = env.command(
-        BIN,
+        binary.to_str().unwrap(),
         [
             "assume",
             "--token-file",
@@ -1445,7 +1492,7 @@ fn another_process_of_the_same_user_cannot_read_vault_cis_environment() {
             "60",
         ],
     );
-    command.uid(NOBODY).gid(NOBODY);
+    command.uid(NOBODY).gid(NOBODY).current_dir(staged.path());
     let vault_ci = Running::start(command, None);
     // Mid-exchange: the token is in its memory.
     wait_for("the request at STS", || !sts.log().is_empty());
