@@ -439,6 +439,144 @@ fn token_files_that_cannot_be_tokens_are_refused_at_once() {
     }
 }
 
+/// The files the SDK's providers read for vault-ci (item 8 of issue 23) as
+/// hostile twins: no writer, no end, a link to no end, too much.
+fn hostile_files(env: &Env) -> Vec<(PathBuf, &'static str)> {
+    let fifo = env.path("hostile.fifo");
+    if !fifo.exists() {
+        mkfifo(&fifo);
+    }
+    let link = env.path("zero-link");
+    if !link.exists() {
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    }
+    let huge = env.path("huge");
+    // 1 GiB that takes no disk: a sparse file.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let device = "it is not a regular file (a FIFO, a device or a directory)";
+    vec![
+        (fifo, device),
+        (PathBuf::from("/dev/zero"), device),
+        (link, device),
+        (huge, "it is larger than 65536 bytes"),
+    ]
+}
+
+/// `command` run with at most 2 GiB of address space: should a file ever be
+/// read without its cap again, vault-ci fails instead of the machine.
+fn within_memory(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    command
+}
+
+#[test]
+fn files_the_sdk_reads_for_vault_ci_are_held_to_vault_cis_rules() {
+    let mut env = Env::new();
+    // Nothing listens here: no request may be made.
+    env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9").set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:9/creds",
+    );
+    let fix = "point it at the token file the container agent writes";
+    for (file, says) in hostile_files(&env) {
+        env.set(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            file.display().to_string(),
+        );
+        let command = env.command(
+            BIN,
+            [
+                "assume",
+                "--provider",
+                "container",
+                "--role-arn",
+                ROLE,
+                "--format",
+                "json",
+                "--timeout",
+                "5",
+            ],
+        );
+        let ended =
+            Running::start(within_memory(command), None).wait_within(Duration::from_secs(30));
+        ended
+            .out
+            .fails(
+                2,
+                &format!(
+                    "vault-ci: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}, which the AWS SDK reads \
+                     for vault-ci, cannot be used: {says}; {fix}",
+                    file.display()
+                ),
+            )
+            .stdout_is("");
+    }
+    env.remove("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+        .remove("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    // --use-existing-credentials asks the SDK's whole default chain.
+    let token = env.write("t.jwt", &mint_token(&[]));
+    let fix = "point the variable at an AWS config file, or remove what is there";
+    for var in [
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        for (file, says) in hostile_files(&env) {
+            let mut env = Env::new();
+            env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .set("AWS_REGION", "us-east-1")
+                .set(var, file.display().to_string());
+            let fix = match var {
+                "AWS_WEB_IDENTITY_TOKEN_FILE" => "point it at the OIDC token file",
+                _ => fix,
+            };
+            let command = env.command(
+                BIN,
+                [
+                    "assume",
+                    "--use-existing-credentials",
+                    "--token-file",
+                    token.to_str().unwrap(),
+                    "--role-arn",
+                    ROLE,
+                    "--format",
+                    "json",
+                    "--timeout",
+                    "5",
+                ],
+            );
+            let ended =
+                Running::start(within_memory(command), None).wait_within(Duration::from_secs(30));
+            ended
+                .out
+                .fails(
+                    2,
+                    &format!(
+                        "vault-ci: {var} {}, which the AWS SDK reads for vault-ci, cannot be \
+                         used: {says}; {fix}",
+                        file.display()
+                    ),
+                )
+                .stdout_is("");
+        }
+    }
+}
+
 #[test]
 fn a_token_file_reached_through_a_symlink_is_read() {
     let mut env = Env::new();

@@ -124,6 +124,8 @@ fn existing_credentials_work(args: &AssumeArgs, env: &Env) -> Result<bool> {
     let work = async {
         Ok(match crate::identity::ambient_credentials(&net).await {
             Ok(keys) => caller_identity::call(&sts, &keys).await.is_ok(),
+            // A file the SDK must not read is the user's to fix, not a lack of credentials.
+            Err(e) if e.kind() == crate::error::Kind::Usage => return Err(e),
             Err(_) => false,
         })
     };
