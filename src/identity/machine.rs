@@ -11,8 +11,10 @@ use crate::error::{Error, Peer, Result, error_chain};
 use crate::net::NetConfig;
 use crate::secret::{Credentials, Secret};
 
-/// A token file is a few kB (a JWT); a shared config file far less than this.
+/// A token file is a few kB (a JWT).
 const MAX_TOKEN_FILE: usize = 64 * 1024;
+/// A shared config file of hundreds of profiles is a few hundred kB.
+const MAX_PROFILE_FILE: usize = crate::net::MAX_BODY;
 
 /// The files the SDK's providers read for vault-ci, held to vault-ci's own
 /// rules before the SDK opens them: regular files of bounded size, checked
@@ -81,7 +83,11 @@ fn check_file(
     // The SDK skips a shared file or web-identity token file that is not
     // there; a container token file it would fail on, as vault-ci does here.
     let may_be_missing = var != crate::sdk::ENDPOINT_TOKEN_FILE;
-    match crate::files::read_capped(&path, MAX_TOKEN_FILE) {
+    let limit = match var.ends_with("TOKEN_FILE") {
+        true => MAX_TOKEN_FILE,
+        false => MAX_PROFILE_FILE,
+    };
+    match crate::files::read_capped(&path, limit) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_be_missing => Ok(()),
         Err(e) => {
