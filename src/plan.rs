@@ -542,8 +542,8 @@ fn destinations(
         // An endpoint serves consumers whose SDKs look at the shared files first.
         if let Some(why) = crate::sdk::profile_that_wins(env) {
             return Err(Error::usage(format!(
-                "{why}, which every AWS SDK would use before vault-ci's endpoint: remove it, \
-                 or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere"
+                "{why}: remove it, or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE \
+                 elsewhere"
             )));
         }
     }
