@@ -14,6 +14,7 @@ pub mod exit;
 pub(crate) mod files;
 pub(crate) mod hop;
 pub(crate) mod identity;
+pub(crate) mod ini;
 pub(crate) mod job;
 pub mod net;
 pub(crate) mod partition;

@@ -221,21 +221,6 @@ impl Plan {
         })
     }
 
-    /// The accounts of the roles the command line names, for masks.
-    pub fn accounts(&self) -> Vec<&AccountId> {
-        let mut accounts: Vec<&AccountId> = self
-            .roles
-            .iter()
-            .filter_map(|(role, _)| match role {
-                Role::Arn(arn) => Some(arn.account()),
-                Role::InCallersAccount(_) => None,
-            })
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        accounts
-    }
-
     /// The steps to run, every role a full ARN. A bare role name is completed
     /// with the account of the source's credentials: one GetCallerIdentity,
     /// before any role is assumed (and held to --allowed-account-id then).
@@ -282,6 +267,42 @@ impl Plan {
         );
         Ok(role)
     }
+}
+
+/// Every account id this run's command line and environment name: the roles
+/// (`--role-arn`, `--chain`, every `VAULT_CI_ROLE_*`, `AWS_ROLE_ARN`),
+/// `--allowed-account-id` and the policies. With `--mask-account-id` they are
+/// masked before the plan is made, so that no line vault-ci prints shows one,
+/// the plan's own refusals included. Any 12 digits standing alone count: a
+/// value too malformed to be an ARN is still quoted in its refusal.
+pub fn named_accounts(args: &AssumeArgs, env: &Env) -> Vec<String> {
+    let roles = env.names().filter_map(|name| {
+        let name = name.to_str()?;
+        (name.starts_with("VAULT_CI_ROLE_") || name == "AWS_ROLE_ARN")
+            .then(|| env.get(name))
+            .flatten()
+    });
+    let texts = args
+        .role_arn
+        .iter()
+        .chain(&args.chain)
+        .chain(&args.allowed_account_ids)
+        .chain(&args.managed_policies)
+        .chain(&args.session_policy)
+        .map(String::as_str)
+        .chain(roles);
+    let mut accounts: Vec<String> = texts.flat_map(account_ids_in).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
+}
+
+/// The runs of exactly 12 digits in `text`.
+pub fn account_ids_in(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() == 12)
+        .map(str::to_string)
+        .collect()
 }
 
 fn role_name_needs_keys(name: &str) -> Error {
@@ -521,8 +542,8 @@ fn destinations(
         // An endpoint serves consumers whose SDKs look at the shared files first.
         if let Some(why) = crate::sdk::profile_that_wins(env) {
             return Err(Error::usage(format!(
-                "{why}, which every AWS SDK would use before vault-ci's endpoint: remove it, \
-                 or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere"
+                "{why}: remove it, or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE \
+                 elsewhere"
             )));
         }
     }

@@ -54,6 +54,23 @@ impl Workflow {
         }
     }
 
+    /// Masks `value`, which vault-ci itself may print (an account id in an
+    /// error): on stdout, or on stderr when stdout will carry the credentials
+    /// (`stdout_reserved`, known before the plan reserves it). The runner reads
+    /// workflow commands from both.
+    pub fn mask_in_log(&self, value: &str, stdout_reserved: bool) {
+        if !self.active {
+            return;
+        }
+        if stdout_reserved || self.stdout_reserved {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(mask_lines(value).as_bytes());
+            let _ = stderr.flush();
+        } else {
+            print_now(&mask_lines(value));
+        }
+    }
+
     /// A notice on the run's summary page; elsewhere an info line.
     pub fn notice(&self, text: &str) {
         if self.active {

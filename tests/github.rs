@@ -225,3 +225,56 @@ fn assume_role_sessions_are_tagged_with_the_run_like_configure_aws_credentials_d
         assumed_role("cfn", "github-4242-2")
     );
 }
+
+/// vault-ci's stdout and stderr as the runner reads them: one stream, in order.
+fn job_log(env: &Env, args: &[&str]) -> Vec<String> {
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut command = env.vault_ci_command(args);
+    command.stdout(writer.try_clone().unwrap()).stderr(writer);
+    let mut child = command.spawn().unwrap();
+    drop(command);
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut log).unwrap();
+    child.wait().unwrap();
+    log.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_masked_account_id_is_masked_before_a_refusal_of_the_plan_quotes_it() {
+    let mut env = Env::new();
+    env.sts(moto())
+        .github_actions()
+        .set("VAULT_CI_ROLE_PROD", "arn:aws:iam::210987654321:role/");
+    let role = moto().role("gha-deploy");
+    let runs: [(&[&str], &[&str]); 2] = [
+        // The role's account is not among the allowed: the refusal names both.
+        (
+            &["--role-arn", &role, "--allowed-account-id", "111122223333"],
+            &[ACCOUNT, "111122223333"],
+        ),
+        // A role variable holding no ARN is quoted in its refusal.
+        (&["--chain", "prod"], &["210987654321"]),
+    ];
+    for (run, accounts) in runs {
+        let mut args = vec!["assume", "--github-env", "--mask-account-id"];
+        args.extend(run);
+        let log = job_log(&env, &args);
+        assert!(
+            log.iter().any(|l| l.starts_with("::error ")),
+            "no refusal:\n{log:#?}"
+        );
+        for account in accounts {
+            let shown = log
+                .iter()
+                .position(|l| l.contains(account) && !l.starts_with("::add-mask::"));
+            let masked = log
+                .iter()
+                .position(|l| *l == format!("::add-mask::{account}"));
+            assert!(
+                shown.is_some() && masked.is_some_and(|masked| Some(masked) < shown),
+                "{account} shown before it was masked:\n{log:#?}"
+            );
+        }
+        env.file_is("github_env", "");
+    }
+}

@@ -439,6 +439,146 @@ fn token_files_that_cannot_be_tokens_are_refused_at_once() {
     }
 }
 
+/// The files the SDK's providers read for vault-ci (item 8 of issue 23) as
+/// hostile twins: no writer, no end, a link to no end, too much.
+fn hostile_files(env: &Env) -> Vec<(PathBuf, &'static str)> {
+    let fifo = env.path("hostile.fifo");
+    if !fifo.exists() {
+        mkfifo(&fifo);
+    }
+    let link = env.path("zero-link");
+    if !link.exists() {
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    }
+    let huge = env.path("huge");
+    // 1 GiB that takes no disk: a sparse file.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let device = "it is not a regular file (a FIFO, a device or a directory)";
+    vec![
+        (fifo, device),
+        (PathBuf::from("/dev/zero"), device),
+        (link, device),
+        (huge, "it is larger than 65536 bytes"),
+    ]
+}
+
+/// `command` run with at most 2 GiB of address space: should a file ever be
+/// read without its cap again, vault-ci fails instead of the machine.
+fn within_memory(mut command: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &limit);
+            Ok(())
+        });
+    }
+    command
+}
+
+#[test]
+fn files_the_sdk_reads_for_vault_ci_are_held_to_vault_cis_rules() {
+    let mut env = Env::new();
+    // Nothing listens here: no request may be made.
+    env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9").set(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:9/creds",
+    );
+    let fix = "point it at the token file the container agent writes";
+    for (file, says) in hostile_files(&env) {
+        env.set(
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            file.display().to_string(),
+        );
+        let command = env.command(
+            BIN,
+            [
+                "assume",
+                "--provider",
+                "container",
+                "--role-arn",
+                ROLE,
+                "--format",
+                "json",
+                "--timeout",
+                "5",
+            ],
+        );
+        let ended =
+            Running::start(within_memory(command), None).wait_within(Duration::from_secs(30));
+        ended
+            .out
+            .fails(
+                2,
+                &format!(
+                    "vault-ci: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE {}, which the AWS SDK reads \
+                     for vault-ci, cannot be used: {says}; {fix}",
+                    file.display()
+                ),
+            )
+            .stdout_is("");
+    }
+    env.remove("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+        .remove("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    // --use-existing-credentials asks the SDK's whole default chain.
+    let token = env.write("t.jwt", &mint_token(&[]));
+    let fix = "point the variable at an AWS config file, or remove what is there";
+    for var in [
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        for (file, says) in hostile_files(&env) {
+            let mut env = Env::new();
+            env.set("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+                .set("AWS_REGION", "us-east-1")
+                .set(var, file.display().to_string());
+            let (fix, says) = match var {
+                "AWS_WEB_IDENTITY_TOKEN_FILE" => ("point it at the OIDC token file", says),
+                // A config file of many profiles may be larger than a token.
+                _ if says.starts_with("it is larger") => (fix, "it is larger than 1048576 bytes"),
+                _ => (fix, says),
+            };
+            let command = env.command(
+                BIN,
+                [
+                    "assume",
+                    "--use-existing-credentials",
+                    "--token-file",
+                    token.to_str().unwrap(),
+                    "--role-arn",
+                    ROLE,
+                    "--format",
+                    "json",
+                    "--timeout",
+                    "5",
+                ],
+            );
+            let ended =
+                Running::start(within_memory(command), None).wait_within(Duration::from_secs(30));
+            ended
+                .out
+                .fails(
+                    2,
+                    &format!(
+                        "vault-ci: {var} {}, which the AWS SDK reads for vault-ci, cannot be \
+                         used: {says}; {fix}",
+                        file.display()
+                    ),
+                )
+                .stdout_is("");
+        }
+    }
+}
+
 #[test]
 fn a_token_file_reached_through_a_symlink_is_read() {
     let mut env = Env::new();
@@ -1404,6 +1544,48 @@ fn the_refresh_command_dies_with_vault_ci() {
     assert!(!survived, "the command outlived vault-ci");
 }
 
+/// vault-ci and a directory to run it in, placed where user `uid` can reach
+/// them: a clone under a private directory (a home of mode 0700) keeps this
+/// build's binary from every other user. `None`, said on stderr, where this
+/// cannot be (not root, or no directory that user can reach).
+fn staged_for(uid: u32) -> Option<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only root can run a process as user {uid}");
+        return None;
+    }
+    for parent in [std::env::temp_dir(), PathBuf::from("/tmp")] {
+        let Ok(dir) = tempfile::Builder::new()
+            .prefix("vault-ci-other-user-")
+            .tempdir_in(&parent)
+        else {
+            continue;
+        };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = dir.path().join("vault-ci");
+        std::fs::copy(BIN, &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let reached = Command::new(&binary)
+            .arg("--version")
+            .current_dir(dir.path())
+            .uid(uid)
+            .gid(uid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if reached {
+            return Some((dir, binary));
+        }
+    }
+    eprintln!(
+        "skipped: user {uid} can reach neither {} nor /tmp to run vault-ci from",
+        std::env::temp_dir().display()
+    );
+    None
+}
+
 /// Whether a process of user `uid` may read `/proc/<pid>/environ`.
 fn environ_readable_by(uid: u32, pid: libc::pid_t) -> bool {
     use std::os::unix::process::CommandExt;
@@ -1427,14 +1609,19 @@ fn environ_readable_by(uid: u32, pid: libc::pid_t) -> bool {
 fn another_process_of_the_same_user_cannot_read_vault_cis_environment() {
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
+    // What nobody runs and reads is staged where nobody can reach it.
+    let Some((staged, binary)) = staged_for(NOBODY) else {
+        return;
+    };
     let sts = faulty_sts(&["--respond", "slow:60"]);
     let mut env = Env::new();
     env.set("AWS_ENDPOINT_URL", sts.endpoint());
-    let token = env.write("t.jwt", &mint_token(&[]));
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let token = staged.path().join("t.jwt");
+    std::fs::write(&token, mint_token(&[])).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let mut command = env.command(
-        BIN,
+        binary.to_str().unwrap(),
         [
             "assume",
             "--token-file",
@@ -1445,7 +1632,7 @@ fn another_process_of_the_same_user_cannot_read_vault_cis_environment() {
             "60",
         ],
     );
-    command.uid(NOBODY).gid(NOBODY);
+    command.uid(NOBODY).gid(NOBODY).current_dir(staged.path());
     let vault_ci = Running::start(command, None);
     // Mid-exchange: the token is in its memory.
     wait_for("the request at STS", || !sts.log().is_empty());

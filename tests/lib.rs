@@ -26,6 +26,7 @@ mod platforms;
 mod providers;
 mod refresh;
 mod serve;
+mod shared_files;
 mod sinks;
 mod token_endpoints;
 mod token_file;

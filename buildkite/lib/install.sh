@@ -3,7 +3,7 @@
 # SHA-256 digests pinned in this file by the release, into DIR (default ~/.local/bin).
 #
 #   curl -fsSL https://github.com/vault-ci/vault-ci/releases/download/v0.1.0/install.sh | sh
-#   sh install.sh [--version VERSION] [--dir DIR] [--releases-url URL]
+#   sh install.sh [--version VERSION] [--dir DIR] [--releases-url URL] [--verify-attestation]
 #
 # Every packaging (the GitHub Action, the CircleCI orb, the GitLab component, the Buildkite
 # plugin) runs this same script. A binary is used only if its SHA-256 is the pinned one, and
@@ -12,6 +12,10 @@
 # is the only line on stdout; everything else goes to stderr.
 # VERSION: the pinned version or a prefix of it (1, 1.2). The settings may also come from
 # VAULT_CI_INSTALL_VERSION, VAULT_CI_INSTALL_DIR and VAULT_CI_INSTALL_URL.
+# --verify-attestation (or VAULT_CI_INSTALL_VERIFY_ATTESTATION=true) also checks, before every
+# use, the build provenance the release attested for the binary, with the GitHub CLI
+# (`gh attestation verify`, which needs gh logged in or GH_TOKEN): one that does not verify
+# never runs.
 # POSIX sh (dash, busybox ash, bash, zsh); needs curl or wget, and sha256sum, shasum or openssl.
 set -eu
 
@@ -29,8 +33,13 @@ note() { echo "vault-ci install: $*" >&2; }
 version=${VAULT_CI_INSTALL_VERSION:-}
 dir=${VAULT_CI_INSTALL_DIR:-}
 url=${VAULT_CI_INSTALL_URL:-https://github.com/vault-ci/vault-ci/releases/download}
+attestation=${VAULT_CI_INSTALL_VERIFY_ATTESTATION:-false}
 while [ $# -gt 0 ]; do
   case $1 in
+    --verify-attestation)
+      attestation=true
+      shift
+      ;;
     --version | --dir | --releases-url)
       [ $# -ge 2 ] || fail "$1 needs a value"
       case $1 in
@@ -41,12 +50,18 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     -h | --help)
-      echo "usage: install.sh [--version VERSION] [--dir DIR] [--releases-url URL]" >&2
+      echo "usage: install.sh [--version VERSION] [--dir DIR] [--releases-url URL] [--verify-attestation]" >&2
       exit 0
       ;;
-    *) fail "unknown argument '$1': use --version VERSION, --dir DIR, --releases-url URL" ;;
+    *) fail "unknown argument '$1': use --version VERSION, --dir DIR, --releases-url URL, --verify-attestation" ;;
   esac
 done
+case $attestation in
+  true) command -v gh >/dev/null 2>&1 ||
+    fail "VAULT_CI_INSTALL_VERIFY_ATTESTATION=true needs the GitHub CLI (gh) to verify the release's attestation: install gh, or drop the setting" ;;
+  false | '') ;;
+  *) fail "VAULT_CI_INSTALL_VERIFY_ATTESTATION is '$attestation': use true or false" ;;
+esac
 version=${version#v}
 version=${version:-$pinned_version}
 if [ -z "$dir" ]; then
@@ -97,6 +112,10 @@ verified() { [ -f "$1" ] && [ "$(sha256 "$1")" = "$want" ]; }
 
 # Runs only a binary checked just now; says where it is on stdout.
 use() {
+  if [ "$attestation" = true ] &&
+    ! gh attestation verify "$1/vault-ci$exe" --repo vault-ci/vault-ci >&2; then
+    fail "$1/vault-ci$exe matches its pinned SHA-256 but its build provenance does not verify (gh attestation verify --repo vault-ci/vault-ci); not used"
+  fi
   have=$("$1/vault-ci$exe" --version 2>/dev/null | tr -d '\r') || have=
   if [ "$have" != "vault-ci $version" ]; then
     [ "$1" != "$dir" ] || rm -f "$dir/vault-ci$exe"

@@ -19,6 +19,13 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
     if env.has(daemon::DAEMON) {
         return serve(args, env);
     }
+    // Before any line is printed: a refusal of the plan may quote a role's ARN.
+    if args.mask_account_id {
+        let workflow = Workflow::from_env(env);
+        for account in crate::plan::named_accounts(&args, env) {
+            workflow.mask_in_log(&account, args.format.is_some());
+        }
+    }
     // Later steps lose the old keys whatever happens after this.
     let unset;
     let env = match crate::plan::unset_current(&args, env) {
@@ -33,12 +40,13 @@ pub fn run(args: AssumeArgs, env: &Env) -> Result<Exit> {
         return Ok(Exit::SUCCESS);
     }
     let plan = Plan::new(&args, env)?;
-    if plan.mask_accounts {
-        for account in plan.accounts() {
-            plan.workflow.mask(account.as_str());
-        }
-    }
     if let Some(policy) = &plan.trust_policy {
+        // Its findings quote the policy's principals and their accounts.
+        if plan.mask_accounts {
+            for account in crate::plan::account_ids_in(&policy.to_string()) {
+                plan.workflow.mask(&account);
+            }
+        }
         warn_about(policy);
     }
     let runtime = runtime()?;
@@ -116,6 +124,8 @@ fn existing_credentials_work(args: &AssumeArgs, env: &Env) -> Result<bool> {
     let work = async {
         Ok(match crate::identity::ambient_credentials(&net).await {
             Ok(keys) => caller_identity::call(&sts, &keys).await.is_ok(),
+            // A file the SDK must not read is the user's to fix, not a lack of credentials.
+            Err(e) if e.kind() == crate::error::Kind::Usage => return Err(e),
             Err(_) => false,
         })
     };

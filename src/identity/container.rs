@@ -35,6 +35,8 @@ pub fn describe(env: &Env) -> String {
 }
 
 pub async fn credentials(net: &NetConfig) -> Result<Credentials> {
+    // Again on every refresh: the agent rotates the file.
+    machine::check_files(&[machine::SdkFile::ContainerToken])?;
     let provider = EcsCredentialsProvider::builder()
         .configure(&machine::provider_config(net))
         .connect_timeout(net.attempt_timeout)

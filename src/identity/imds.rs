@@ -19,6 +19,8 @@ pub fn disabled(env: &Env) -> bool {
 }
 
 pub async fn credentials(net: &NetConfig) -> Result<Credentials> {
+    // The metadata client reads the shared config file for its endpoint.
+    machine::check_files(&[machine::SdkFile::Profiles])?;
     let provider = ImdsCredentialsProvider::builder()
         .configure(&machine::provider_config(net))
         .build();

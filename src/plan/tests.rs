@@ -16,6 +16,11 @@ fn keys() -> Vec<(&'static str, &'static str)> {
 
 /// The plan for `vault-ci assume ARGV` in an environment of exactly `env`.
 fn plan(argv: &[&str], env: &[(&str, &str)]) -> Result<Plan> {
+    Plan::new(&args(argv), &Env::of(env.iter().copied()))
+}
+
+/// `vault-ci assume ARGV`'s arguments.
+fn args(argv: &[&str]) -> AssumeArgs {
     // The command line alone: clap would read VAULT_CI_* from the process
     // running the tests.
     let matches = Cli::command()
@@ -26,7 +31,7 @@ fn plan(argv: &[&str], env: &[(&str, &str)]) -> Result<Plan> {
     let Command::Assume(args) = cli.command else {
         unreachable!()
     };
-    Plan::new(&args, &Env::of(env.iter().copied()))
+    *args
 }
 
 /// The steps of a plan that names every role by its ARN: no request is made.
@@ -565,4 +570,51 @@ fn a_command_that_cannot_be_found_is_refused_before_a_request() {
     assert!(plan(&["--role-arn", ROLE, "--", "deploy-tool", "--stack"], &env).is_ok());
     let by_path = tool.display().to_string();
     assert!(plan(&["--role-arn", ROLE, "--", &by_path], &env).is_ok());
+}
+
+#[test]
+fn every_account_the_plan_can_see_is_among_those_masked_before_it_is_made() {
+    let env = [
+        ("VAULT_CI_ROLE_PROD", "arn:aws:iam::210987654321:role/prod"),
+        (
+            "VAULT_CI_ROLE_UNUSED",
+            "arn:aws:iam::333333333333:role/other",
+        ),
+        ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/x"),
+    ];
+    let argv = [
+        "--role-arn",
+        ROLE,
+        "--chain",
+        "prod,arn:aws:iam::444455556666:role/y",
+        "--allowed-account-id",
+        "777788889999,000011112222",
+        "--managed-policy",
+        "arn:aws:iam::555555555555:policy/p",
+        "--allowed-account-id",
+        "12345678901",
+    ];
+    let named = named_accounts(&args(&argv), &Env::of(env));
+    assert_eq!(
+        named,
+        [
+            "000011112222",
+            "111122223333",
+            "123456789012",
+            "210987654321",
+            "333333333333",
+            "444455556666",
+            "555555555555",
+            "777788889999",
+        ]
+    );
+    // A refusal of the plan quotes what it refuses: masked all the same.
+    let refusal = refused(&argv, &[keys(), env.to_vec()].concat());
+    assert!(refusal.contains("12345678901"), "{refusal}");
+    let argv = &argv[..4];
+    let plan = plan(argv, &[keys(), env.to_vec()].concat()).unwrap();
+    for (role, _) in &plan.roles {
+        let Role::Arn(arn) = role else { unreachable!() };
+        assert!(named.iter().any(|a| a == arn.account().as_str()), "{arn}");
+    }
 }

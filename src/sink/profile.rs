@@ -7,11 +7,14 @@
 //!
 //! Both files are replaced atomically and are owner-only (0600, their
 //! directory 0700). A profile that is already there is kept unless
-//! `--overwrite-aws-profile`.
+//! `--overwrite-aws-profile`. Every line vault-ci does not own — comments,
+//! other profiles, settings it does not know — stays byte for byte
+//! (`crate::ini`). Several jobs under one HOME write the same files: each
+//! takes a lock next to each file (`credentials.lock`) from the moment it
+//! reads it until its replacement is in place (and taken back, if a later
+//! destination fails), so that no writer loses another's profile.
 
 use std::path::{Path, PathBuf};
-
-use ini::{EscapePolicy, Ini, LineSeparator, ParseOption, WriteOption};
 
 use super::{Delivery, Order, Sink};
 use crate::env::Env;
@@ -28,6 +31,8 @@ pub struct Profile {
     default_region: bool,
     staged: Vec<Replacement>,
     placed: Vec<Placed>,
+    /// The locks held from the first read to the end of the delivery.
+    locks: Vec<std::fs::File>,
 }
 
 impl Profile {
@@ -62,6 +67,7 @@ impl Profile {
             default_region,
             staged: Vec::new(),
             placed: Vec::new(),
+            locks: Vec::new(),
         };
         // Refused now, before a token is spent; checked again when written.
         profile.merged(&profile.credentials, &profile.name, &[])?;
@@ -78,7 +84,17 @@ impl Profile {
         }
     }
 
-    /// `path`'s contents with `section` set to exactly `values`.
+    /// Whether `header` is this profile's in `path`, as botocore takes it: in
+    /// the config file `[profile "NAME"]` and `[profile  NAME]` too.
+    fn is_ours(&self, path: &Path, header: &str) -> bool {
+        if path == self.config {
+            crate::ini::botocore_profile(header).as_deref() == Some(self.name.as_str())
+        } else {
+            header == self.name
+        }
+    }
+
+    /// `path`'s contents with the profile's section set to exactly `values`.
     fn merged(&self, path: &Path, section: &str, values: &[(&str, &str)]) -> Result<String> {
         self.edited(path, section, values, None)
     }
@@ -103,40 +119,90 @@ impl Profile {
                 )));
             }
         };
-        let mut ini = Ini::load_from_str_opt(&text, parse_option()).map_err(|e| {
+        let mut doc = crate::ini::Document::parse(&text).map_err(|e| {
             Error::sink(format!(
-                "--aws-profile {}: {shown} is not an AWS config file ({e}); fix or move it",
+                "--aws-profile {}: {shown} is not an AWS config file the aws CLI can read ({e}); \
+                 fix or move it",
                 self.name
             ))
         })?;
-        if ini.section(Some(section)).is_some() && !self.overwrite {
+        // configparser gives [DEFAULT]'s options to every profile: a role or
+        // keys there would change what the new profile means.
+        if let Some(option) = doc.defaults().into_iter().find(|o| gives_credentials(o)) {
             return Err(Error::usage(format!(
-                "--aws-profile {}: {shown} already has [{section}]; pass --overwrite-aws-profile \
+                "--aws-profile {}: {shown} has {option} in [DEFAULT], which the aws CLI and \
+                 boto3 give every profile, this one too: move it into the profiles it is for",
+                self.name
+            )));
+        }
+        let is_ours = |header: &str| self.is_ours(path, header);
+        if let Some(header) = doc.headers(is_ours).first()
+            && !self.overwrite
+        {
+            return Err(Error::usage(format!(
+                "--aws-profile {}: {shown} already has [{header}]; pass --overwrite-aws-profile \
                  to replace it, or choose another name",
                 self.name
             )));
         }
         // The profile is replaced whole: a key left from before (a role_arn,
         // say) would change what the new keys mean.
-        ini.delete(Some(section));
-        let mut setter = ini.with_section(Some(section));
-        for (key, value) in values {
-            setter.set(*key, *value);
+        if !values.is_empty() || extra.is_none() {
+            doc.replace(is_ours, section, values);
         }
         if let Some((section, key, value)) = extra {
-            ini.with_section(Some(section)).set(key, value);
+            let same = |header: &str| header == section;
+            if section == "default" && path == self.config {
+                doc.set(
+                    |h| crate::ini::botocore_profile(h).as_deref() == Some("default"),
+                    section,
+                    key,
+                    value,
+                );
+            } else {
+                doc.set(same, section, key, value);
+            }
         }
-        let mut out = Vec::new();
-        ini.write_to_opt(
-            &mut out,
-            WriteOption {
-                escape_policy: EscapePolicy::Nothing,
-                line_separator: LineSeparator::CR,
-                kv_separator: " = ",
-            },
-        )
-        .map_err(|e| Error::sink(format!("cannot write {shown}: {e}")))?;
-        String::from_utf8(out).map_err(|_| Error::sink(format!("{shown}: not UTF-8")))
+        Ok(doc.text())
+    }
+
+    /// Takes `path`'s lock (`path.lock`), waiting a while for another writer.
+    fn lock(&mut self, path: &Path) -> Result<()> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = std::path::PathBuf::from(name);
+        let fail = |e: std::io::Error| {
+            Error::sink(format!(
+                "--aws-profile {}: cannot lock {}: {e}",
+                self.name,
+                lock.display()
+            ))
+        };
+        if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_dir(dir).map_err(fail)?;
+        }
+        let file = open_lock(&lock).map_err(fail)?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::sink(format!(
+                        "--aws-profile {}: {} stayed locked for {} s by another process writing \
+                         the same files (another vault-ci?); run again once it is done",
+                        self.name,
+                        lock.display(),
+                        LOCK_WAIT.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+            }
+        }
+        self.locks.push(file);
+        Ok(())
     }
 
     fn stage_file(&mut self, path: &Path, text: &str) -> Result<()> {
@@ -168,6 +234,11 @@ fn validate_name(name: &str) -> Result<()> {
         "must not contain path separators"
     } else if name.chars().any(char::is_control) {
         "must not contain control characters"
+    } else if name.eq_ignore_ascii_case("default") && name != "default" {
+        // Python's configparser gives a [DEFAULT] section's options to every
+        // profile: [prod] would get these keys. Other readers fold case.
+        "must not be `default` in other letters: the aws CLI and boto3 would give its keys to \
+         every profile; use `default`, or another name"
     } else {
         return Ok(());
     };
@@ -177,16 +248,40 @@ fn validate_name(name: &str) -> Result<()> {
     )))
 }
 
-fn parse_option() -> ParseOption {
-    // The AWS files know no quotes or escapes. They nest settings by indenting
-    // them under a key with no value (`s3 =`): kept as keys of their own whose
-    // indentation survives, so they are written back where they were.
-    ParseOption {
-        enabled_quote: false,
-        enabled_escape: false,
-        enabled_indented_mutiline_value: false,
-        enabled_preserve_key_leading_whitespace: true,
+/// How long a writer waits for another's lock: writers hold it for moments.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Options that give a profile credentials or a way to them.
+fn gives_credentials(option: &str) -> bool {
+    option.starts_with("aws_")
+        || option.starts_with("sso_")
+        || option.starts_with("credential_")
+        || [
+            "role_arn",
+            "source_profile",
+            "web_identity_token_file",
+            "login_session",
+        ]
+        .contains(&option)
+}
+
+/// The lock file, owner-only, never reached through a symbolic link.
+fn open_lock(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
+    #[cfg(windows)]
+    if !path.exists() {
+        match crate::platform::create_owner_only(path, false) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+    }
+    options.open(path)
 }
 
 /// Creates `dir` (and its parents) owner-only if it is missing.
@@ -221,6 +316,12 @@ impl Sink for Profile {
         ];
         if let Some(token) = &creds.session_token {
             keys.push(("aws_session_token", token.expose()));
+        }
+        // In one order, credentials then config: two writers cannot each hold one.
+        let (credentials_path, config_path) = (self.credentials.clone(), self.config.clone());
+        self.lock(&credentials_path)?;
+        if config_path != credentials_path {
+            self.lock(&config_path)?;
         }
         let credentials = self.merged(&self.credentials, &self.name, &keys)?;
         let config = match &out.region {
@@ -301,7 +402,7 @@ mod tests {
         let config = std::fs::read_to_string(dir.path().join("config")).unwrap();
         assert_eq!(
             config,
-            "[default]\nregion = us-east-1\ns3 = \n  max_concurrent_requests = 20\n\n[profile old]\nregion = eu-west-1\n\n[profile deploy]\nregion = eu-west-1\n"
+            "[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 20\n\n[profile old]\nregion = eu-west-1\n\n[profile deploy]\nregion = eu-west-1\n"
         );
         let credentials = std::fs::read_to_string(dir.path().join("credentials")).unwrap();
         assert_eq!(
@@ -348,6 +449,11 @@ mod tests {
             ("a b", "must not contain whitespace"),
             ("a]b", "must not contain brackets"),
             ("../x", "must not contain path separators"),
+            (
+                "DEFAULT",
+                "must not be `default` in other letters: the aws CLI and boto3 would give its \
+                 keys to every profile; use `default`, or another name",
+            ),
         ] {
             let err = profile(dir.path(), name, false).err().unwrap();
             assert!(err.message().ends_with(why), "{name}: {err}");
