@@ -25,8 +25,7 @@ def main(path: str) -> int:
         summary = outcome["summary"]
         per_file[mutant["file"]][summary] += 1
         if summary == "MissedMutant":
-            line = mutant.get("span", {}).get("start", {}).get("line", "?")
-            missed.append(f"{mutant['file']}:{line}: {mutant.get('name', mutant)}")
+            missed.append(mutant.get("name", str(mutant)))
     total = collections.Counter()
     print(f"{'file':32} {'caught':>7} {'missed':>7} {'timeout':>8} {'unviable':>9} {'killed':>7}")
     for file in sorted(per_file):

@@ -18,7 +18,7 @@ fi
 
 files=(--file 'src/trust/*.rs' --file src/plan.rs --file src/validate.rs --file 'src/hop/*.rs')
 if [ $# -gt 0 ]; then files=(); fi
-out=target/mutants
+out=target/mutants.out
 rm -rf "$out"
 # 2: some mutants were missed, 3: some timed out; the report below judges the rate.
 status=0
