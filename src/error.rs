@@ -139,6 +139,12 @@ impl Error {
         self
     }
 
+    /// The same error with its message rewritten, e.g. to say where a value came from.
+    pub fn map_message(mut self, rewrite: impl FnOnce(&str) -> String) -> Self {
+        self.message = crate::text::one_line(&rewrite(&self.message)).into_owned();
+        self
+    }
+
     /// Appends to the one-line message, e.g. how many attempts were made.
     pub fn with_suffix(mut self, suffix: &str) -> Self {
         self.message.push_str(suffix);

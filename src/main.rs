@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         Command::TrustPolicy(args) => cmd::trust_policy::run(*args),
         Command::Stop => cmd::stop::run(&env),
     };
+    // A refusal of a value a VAULT_CI_* variable (or the action's input) gave says so.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = result.map_err(|err| err.map_message(|m| variables::attribute(m, &argv, &env)));
     match result {
         Ok(exit) => exit.finish(),
         Err(err) => {

@@ -126,6 +126,7 @@ fn run_step(env: &Env, name: &str, step: &str, command: &str) -> StepRun {
             "python3",
             [
                 repo().join("tests/runners/buildkite.py").to_str().unwrap(),
+                "bootstrap",
                 file.to_str().unwrap(),
                 "--plugin",
                 &format!("aws-assume-role-with-web-identity={}", original().display()),

@@ -393,8 +393,8 @@ fn the_account_guards_variable_takes_the_name_the_options_rule_gives() {
             1,
             &format!(
                 "vault-ci: the role {role} is in account {ACCOUNT}, which is not among \
-                 --allowed-account-id 999999999999; nothing was written: check the role ARN, or \
-                 add the account"
+                 --allowed-account-id (from VAULT_CI_ALLOWED_ACCOUNT_ID) 999999999999; nothing was \
+                 written: check the role ARN, or add the account"
             ),
         );
     assert!(!env.path("aws.env").exists());
@@ -481,5 +481,31 @@ fn a_missing_or_misspelt_region_is_said_before_the_next_step_finds_out() {
     out.stderr_has_line(
         " WARN region `eu-west1` is no region of any AWS partition the SDK knows (did you mean \
          eu-west-1?): STS there will not answer",
+    );
+}
+
+#[test]
+fn a_bad_value_from_a_variable_names_the_variable() {
+    let mut env = env_with_keys();
+    env.set("VAULT_CI_DURATION", "60");
+    env.vault_ci(["assume", "--role-arn", ROLE, "--env-file", "aws-env.sh"])
+        .fails(
+            2,
+            "vault-ci: --duration (from VAULT_CI_DURATION) 60 is out of range: STS accepts 900 to \
+             43200 seconds",
+        );
+    // Given on the command line, the flag is named as it was given.
+    env.vault_ci([
+        "assume",
+        "--role-arn",
+        ROLE,
+        "--duration",
+        "60",
+        "--env-file",
+        "aws-env.sh",
+    ])
+    .fails(
+        2,
+        "vault-ci: --duration 60 is out of range: STS accepts 900 to 43200 seconds",
     );
 }

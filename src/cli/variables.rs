@@ -111,9 +111,56 @@ fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a s
         .map(|(_, candidate)| candidate)
 }
 
-/// Where an option's value came from, for an error about it: the variable,
-/// when the command line did not give the option (`flag` is its long form).
+/// Where an option's value came from, for an error about it: the action's
+/// input or the variable, when the command line did not give the option
+/// (`flag` is its long form). None when it did.
 pub fn origin(flag: &str, argv: &[OsString], env: &Env) -> Option<String> {
+    let variable = variable_of(flag, argv, env)?;
+    Some(match action_input(&variable, env) {
+        Some(input) => format!("the input {input} ({variable})"),
+        None => variable,
+    })
+}
+
+/// A refusal that names an option the command line did not give (the first
+/// `--option` of the message) says where its value came from instead:
+/// `--duration (VAULT_CI_DURATION) 60 is out of range`.
+pub fn attribute(message: &str, argv: &[OsString], env: &Env) -> String {
+    let Some(at) = message.find("--") else {
+        return message.to_string();
+    };
+    let end = message[at + 2..]
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .map_or(message.len(), |end| at + 2 + end);
+    let flag = &message[at..end];
+    match origin(flag, argv, env) {
+        Some(origin) if flag.len() > 2 => {
+            format!(
+                "{}{flag} (from {origin}){}",
+                &message[..at],
+                &message[end..]
+            )
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// The action's input that sets `variable`, when vault-ci runs as the action:
+/// action.yml maps each input to one `VAULT_CI_*` variable, on a line of its own.
+fn action_input(variable: &str, env: &Env) -> Option<String> {
+    let action = env.path("GITHUB_ACTION_PATH")?.join("action.yml");
+    let text = crate::files::read_text(&action, crate::net::MAX_BODY).ok()?;
+    if text.lines().next()? != "name: vault-ci" {
+        return None;
+    }
+    text.lines().find_map(|line| {
+        let (name, value) = line.trim().split_once(": ")?;
+        let input = value.strip_prefix("${{ inputs.")?.strip_suffix(" }}")?;
+        (name == variable).then(|| input.to_string())
+    })
+}
+
+fn variable_of(flag: &str, argv: &[OsString], env: &Env) -> Option<String> {
     let on_command_line = argv.iter().any(|arg| {
         arg.to_str()
             .is_some_and(|arg| arg == flag || arg.starts_with(&format!("{flag}=")))
@@ -131,6 +178,13 @@ pub fn origin(flag: &str, argv: &[OsString], env: &Env) -> Option<String> {
         if let Some(variable) = arg.and_then(|arg| arg.get_env()).and_then(|v| v.to_str())
             && env.has(variable)
         {
+            // The singular spelling, which main copies to the plural clap reads.
+            if variable == PLURAL_ACCOUNT_IDS
+                && env.get(SINGULAR_ACCOUNT_IDS).is_some()
+                && env.get(SINGULAR_ACCOUNT_IDS) == env.get(PLURAL_ACCOUNT_IDS)
+            {
+                return Some(SINGULAR_ACCOUNT_IDS.to_string());
+            }
             return Some(variable.to_string());
         }
         commands.extend(command.get_subcommands());
@@ -202,6 +256,37 @@ mod tests {
             check(&env).unwrap_err().message(),
             "VAULT_CI_ALLOWED_ACCOUNT_ID and VAULT_CI_ALLOWED_ACCOUNT_IDS are both set, to \
              different accounts: keep one"
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_which_variable_gave_the_value() {
+        let env = Env::of([("VAULT_CI_DURATION", "60")]);
+        let argv = [OsString::from("vault-ci"), OsString::from("assume")];
+        assert_eq!(
+            attribute(
+                "--duration 60 is out of range: STS accepts 900 to 43200 seconds",
+                &argv,
+                &env
+            ),
+            "--duration (from VAULT_CI_DURATION) 60 is out of range: STS accepts 900 to 43200 seconds"
+        );
+        let given = [OsString::from("assume"), OsString::from("--duration")];
+        assert_eq!(
+            attribute("--duration 60 is out", &given, &env),
+            "--duration 60 is out"
+        );
+        assert_eq!(attribute("no option here", &argv, &env), "no option here");
+    }
+
+    #[test]
+    fn a_value_the_action_set_is_named_by_its_input() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let env = Env::of([("VAULT_CI_DURATION", "abc"), ("GITHUB_ACTION_PATH", root)]);
+        let argv = [OsString::from("vault-ci"), OsString::from("assume")];
+        assert_eq!(
+            origin("--duration", &argv, &env).as_deref(),
+            Some("the input role-duration-seconds (VAULT_CI_DURATION)")
         );
     }
 

@@ -2,7 +2,7 @@
 """Runs a Buildkite step's plugins the way the agent runs plugin hooks, so a plugin is
 tested as its users run it (tests/buildkite.rs).
 
-  buildkite.py STEP.yml --plugin NAME=DIR [--plugin NAME=DIR]...
+  buildkite.py bootstrap STEP.yml --plugin NAME=DIR [--plugin NAME=DIR]...
 
 STEP.yml is one step of a pipeline (`plugins:`, `env:`, `command:`). A plugin reference
 `ORG/NAME#REF` or `NAME#REF` is the checkout in DIR given for NAME (`-buildkite-plugin`
@@ -73,8 +73,23 @@ def read_env(path: Path) -> dict[str, str]:
     return env
 
 
+def as_the_agents_job_process() -> None:
+    """The agent runs each job in `buildkite-agent bootstrap`, which outlives its hooks and
+    command; a process that watches the job (vault-ci's --serve) finds it by that name and
+    argument. This emulator is that process: it takes the name (Linux's prctl PR_SET_NAME)
+    and is started with `bootstrap` among its arguments."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, b"buildkite-agent", 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> int:
+    as_the_agents_job_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("phase", choices=["bootstrap"], help="as the agent names the job's process")
     parser.add_argument("step", type=Path)
     parser.add_argument("--plugin", action="append", default=[], metavar="NAME=DIR")
     args = parser.parse_args()
