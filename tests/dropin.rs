@@ -673,10 +673,11 @@ with:
     assert_cac_succeeded(&report);
     assert_eq!(report.vault_ci("steps"), &serde_json::json!(["failure"]));
     assert!(
-        report.0["vault-ci"]["log"]
-            .as_str()
-            .unwrap()
-            .contains("--transitive-tag-key NotATag is not one of the session's tags")
+        report.0["vault-ci"]["log"].as_str().unwrap().contains(
+            "--transitive-tag-key (from the input transitive-tag-keys, \
+                 VAULT_CI_TRANSITIVE_TAG_KEY) NotATag is not one of the session's tags"
+        ),
+        "the refusal names the input the value came from"
     );
     assert_eq!(report.vault_ci("STS role requests"), &serde_json::json!([]));
 }

@@ -117,7 +117,7 @@ fn nearest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a s
 pub fn origin(flag: &str, argv: &[OsString], env: &Env) -> Option<String> {
     let variable = variable_of(flag, argv, env)?;
     Some(match action_input(&variable, env) {
-        Some(input) => format!("the input {input} ({variable})"),
+        Some(input) => format!("the input {input}, {variable}"),
         None => variable,
     })
 }
@@ -286,7 +286,7 @@ mod tests {
         let argv = [OsString::from("vault-ci"), OsString::from("assume")];
         assert_eq!(
             origin("--duration", &argv, &env).as_deref(),
-            Some("the input role-duration-seconds (VAULT_CI_DURATION)")
+            Some("the input role-duration-seconds, VAULT_CI_DURATION")
         );
     }
 
