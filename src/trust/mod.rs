@@ -2,11 +2,16 @@
 //! issuer, audience and subject, printed by `vault-ci trust-policy` and shown
 //! when STS denies a token — the same text in both places.
 
+pub mod audit;
+mod builtin;
 pub mod check;
 pub mod cloudformation;
 pub mod evaluate;
 pub mod hint;
+pub mod lint;
 pub mod policy;
+pub mod sarif;
+pub mod sources;
 
 use serde_json::{Value, json};
 
