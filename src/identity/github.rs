@@ -362,6 +362,58 @@ impl System for Github {
         scope
     }
 
+    /// A repository named by name, not ID, can be re-registered by someone else
+    /// after a rename or deletion ("repo-jacking"): GitHub's immutable subject
+    /// (`repo:OWNER@ID/REPO@ID:…`) or a `repository_id` condition pins it. Any
+    /// ref of it includes every branch, pull request and environment: a role
+    /// that deploys names its environment, which GitHub's protection rules guard.
+    fn advice(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Vec<(String, Scope)> {
+        let Some(sub) = evidence.sub.filter(|sub| sub.starts_with("repo:")) else {
+            return Vec::new();
+        };
+        let scope = self.meant(issuer, evidence);
+        let repo = scope.repo.clone().unwrap_or_default();
+        let mut notes = Vec::new();
+        let pinned = |claim: &str| {
+            evidence
+                .literals
+                .iter()
+                .any(|(key, _)| key.to_ascii_lowercase().ends_with(&format!(":{claim}")))
+        };
+        if scope.owner_id.is_none() && !pinned("repository_id") {
+            notes.push((
+                format!(
+                    "names {repo} by name: if it or its owner is renamed or deleted, whoever \
+                     registers the name next gets the role; GitHub's immutable subject pins the \
+                     owner's and the repository's IDs"
+                ),
+                Scope {
+                    owner_id: Some("OWNER_ID".into()),
+                    repo_id: Some("REPO_ID".into()),
+                    ..scope.clone()
+                },
+            ));
+        }
+        let any_ref = scope.branch.is_none()
+            && scope.tag.is_none()
+            && scope.environment.is_none()
+            && !scope.pull_request;
+        if any_ref && sub.ends_with(":*") {
+            notes.push((
+                format!(
+                    "admits every branch, tag, pull request and environment of {repo}: a role \
+                     that deploys names its environment (environment:NAME, which GitHub's \
+                     deployment protection rules guard) or its branch"
+                ),
+                Scope {
+                    environment: Some("ENVIRONMENT".into()),
+                    ..scope
+                },
+            ));
+        }
+        notes
+    }
+
     /// Runner.Worker runs one job (Runner.Listener, its parent, outlives it);
     /// under act, act itself is the job.
     fn job_process(&self, ancestors: &[Process]) -> Option<u32> {

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::Subject;
 use super::policy::{Condition, Document, Effect, Family, OidcProvider, Statement};
 use super::policy::{Operator, absent_for, audience_claim};
-use crate::identity::{self, Evidence, Issuer, Pattern, Reach};
+use crate::identity::{self, Evidence, Issuer, Pattern, Reach, Scope};
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 const ASSUME_ROLE: &str = "sts:AssumeRole";
@@ -547,7 +547,7 @@ fn check_provider(
         findings.push(Finding {
             statement: label.to_string(),
             at: String::new(),
-            key: aud_key,
+            key: aud_key.clone(),
             value: None,
             admits: format!(
                 "tokens {issuer} issued for any audience the IAM OIDC provider lists, not only for STS"
@@ -555,6 +555,21 @@ fn check_provider(
             class: Class::NoAudience,
             fix: fix(representative)?,
         });
+    }
+    // Tight: what today's practice would pin besides.
+    if let (Some(known), true, Some(sub)) = (&known, findings.is_empty(), representative) {
+        let evidence = evidence(conditions, &aud_key, Some(sub));
+        for (note, scope) in known.ci.system().advice(known, &evidence) {
+            findings.push(Finding {
+                statement: label.to_string(),
+                at: String::new(),
+                key: sub_key.clone(),
+                value: Some(sub.to_string()),
+                admits: note,
+                class: Class::Advice,
+                fix: fix_for(Some(known), provider, conditions, Some(sub), Some(scope))?,
+            });
+        }
     }
     Ok(findings)
 }
@@ -736,6 +751,17 @@ fn fix(
     conditions: &[Condition],
     sub: Option<&str>,
 ) -> Result<Fix, String> {
+    fix_for(known, provider, conditions, sub, None)
+}
+
+/// The fix for the scope `scope` (else the one the statement seems meant for).
+fn fix_for(
+    known: Option<&Issuer>,
+    provider: &OidcProvider,
+    conditions: &[Condition],
+    sub: Option<&str>,
+    scope: Option<Scope>,
+) -> Result<Fix, String> {
     let issuer = provider.issuer.as_str();
     let evidence = evidence(
         conditions,
@@ -757,7 +783,7 @@ fn fix(
     let internal = |e: crate::error::Error| {
         format!("internal error: the fix for a statement trusting {issuer} does not work ({e})")
     };
-    let mut scope = system.meant(known, &evidence);
+    let mut scope = scope.unwrap_or_else(|| system.meant(known, &evidence));
     // The issuer and audience are named only where they are not the CI's own.
     let defaults = system.trust_subject(&scope).map_err(internal)?;
     if !defaults.issuer.eq_ignore_ascii_case(issuer) {

@@ -352,7 +352,9 @@ mod agreement {
                 .flat_map(|tests| tests.as_object().unwrap().values())
                 .flat_map(crate::trust::policy::strings)
                 .collect();
-            let tight = !classes.iter().any(|class| *class != Class::NoAudience);
+            let tight = classes
+                .iter()
+                .all(|class| matches!(class, Class::NoAudience | Class::Advice));
             let owner_wide = !classes
                 .iter()
                 .any(|class| matches!(class, Class::OtherOwners | Class::NotJudged));
