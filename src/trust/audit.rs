@@ -85,7 +85,7 @@ pub fn file(name: &str, path: &Path, text: &str) -> Result<Checked, String> {
 
 fn unreadable(why: &str) -> Finding {
     Finding {
-        statement: "the role".into(),
+        statement: String::new(),
         at: String::new(),
         key: "AssumeRolePolicyDocument".into(),
         value: None,
@@ -112,8 +112,16 @@ pub fn role_findings(role: &Role) -> Result<Vec<Finding>, String> {
     let same = |a: &Finding, b: &Finding| {
         a.statement == b.statement && a.key.eq_ignore_ascii_case(&b.key) && a.class == b.class
     };
+    // A note on a value the file leaves open would be about its placeholder.
+    let placeholders: Vec<String> = open.iter().map(|name| format!("${{{name}}}")).collect();
     for finding in &named {
-        findings.push(finding.clone());
+        let about_open = finding
+            .value
+            .as_ref()
+            .is_some_and(|v| placeholders.iter().any(|p| v.contains(p.as_str())));
+        if !(finding.class == Class::Advice && about_open) {
+            findings.push(finding.clone());
+        }
     }
     for finding in worst {
         if named.iter().any(|n| same(n, &finding)) || finding.class == Class::NotJudged {
@@ -174,7 +182,7 @@ pub fn json(checked: &[(String, Checked)], exit: i32) -> Value {
     let files: Vec<Value> = checked
         .iter()
         .map(|(name, c)| {
-            serde_json::json!({ "file": name, "kind": format!("{:?}", c.kind).to_lowercase(), "roles": c.roles })
+            serde_json::json!({ "file": name, "kind": c.kind.name(), "roles": c.roles })
         })
         .collect();
     let findings: Vec<Value> = checked

@@ -155,7 +155,12 @@ impl Fix {
 impl fmt::Display for Finding {
     /// One line: `high: statement 1: no condition on …:sub admits any repository on GitHub`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: ", self.class, self.statement)?;
+        write!(f, "{}: ", self.class)?;
+        // What is about a whole document is said of it, with no statement.
+        if self.statement.is_empty() {
+            return f.write_str(&self.admits);
+        }
+        write!(f, "{}: ", self.statement)?;
         match (&self.value, self.class) {
             (Some(value), Class::NotJudged) if self.key == "Principal" => {
                 return write!(f, "the principal {value}: {}", self.admits);

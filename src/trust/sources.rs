@@ -32,14 +32,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn describe(self) -> &'static str {
+    /// Its name in `--format json`.
+    pub fn name(self) -> &'static str {
         match self {
-            Kind::Policy => "a trust policy",
-            Kind::GetRole => "aws iam get-role output",
-            Kind::ListRoles => "aws iam list-roles output",
-            Kind::AccountDetails => "aws iam get-account-authorization-details output",
-            Kind::CloudFormation => "a CloudFormation template",
-            Kind::Terraform => "terraform show -json output",
+            Kind::Policy => "policy",
+            Kind::GetRole => "get-role",
+            Kind::ListRoles => "list-roles",
+            Kind::AccountDetails => "account-authorization-details",
+            Kind::CloudFormation => "cloudformation",
+            Kind::Terraform => "terraform",
         }
     }
 }
