@@ -253,6 +253,17 @@ impl System for Github {
                             return Reach::One;
                         }
                         owner.get_or_insert((o.to_string(), name.to_string()));
+                    } else if let Some((o, "")) = value.split_once('@')
+                        && plain(o)
+                        && i + 2 == n
+                    {
+                        // `repo:acme@*/app@*:*`: no name has `@`, so the owner is
+                        // acme; but the `*` for its ID matches across `/` and `:`.
+                        return Reach::Owner(format!(
+                            "any repository of {o} whose `sub` holds the rest of the pattern \
+                             after a wildcard (the `*` after `{o}@` matches across `/`): pin \
+                             the owner's and the repository's IDs"
+                        ));
                     }
                 }
                 "repository_id" if done => return Reach::One,
@@ -308,13 +319,14 @@ impl System for Github {
                 Some((owner, after)) => (owner, Some(after)),
                 None => (rest, None),
             };
-            owner = owner_name(owner_part);
+            owner = owner_name(&with_id(owner_part, "OWNER_ID"));
             if let Some(after) = after {
                 let (repo_part, tail) = match after.split_once(':') {
                     Some((repo, tail)) => (repo, Some(tail)),
                     None => (after, None),
                 };
-                name = Some(repo_part).filter(|r| !r.is_empty() && !r.contains(['*', '?']));
+                name = Some(with_id(repo_part, "REPO_ID"))
+                    .filter(|r| !r.is_empty() && !r.contains(['*', '?']));
                 context = tail;
             }
         } else if let Some(s) = sub {
@@ -334,7 +346,7 @@ impl System for Github {
         });
         let owner = owner.unwrap_or_else(|| "OWNER".into());
         let (owner, owner_id) = split_id(&owner);
-        let (name, repo_id) = split_id(name.unwrap_or("REPO"));
+        let (name, repo_id) = split_id(name.as_deref().unwrap_or("REPO"));
         let ids = owner_id.is_some() || repo_id.is_some();
         let head = |prefix: &str| {
             context
@@ -451,6 +463,14 @@ const CLAIMS: &[&str] = &[
 
 fn claim(name: &str) -> bool {
     CLAIMS.contains(&name) || name.starts_with("repo_property_")
+}
+
+/// `NAME@*` (an ID left to a wildcard) → `NAME@PLACEHOLDER`: the name is meant.
+fn with_id(part: &str, placeholder: &str) -> String {
+    match part.split_once('@') {
+        Some((name, id)) if plain(name) && !plain(id) => format!("{name}@{placeholder}"),
+        _ => part.to_string(),
+    }
 }
 
 /// `NAME@ID` → (NAME, Some(ID)): GitHub's immutable subjects.

@@ -123,8 +123,44 @@ pub fn role_findings(role: &Role) -> Result<Vec<Finding>, String> {
             findings.push(finding.clone());
         }
     }
+    // A stack deployed with the template's defaults has them: what they open is open.
+    let defaulted: Vec<&(String, String)> = role
+        .defaults
+        .iter()
+        .filter(|(name, _)| open.contains(name))
+        .collect();
+    let mut by_default = Vec::new();
+    if !defaulted.is_empty() {
+        let default = |name: &str| {
+            defaulted
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| format!("${{{name}}}"))
+        };
+        let given: Vec<String> = defaulted.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        for finding in check::check(&sources::fill(&policy, &default))? {
+            if !finding.class.fails() || named.iter().any(|n| same(n, &finding)) {
+                continue;
+            }
+            by_default.push(Finding {
+                admits: format!(
+                    "{}, with the template's defaults ({})",
+                    finding.admits,
+                    given.join(", ")
+                ),
+                ..finding
+            });
+        }
+    }
+    findings.extend(by_default.iter().cloned());
     for finding in worst {
-        if named.iter().any(|n| same(n, &finding)) || finding.class == Class::NotJudged {
+        if named.iter().any(|n| same(n, &finding))
+            || by_default.iter().any(|d| {
+                d.statement == finding.statement && d.key.eq_ignore_ascii_case(&finding.key)
+            })
+            || finding.class == Class::NotJudged
+        {
             continue;
         }
         let value = finding

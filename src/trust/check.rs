@@ -276,6 +276,13 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
                     issuer,
                 }));
             }
+            // One issuer named twice (a template's `Fn::If` of two ARNs for it) is one.
+            let mut seen: Vec<String> = Vec::new();
+            providers.retain(|p| {
+                let new = !seen.iter().any(|s| s.eq_ignore_ascii_case(&p.issuer));
+                seen.push(p.issuer.clone());
+                new
+            });
             for provider in &providers {
                 findings.extend(check_provider(label, provider, conditions, &denies)?);
             }

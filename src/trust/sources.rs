@@ -62,6 +62,9 @@ pub struct Role {
     pub duplicates: Vec<Duplicate>,
     /// Why the document cannot be judged at all (a plan's "known after apply").
     pub unknown: Option<String>,
+    /// The defaults a template gives the values it leaves open: what a stack
+    /// deployed without them has.
+    pub defaults: Vec<(String, String)>,
 }
 
 impl Role {
@@ -74,6 +77,7 @@ impl Role {
             embedded: false,
             duplicates: Vec::new(),
             unknown: None,
+            defaults: Vec::new(),
         };
         match document {
             Value::String(text) => {

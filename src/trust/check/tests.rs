@@ -1358,3 +1358,18 @@ fn tight_statements_get_todays_practice_as_notes_with_their_fix() {
         1
     );
 }
+
+#[test]
+fn immutable_subjects_with_their_ids_left_to_wildcards_are_one_owners() {
+    // GitHub names new repositories `repo:OWNER@ID/REPO@ID:…` (2026-07-15 on);
+    // a module that wildcards the IDs pins the names, but its `*` spans `/`.
+    let finding = only_finding(github_sub("StringLike", json!(["repo:acme@*/app@*:*"])));
+    assert_eq!(finding.class, WholeOwner);
+    assert_eq!(
+        finding.fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider github --repo acme/app --owner-id OWNER_ID --repo-id REPO_ID --account-id 123456789012"
+        )
+    );
+    assert_fix_is_what_trust_policy_prints(&finding);
+}

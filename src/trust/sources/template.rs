@@ -34,6 +34,18 @@ pub fn roles(tree: &Tree) -> Vec<Role> {
         let at = super::push(&at, "AssumeRolePolicyDocument");
         let resolved = template.resolve(document).unwrap_or(Value::Null);
         let mut role = Role::new(Some(format!("{id} ({kind})")), at, &resolved, tree);
+        role.defaults = template
+            .parameters
+            .iter()
+            .filter_map(|(name, parameter)| {
+                let default = match parameter.get("Default")? {
+                    Value::String(text) => text.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((name.clone(), default))
+            })
+            .collect();
         if !role.document.is_object() {
             role.unknown = Some(format!(
                 "its AssumeRolePolicyDocument is {}, which the template alone does not resolve",
