@@ -574,7 +574,11 @@ fn googles_policy_names_the_built_in_principal_and_its_own_keys() {
 /// audit/README.md's table: each file, the severities `--check` reports in
 /// order, and its exit status.
 fn audit_table() -> Vec<(String, Vec<String>, i32)> {
-    let readme = std::fs::read_to_string(fixtures("audit").join("README.md")).unwrap();
+    table("audit")
+}
+
+fn table(kind: &str) -> Vec<(String, Vec<String>, i32)> {
+    let readme = std::fs::read_to_string(fixtures(kind).join("README.md")).unwrap();
     readme
         .lines()
         .filter(|l| l.starts_with("| `"))
@@ -885,4 +889,32 @@ fn trust_policy_writes_only_what_its_own_check_finds_tight() {
     // --check's formats are not a policy's.
     env.vault_ci(["trust-policy", "--provider", "github", "--repo", "o/r", "--format", "sarif"])
         .fails(2, "vault-ci: --format sarif is for --check's findings; a trust policy is json or cloudformation");
+}
+
+#[test]
+fn real_policies_get_the_verdict_they_were_given_by_hand() {
+    let readme = std::fs::read_to_string(fixtures("corpus").join("README.md")).unwrap();
+    let by_hand: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split(" | ").nth(3).unwrap().split(':').next().unwrap())
+        .collect();
+    let table = table("corpus");
+    let files = std::fs::read_dir(fixtures("corpus")).unwrap().count() - 1;
+    assert_eq!(
+        table.len(),
+        files,
+        "every file of the corpus is in its README"
+    );
+    for ((file, severities, exit), hand) in table.into_iter().zip(by_hand) {
+        let out = check(&fixtures("corpus").join(&file));
+        assert_eq!(out.code, Some(exit), "{file}:\n{out}");
+        assert_eq!(severities_reported(&out), severities, "{file}:\n{out}");
+        // No all-clear for what is loose; no finding against what is tight.
+        match hand {
+            "loose" => assert_ne!(exit, 0, "{file}"),
+            "tight" => assert_ne!(exit, 1, "{file}"),
+            other => panic!("{file}: by hand `{other}`"),
+        }
+    }
 }
