@@ -918,3 +918,65 @@ fn real_policies_get_the_verdict_they_were_given_by_hand() {
         }
     }
 }
+
+/// The README's code-scanning workflow: its `vault-ci trust-policy --check …`
+/// line, run over a repository whose pull request loosens a role.
+#[test]
+fn the_readmes_code_scanning_workflow_shows_the_pull_request_that_loosens_a_role() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let workflow = readme
+        .split("# .github/workflows/trust-policies.yml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's code-scanning workflow");
+    for needed in [
+        "security-events: write",
+        "github/codeql-action/upload-sarif@",
+        "sarif_file: trust-policies.sarif",
+    ] {
+        assert!(workflow.contains(needed), "{needed}:\n{workflow}");
+    }
+    let command = workflow
+        .lines()
+        .find_map(|l| l.split_once("vault-ci trust-policy "))
+        .map(|(_, args)| args.split(" > ").next().unwrap().to_string())
+        .unwrap();
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args, ["--check", "infra/", "--format", "sarif"]);
+
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("infra")).unwrap();
+    let template = |sub: &str| {
+        format!(
+            "Resources:\n  Deploy:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Statement:\n          - Effect: Allow\n            Action: sts:AssumeRoleWithWebIdentity\n            Principal:\n              Federated: !Sub arn:aws:iam::${{AWS::AccountId}}:oidc-provider/token.actions.githubusercontent.com\n            Condition:\n              StringEquals:\n                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n              StringLike:\n                token.actions.githubusercontent.com:sub: {sub}\n"
+        )
+    };
+    let scan = |sub: &str| -> (Outcome, serde_json::Value) {
+        env.write("infra/roles.yaml", &template(sub));
+        let mut argv = vec!["trust-policy"];
+        argv.extend(&args);
+        let out = env.vault_ci(&argv);
+        let file = env.write("trust-policies.sarif", &out.stdout);
+        let valid = validate_sarif(&file);
+        assert_eq!(valid.code, Some(0), "{valid}");
+        let log = serde_json::from_str(&out.stdout).unwrap();
+        (out, log)
+    };
+    // main: one environment of one repository.
+    let (before, log) = scan("repo:acme@1234/app@5678:environment:prod");
+    assert_eq!(before.code, Some(0), "{before}");
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    // The pull request: every repository of acme.
+    let (after, log) = scan("repo:acme/*");
+    assert_eq!(after.code, Some(1), "{after}");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "whole-owner");
+    assert_eq!(result["level"], "error");
+    let physical = &result["locations"][0]["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uri"], "infra/roles.yaml");
+    assert_eq!(
+        physical["region"]["startLine"], 15,
+        "the line the pull request changed"
+    );
+}
