@@ -250,3 +250,29 @@ pub fn json(checked: &[(String, Checked)], exit: i32) -> Value {
         "exit": exit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a file holds, reading it ends in findings or an error, and
+        /// every finding is on a line of the file.
+        #[test]
+        fn any_text_is_read_without_panicking(
+            text in "(\\{|\\}|\\[|\\]|:|,|-| |\\n|\"|Statement|Resources|Type|AWS::IAM::Role|Properties|AssumeRolePolicyDocument|Effect|Allow|Principal|Federated|!Sub|!Ref|!If|&a|\\*a|\\$\\{x\\}|Condition|StringLike|a:sub|repo:\\*){0,40}"
+        ) {
+            for name in ["f.json", "f.yaml"] {
+                if let Ok(checked) = file(name, Path::new(name), &text) {
+                    let lines = text.split('\n').count();
+                    for located in &checked.findings {
+                        prop_assert!(located.line.is_none_or(|l| (1..=lines).contains(&l)), "{}", located);
+                    }
+                }
+            }
+        }
+    }
+}
