@@ -766,6 +766,13 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "provider")]
     pub check: Vec<PathBuf>,
 
+    /// With --check: GitHub's `sub` is customised to these claim keys (the OIDC
+    /// customization API's include_claim_keys, in order: repo,context,job_workflow_ref),
+    /// or @FILE with that API's answer (gh api repos/OWNER/REPO/actions/oidc/customization/sub):
+    /// a `sub` condition no such token can match is reported as admitting nothing.
+    #[arg(long, value_name = "KEYS", requires = "check")]
+    pub github_sub_claims: Option<String>,
+
     /// With --check: best-practice notes (a repository pinned by name, not ID) fail too (exit 1).
     #[arg(long, requires = "check")]
     pub strict: bool,

@@ -980,3 +980,30 @@ fn the_readmes_code_scanning_workflow_shows_the_pull_request_that_loosens_a_role
         "the line the pull request changed"
     );
 }
+
+#[test]
+fn a_customised_github_sub_makes_a_default_pattern_admit_nothing() {
+    let env = Env::new();
+    let policy = fixtures("safe").join("github-docs-branch.json");
+    let answer = env.write(
+        "sub.json",
+        r#"{"use_default": false, "include_claim_keys": ["repo", "context", "job_workflow_ref"]}"#,
+    );
+    for keys in [
+        "repo,context,job_workflow_ref".to_string(),
+        format!("@{}", answer.display()),
+    ] {
+        let out = env.vault_ci([
+            "trust-policy",
+            "--check",
+            policy.to_str().unwrap(),
+            "--github-sub-claims",
+            &keys,
+        ]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert_eq!(severities_reported(&out)[0], "broken", "{out}");
+        assert!(out.stdout.contains("(--github-sub-claims): each reads repo:…:<ref:REF|environment:NAME|pull_request>:job_workflow_ref:…"), "{out}");
+    }
+    env.vault_ci(["trust-policy", "--check", policy.to_str().unwrap(), "--github-sub-claims", "Repo"])
+        .fails(2, "vault-ci: --github-sub-claims: `Repo` is no list of claim keys (repo,context,job_workflow_ref)");
+}

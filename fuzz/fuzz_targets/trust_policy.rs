@@ -33,7 +33,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for name in ["fuzz.json", "fuzz.yaml"] {
-        if let Ok(checked) = audit::file(name, std::path::Path::new(name), text) {
+        if let Ok(checked) = audit::file(
+            name,
+            std::path::Path::new(name),
+            text,
+            &audit::Options::default(),
+        ) {
             let lines = text.split('\n').count();
             for located in &checked.findings {
                 assert!(located.line.is_none_or(|line| (1..=lines).contains(&line)), "{located}");

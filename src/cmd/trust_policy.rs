@@ -17,10 +17,19 @@ const MAX_FILE: usize = 256 << 20;
 
 pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
     if !args.check.is_empty() {
+        let options = audit::Options {
+            github_sub_claims: args
+                .github_sub_claims
+                .as_deref()
+                .map(trust::sub_claims::parse)
+                .transpose()
+                .map_err(|why| Error::usage(format!("--github-sub-claims: {why}")))?,
+        };
         return check(
             &args.check,
             args.format.unwrap_or(PolicyFormat::Text),
             args.strict,
+            &options,
         );
     }
     let format = args.format.unwrap_or(PolicyFormat::Json);
@@ -138,7 +147,12 @@ fn names_only(scope: &Scope) -> Result<()> {
 /// `--check FILE…`: the report on stdout, the verdict as the exit status: 1 for
 /// a policy found too open or broken, 3 when all that is left is what vault-ci
 /// could not judge, 2 for a file that holds no trust policy.
-fn check(paths: &[PathBuf], format: PolicyFormat, strict: bool) -> Result<Exit> {
+fn check(
+    paths: &[PathBuf],
+    format: PolicyFormat,
+    strict: bool,
+    options: &audit::Options,
+) -> Result<Exit> {
     if format == PolicyFormat::Cloudformation {
         return Err(Error::usage(
             "--check reports as text, json or sarif; --format cloudformation writes a policy",
@@ -150,7 +164,7 @@ fn check(paths: &[PathBuf], format: PolicyFormat, strict: bool) -> Result<Exit> 
         if path.is_dir() {
             for file in walk(path)? {
                 let name = file.display().to_string();
-                match read(&file).and_then(|text| audit::file(&name, &file, &text)) {
+                match read(&file).and_then(|text| audit::file(&name, &file, &text, options)) {
                     Ok(found) => checked.push((name, found)),
                     Err(_) => skipped += 1,
                 }
@@ -159,7 +173,7 @@ fn check(paths: &[PathBuf], format: PolicyFormat, strict: bool) -> Result<Exit> 
         }
         let name = path.display().to_string();
         let text = read(path).map_err(|e| Error::usage(format!("--check {name}: {e}")))?;
-        let found = audit::file(&name, path, &text).map_err(|why| {
+        let found = audit::file(&name, path, &text, options).map_err(|why| {
             let joint = match why.starts_with("is ") || why.starts_with("holds ") {
                 true => " ",
                 false => ": ",

@@ -434,7 +434,60 @@ impl System for Github {
     }
 }
 
-/// The claim names GitHub's `sub` (default or customised) is made of.
+/// Whether a `sub` value (the text before its first wildcard, and whether that
+/// is all of it) can be one GitHub writes for a repository whose `sub` is
+/// customised to `keys` (the OIDC customization API's `include_claim_keys`, in
+/// order; `context` is `ref:REF`, `environment:NAME` or `pull_request`). Err:
+/// the form its tokens' `sub` takes.
+pub fn fits_sub_claims(sub: Pattern<'_>, keys: &[String]) -> std::result::Result<(), String> {
+    let segments: Vec<&str> = sub.prefix.split(':').collect();
+    let n = segments.len();
+    let partial = |i: usize| !sub.literal && i + 1 == n;
+    let form = || {
+        keys.iter()
+            .map(|key| match key.as_str() {
+                "context" => "<ref:REF|environment:NAME|pull_request>".to_string(),
+                key => format!("{key}:…"),
+            })
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut i = 0;
+    for key in keys {
+        if i >= n {
+            // The pattern's literal text ended before the claims did.
+            return match sub.literal {
+                true => Err(form()),
+                false => Ok(()),
+            };
+        }
+        let segment = segments[i];
+        let context = ["ref", "environment", "pull_request"];
+        let own = [key.as_str()];
+        let choices: &[&str] = match key.as_str() {
+            "context" => &context,
+            _ => &own,
+        };
+        if partial(i) {
+            return match choices.iter().any(|c| c.starts_with(segment)) {
+                true => Ok(()),
+                false => Err(form()),
+            };
+        }
+        if !choices.contains(&segment) {
+            return Err(form());
+        }
+        // A claim and its value; `pull_request` has none.
+        i += if segment == "pull_request" { 1 } else { 2 };
+    }
+    // More claims than the template has cannot match.
+    match i >= n {
+        true => Ok(()),
+        false => Err(form()),
+    }
+}
+
+
 const CLAIMS: &[&str] = &[
     "repo",
     "context",

@@ -49,6 +49,13 @@ impl std::fmt::Display for Located {
     }
 }
 
+/// What `--check` is told besides the files.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `--github-sub-claims`: the claim keys GitHub's customised `sub` has.
+    pub github_sub_claims: Option<Vec<String>>,
+}
+
 /// One file read and checked.
 #[derive(Debug)]
 pub struct Checked {
@@ -59,12 +66,12 @@ pub struct Checked {
 
 /// The findings for one file's text; Err when it is no JSON or YAML, holds no
 /// trust policy, or (a bare policy document) is not one IAM could read.
-pub fn file(name: &str, path: &Path, text: &str) -> Result<Checked, String> {
+pub fn file(name: &str, path: &Path, text: &str, options: &Options) -> Result<Checked, String> {
     let tree = sources::parse(path, text)?;
     let (kind, roles) = sources::roles(&tree)?;
     let mut findings = Vec::new();
     for role in &roles {
-        let found = match role_findings(role) {
+        let found = match role_findings(role, options) {
             Ok(found) => found,
             Err(why) if matches!(kind, Kind::Policy | Kind::GetRole) => return Err(why),
             Err(why) => vec![unreadable(&why)],
@@ -96,12 +103,16 @@ fn unreadable(why: &str) -> Finding {
 }
 
 /// Everything said about one role's trust policy.
-pub fn role_findings(role: &Role) -> Result<Vec<Finding>, String> {
+pub fn role_findings(role: &Role, options: &Options) -> Result<Vec<Finding>, String> {
     if let Some(why) = &role.unknown {
         return Ok(vec![unreadable(why)]);
     }
     let mut findings = super::lint::lint(&role.document, &role.duplicates, !role.embedded);
     let policy = role.policy();
+    if let Some(keys) = &options.github_sub_claims {
+        let named = sources::fill(&policy, &|name| format!("${{{name}}}"));
+        findings.extend(super::sub_claims::check(&named, keys));
+    }
     let open = sources::open_names(&policy);
     if open.is_empty() {
         findings.extend(check::check(&policy)?);
@@ -266,7 +277,7 @@ mod tests {
             text in "(\\{|\\}|\\[|\\]|:|,|-| |\\n|\"|Statement|Resources|Type|AWS::IAM::Role|Properties|AssumeRolePolicyDocument|Effect|Allow|Principal|Federated|!Sub|!Ref|!If|&a|\\*a|\\$\\{x\\}|Condition|StringLike|a:sub|repo:\\*){0,40}"
         ) {
             for name in ["f.json", "f.yaml"] {
-                if let Ok(checked) = file(name, Path::new(name), &text) {
+                if let Ok(checked) = file(name, Path::new(name), &text, &Options::default()) {
                     let lines = text.split('\n').count();
                     for located in &checked.findings {
                         prop_assert!(located.line.is_none_or(|l| (1..=lines).contains(&l)), "{}", located);

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod policy;
 pub mod sarif;
 pub mod sources;
+pub mod sub_claims;
 
 use serde_json::{Value, json};
 
