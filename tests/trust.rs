@@ -1007,3 +1007,24 @@ fn a_customised_github_sub_makes_a_default_pattern_admit_nothing() {
     env.vault_ci(["trust-policy", "--check", policy.to_str().unwrap(), "--github-sub-claims", "Repo"])
         .fails(2, "vault-ci: --github-sub-claims: `Repo` is no list of claim keys (repo,context,job_workflow_ref)");
 }
+
+#[test]
+fn nothing_read_is_no_all_clear() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("infra")).unwrap();
+    env.write("infra/package.json", r#"{"name": "x"}"#);
+    env.write(
+        "infra/bucket.yaml",
+        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n",
+    );
+    let infra = env.path("infra");
+    env.vault_ci(["trust-policy", "--check", infra.to_str().unwrap()])
+        .fails(
+            2,
+            &format!(
+                "vault-ci: --check {}: no role's trust policy in it; name a policy document, a \
+             CloudFormation template, a terraform show -json file or aws iam output",
+                infra.display()
+            ),
+        );
+}

@@ -185,6 +185,15 @@ fn check(
         })?;
         checked.push((name, found));
     }
+    // Nothing read is no all-clear: a wrong path, or a folder of other files.
+    if checked.iter().all(|(_, c)| c.roles == 0) {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::usage(format!(
+            "--check {}: no role's trust policy in it; name a policy document, a CloudFormation \
+             template, a terraform show -json file or aws iam output",
+            names.join(" "),
+        )));
+    }
     let findings: Vec<audit::Located> = checked
         .iter()
         .flat_map(|(_, c)| c.findings.iter().cloned())
@@ -230,7 +239,6 @@ fn summary(checked: &[(String, Checked)], findings: &[audit::Located], code: i32
         n => format!(" ({} of best practice)", plural(n, "note")),
     };
     let verdict = match code {
-        0 if roles == 0 => "no role's trust policy found".to_string(),
         0 => format!("no statement admits more than the repository or project it names{notes}"),
         3 => format!(
             "{} not judged: check by hand that each admits only the jobs it is meant for{notes}",
