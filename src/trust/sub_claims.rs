@@ -74,8 +74,16 @@ pub fn check(document: &Value, keys: &[String]) -> Vec<Finding> {
                 continue;
             }
             for value in &condition.values {
-                let Err(form) = identity::github::fits_sub_claims(Pattern::of(value, like), keys)
-                else {
+                let pattern = Pattern::of(value, like);
+                let Err(form) = identity::github::fits_sub_claims(pattern, keys) else {
+                    if let Some(note) = unpinned_workflow(pattern, keys, &condition.key) {
+                        findings.push(Finding {
+                            statement: statement.label.clone(),
+                            at: condition.at.clone(),
+                            value: Some(value.clone()),
+                            ..note
+                        });
+                    }
                     continue;
                 };
                 findings.push(Finding {
@@ -95,6 +103,48 @@ pub fn check(document: &Value, keys: &[String]) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// A `sub` whose template has `job_workflow_ref` but whose pattern leaves it
+/// to a wildcard: any workflow of the repository (a new one in a pull request's
+/// branch, if the ref is not pinned) gets the role. A role that deploys pins it.
+fn unpinned_workflow(pattern: Pattern<'_>, keys: &[String], key: &str) -> Option<Finding> {
+    if !keys.iter().any(|k| k == "job_workflow_ref") || pattern.literal {
+        return None;
+    }
+    let pinned = pattern
+        .prefix
+        .split_once("job_workflow_ref:")
+        .is_some_and(|(_, rest)| rest.contains('@'));
+    if pinned {
+        return None;
+    }
+    let example: Vec<String> = keys
+        .iter()
+        .map(|k| match k.as_str() {
+            "repo" => "repo:OWNER/REPO".to_string(),
+            "context" => "environment:ENVIRONMENT".to_string(),
+            "job_workflow_ref" => {
+                "job_workflow_ref:OWNER/REPO/.github/workflows/WORKFLOW.yml@refs/heads/main"
+                    .to_string()
+            }
+            other => format!("{other}:{}", other.to_uppercase()),
+        })
+        .collect();
+    Some(Finding {
+        statement: String::new(),
+        at: String::new(),
+        key: key.to_string(),
+        value: None,
+        admits: "leaves job_workflow_ref to a wildcard: any workflow of the repository gets the \
+                 role, a new one on any branch too; a role that deploys pins the workflow and its ref"
+            .into(),
+        class: Class::Advice,
+        fix: Fix {
+            args: None,
+            condition: Some(serde_json::json!({ "StringEquals": { key: example.join(":") } })),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -121,13 +171,19 @@ mod tests {
              admits no token of a repository whose `sub` is customised to repo, context, job_workflow_ref \
              (--github-sub-claims): each reads repo:…:<ref:REF|environment:NAME|pull_request>:job_workflow_ref:…"
         );
-        for fits in [
+        let pinned = "repo:acme/app:environment:prod:job_workflow_ref:acme/ci/.github/workflows/deploy.yml@refs/heads/main";
+        assert_eq!(check(&policy(pinned), &keys), []);
+        // These fit, but leave the workflow to a wildcard: a note each.
+        for open in [
             "repo:acme/app:*",
-            "repo:acme/app:environment:prod:job_workflow_ref:acme/ci/.github/workflows/deploy.yml@refs/heads/main",
             "repo:acme/app:pull_request:job_workflow_ref:*",
             "repo:acme/app:ref:refs/heads/main:job_*",
         ] {
-            assert_eq!(check(&policy(fits), &keys), [], "{fits}");
+            let notes: Vec<Class> = check(&policy(open), &keys)
+                .iter()
+                .map(|f| f.class)
+                .collect();
+            assert_eq!(notes, [Class::Advice], "{open}");
         }
         // The default template: `repo:OWNER/REPO` alone is no token's `sub`.
         let default = parse("repo,context").unwrap();
