@@ -137,9 +137,11 @@ fn result(located: &Located) -> Value {
         physical["region"] = json!({ "startLine": line });
     }
     let mut location = json!({ "physicalLocation": physical });
-    let logical = match &located.role {
-        Some(role) => format!("{role}/{}", finding.statement),
-        None => finding.statement.clone(),
+    let logical = match (&located.role, finding.statement.as_str()) {
+        (Some(role), "") => role.clone(),
+        (Some(role), statement) => format!("{role}/{statement}"),
+        (None, "") => located.file.clone(),
+        (None, statement) => statement.to_string(),
     };
     location["logicalLocations"] = json!([{ "fullyQualifiedName": logical, "kind": "resource" }]);
     json!({
