@@ -222,10 +222,14 @@ impl ValueEnum for ProviderChoice {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PolicyFormat {
-    /// The trust policy document, as IAM takes it.
+    /// The trust policy document, as IAM takes it (with --check: the findings as JSON).
     Json,
     /// A CloudFormation template: the role with that trust policy, the OIDC provider.
     Cloudformation,
+    /// With --check (its default): one line per finding, each with its fix.
+    Text,
+    /// With --check: SARIF 2.1.0, for GitHub code scanning and other tools.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -751,25 +755,40 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_enum, required_unless_present = "check")]
     pub provider: Option<Ci>,
 
-    /// Check a role's trust policy instead (JSON, or `aws iam get-role` output): every
-    /// way it admits more than one repository or project, each with its fix. Exit 0:
-    /// nothing found; 1: findings; 2: not a trust policy; 3: nothing found, but statements
-    /// not judged (their issuer is no CI vault-ci knows, so what their `sub` admits is
-    /// unknown to it).
-    #[arg(long, value_name = "FILE", conflicts_with = "provider")]
-    pub check: Option<PathBuf>,
+    /// Check trust policies instead: every way a role admits more than one repository or
+    /// project, each with its fix. Reads policy documents; `aws iam get-role`, `list-roles`
+    /// and `get-account-authorization-details` output; CloudFormation templates (JSON or
+    /// YAML); `terraform show -json` plans and state; folders (every such file in them).
+    /// Exit 0: every role judged, none too open; 1: findings (too open, or broken); 2: a
+    /// file that holds no trust policy; 3: nothing too open, but something not judged (an
+    /// issuer whose `sub` grammar vault-ci does not know, a template's unresolved
+    /// parameter, a plan's "known after apply").
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "provider")]
+    pub check: Vec<PathBuf>,
 
-    /// Print the trust policy (json), or a CloudFormation template that creates the
-    /// role with it and the account's IAM OIDC provider for the issuer (cloudformation).
-    #[arg(long, value_enum, default_value_t = PolicyFormat::Json)]
-    pub format: PolicyFormat,
+    /// With --check: GitHub's `sub` is customised to these claim keys (the OIDC
+    /// customization API's include_claim_keys, in order: repo,context,job_workflow_ref),
+    /// or @FILE with that API's answer (gh api repos/OWNER/REPO/actions/oidc/customization/sub):
+    /// a `sub` condition no such token can match is reported as admitting nothing.
+    #[arg(long, value_name = "KEYS", requires = "check")]
+    pub github_sub_claims: Option<String>,
+
+    /// With --check: best-practice notes (a repository pinned by name, not ID) fail too (exit 1).
+    #[arg(long, requires = "check")]
+    pub strict: bool,
+
+    /// Print the trust policy (json, the default), or a CloudFormation template that creates
+    /// the role with it and the account's IAM OIDC provider for the issuer (cloudformation).
+    /// With --check: text (the default), json or sarif.
+    #[arg(long, value_enum)]
+    pub format: Option<PolicyFormat>,
 
     /// With --format cloudformation: the account has the IAM OIDC provider already
     /// (the template's CreateOidcProvider parameter defaults to false).
     #[arg(long)]
     pub existing_oidc_provider: bool,
 
-    /// GitHub: OWNER/REPO (`*` allowed, e.g. octo-org/*). Forgejo: OWNER/REPO.
+    /// GitHub: OWNER/REPO (one repository: no `*`, `?` or `$`). Forgejo: OWNER/REPO.
     #[arg(long, value_name = "OWNER/REPO", help_heading = "GitHub")]
     pub repo: Option<String>,
 
@@ -787,7 +806,7 @@ pub struct TrustPolicyArgs {
     )]
     pub repo_id: Option<String>,
 
-    /// GitLab: GROUP/PROJECT (`*` allowed).
+    /// GitLab: GROUP/PROJECT (one project: no `*`, `?` or `$`).
     #[arg(long, value_name = "GROUP/PROJECT", help_heading = "GitLab")]
     pub project_path: Option<String>,
 
@@ -797,7 +816,7 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
     pub org_id: Option<String>,
 
-    /// CircleCI: the project ID (default: any project of the organization).
+    /// CircleCI: the project ID.
     #[arg(long, value_name = "UUID", help_heading = "CircleCI")]
     pub project_id: Option<String>,
 
@@ -805,7 +824,7 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
     pub organization: Option<String>,
 
-    /// Buildkite: the pipeline slug (default: any pipeline). Azure DevOps: the
+    /// Buildkite: the pipeline slug. Azure DevOps: the
     /// pipeline's name, for the tokens it requests without a service connection.
     #[arg(long, value_name = "SLUG", help_heading = "Buildkite")]
     pub pipeline: Option<String>,
@@ -818,7 +837,7 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "UUID", help_heading = "Bitbucket")]
     pub workspace_uuid: Option<String>,
 
-    /// Bitbucket: the repository UUID (default: any repository).
+    /// Bitbucket: the repository UUID.
     #[arg(long, value_name = "UUID", help_heading = "Bitbucket")]
     pub repo_uuid: Option<String>,
 

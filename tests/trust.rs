@@ -41,6 +41,15 @@ fn expected(kind: &str) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The severity of each finding line of `--check`'s report, in order.
+fn severities_reported(out: &Outcome) -> Vec<String> {
+    out.stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
 fn check(file: &Path) -> Outcome {
     Env::new().vault_ci(["trust-policy", "--check", file.to_str().unwrap()])
 }
@@ -52,15 +61,14 @@ fn the_documented_policies_pass_and_the_published_mistakes_are_named_with_their_
         assert!(table.len() >= 10, "{kind}: {table:?}");
         for (file, severities) in table {
             let out = check(&fixtures(kind).join(&file));
-            let reported: Vec<String> = out
-                .stdout
-                .lines()
-                .filter(|l| !l.starts_with(' '))
-                .map(|l| l.split(':').next().unwrap().to_string())
+            // Best-practice notes aside: they are tested with the audit's fixtures.
+            let reported: Vec<String> = severities_reported(&out)
+                .into_iter()
+                .filter(|severity| severity != "note")
                 .collect();
             if severities.is_empty() {
                 assert_eq!(out.code, Some(0), "{kind}/{file}:\n{out}");
-                assert_eq!(out.stdout, "", "{kind}/{file}");
+                assert_eq!(reported, Vec::<String>::new(), "{kind}/{file}");
             } else {
                 assert_eq!(out.code, Some(1), "{kind}/{file}:\n{out}");
                 assert_eq!(reported, severities, "{kind}/{file}:\n{out}");
@@ -75,7 +83,11 @@ fn an_aud_only_policy_is_open_to_every_repository_and_the_fix_is_printed() {
     let out = check(&fixtures("unsafe").join("github-aud-only-gist.json"));
     out.failure(1, &["1 finding"]);
     let first = out.stdout.lines().next().unwrap();
-    assert!(first.starts_with("high: statement 1"), "{first}");
+    assert!(first.starts_with("high: "), "{first}");
+    assert!(
+        first.contains("github-aud-only-gist.json:4: statement 1: "),
+        "{first}"
+    );
     assert!(first.contains("admits any repository on GitHub"), "{first}");
 }
 
@@ -292,8 +304,9 @@ fn an_issuer_vault_ci_does_not_know_is_not_judged_and_never_passes() {
     assert_eq!(
         out.stdout,
         format!(
-            "not judged: statement 1: the condition on {issuer}:sub: \
-             vault-ci does not know the `sub` grammar of {issuer}\n"
+            "not judged: {}:1: statement 1: the condition on {issuer}:sub: \
+             vault-ci does not know the `sub` grammar of {issuer}\n",
+            policy.display()
         )
     );
     // What needs no grammar is still judged: no `sub` at all is open to all.
@@ -307,8 +320,10 @@ fn an_issuer_vault_ci_does_not_know_is_not_judged_and_never_passes() {
     let out = check(&open);
     out.failure(1, &["1 finding"]);
     assert!(
-        out.stdout
-            .starts_with(&format!("high: statement 1: no condition on {issuer}:sub admits any identity {issuer} issues tokens for")),
+        out.stdout.starts_with(&format!(
+            "high: {}:1: statement 1: no condition on {issuer}:sub admits any identity {issuer} issues tokens for",
+            open.display()
+        )),
         "{out}"
     );
 }
@@ -552,4 +567,473 @@ fn googles_policy_names_the_built_in_principal_and_its_own_keys() {
         template["Resources"].get("OidcProvider").is_none(),
         "{template:#}"
     );
+}
+
+// ── issue 24: the audit an AWS account needs ────────────────────────────────
+
+/// audit/README.md's table: each file, the severities `--check` reports in
+/// order, and its exit status.
+fn audit_table() -> Vec<(String, Vec<String>, i32)> {
+    table("audit")
+}
+
+fn table(kind: &str) -> Vec<(String, Vec<String>, i32)> {
+    let readme = std::fs::read_to_string(fixtures(kind).join("README.md")).unwrap();
+    readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let file = cells[0].trim_start_matches("| `").trim_end_matches('`');
+            let expected = cells.last().unwrap().trim_end_matches(" |");
+            let (severities, exit) = expected.split_once(" (exit ").unwrap();
+            let exit = exit.trim_end_matches(')').parse().unwrap();
+            let severities = severities.split(", ").map(str::to_string).collect();
+            (file.to_string(), severities, exit)
+        })
+        .collect()
+}
+
+#[test]
+fn each_new_finding_class_and_each_place_policies_live_gets_its_verdict() {
+    let table = audit_table();
+    let files = std::fs::read_dir(fixtures("audit")).unwrap().count() - 1;
+    assert_eq!(table.len(), files, "every fixture is in the README's table");
+    for (file, severities, exit) in table {
+        let path = fixtures("audit").join(&file);
+        let out = check(&path);
+        assert_eq!(out.code, Some(exit), "{file}:\n{out}");
+        assert_eq!(severities_reported(&out), severities, "{file}:\n{out}");
+        // Each finding says where: the file, its line, and the role.
+        for line in out.stdout.lines().filter(|l| !l.starts_with(' ')) {
+            let place = line.split_once(": ").unwrap().1;
+            let after = place
+                .strip_prefix(&format!("{}:", path.display()))
+                .unwrap_or_else(|| panic!("{file}: {line}"));
+            assert!(
+                after.split(':').next().unwrap().parse::<usize>().is_ok(),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_folder_is_every_role_in_it_each_named_where_it_is() {
+    let env = Env::new();
+    let out = env.vault_ci([
+        "trust-policy",
+        "--check",
+        fixtures("audit").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("roles in 20 files"), "{out}");
+    let dir = fixtures("audit");
+    for expected in [
+        format!(
+            "high: {}:58: role gha-legacy: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub",
+            dir.join("account-authorization-details.json").display()
+        ),
+        format!(
+            "medium: {}:37: GitHubReadOnly (AWS::IAM::Role): statement 1: token.actions.githubusercontent.com:sub \"repo:acme/*\" admits every present and future repository of acme",
+            dir.join("cfn-roles.yaml").display()
+        ),
+        format!(
+            "not judged: {}:27: DeployRole (AWS::IAM::Role): statement 1: the condition on token.actions.githubusercontent.com:sub: depends on GitHubOrg, RepositoryName, which the file leaves open: given `*`, token.actions.githubusercontent.com:sub \"repo:*/*:*\" admits any repository on GitHub",
+            dir.join("cfn-parameters.yaml").display()
+        ),
+        format!(
+            "medium: {}:139: aws_iam_role.github_org_readonly: statement 1: token.actions.githubusercontent.com:sub \"repo:ministryofjustice/*\" admits every present and future repository of ministryofjustice",
+            dir.join("terraform-plan.json").display()
+        ),
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == expected),
+            "no line\n{expected}\nin\n{out}"
+        );
+    }
+    // Several files at once, a folder among them.
+    let out = env.vault_ci([
+        "trust-policy",
+        "--check",
+        fixtures("safe")
+            .join("github-docs-branch.json")
+            .to_str()
+            .unwrap(),
+        fixtures("audit")
+            .join("cognito-pool-guests.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("2 roles in 2 files"), "{out}");
+}
+
+/// SARIF 2.1.0's schema, as Microsoft's SARIF SDK ships it (npm's
+/// @microsoft/jest-sarif), put there by scripts/install-test-peers.sh.
+fn sarif_schema() -> PathBuf {
+    let schema =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sarif/sarif-2.1.0-rtm.5.json");
+    assert!(
+        schema.is_file(),
+        "no SARIF schema: run scripts/install-test-peers.sh"
+    );
+    schema
+}
+
+/// check-jsonschema's verdict on `file` against SARIF 2.1.0's schema. The
+/// schema's patterns are JavaScript's (`]` alone is a literal): Python's `re`
+/// reads them so too.
+fn validate_sarif(file: &Path) -> Outcome {
+    std::process::Command::new("python3")
+        .args([
+            "-m",
+            "check_jsonschema",
+            "--regex-variant",
+            "python",
+            "--schemafile",
+        ])
+        .arg(sarif_schema())
+        .arg(file)
+        .output()
+        .into()
+}
+
+#[test]
+fn sarif_is_valid_sarif_2_1_0_with_one_result_per_finding_each_placed() {
+    let env = Env::new();
+    let dir = fixtures("audit");
+    let text = env.vault_ci(["trust-policy", "--check", dir.to_str().unwrap()]);
+    let sarif = env.vault_ci([
+        "trust-policy",
+        "--check",
+        dir.to_str().unwrap(),
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(sarif.code, text.code, "{sarif}");
+    let file = env.write("results.sarif", &sarif.stdout);
+    let valid = validate_sarif(&file);
+    assert_eq!(valid.code, Some(0), "{valid}");
+    // The validator does refuse what the schema does.
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "severe".into();
+    let bad = env.write("bad.sarif", &broken.to_string());
+    assert_eq!(validate_sarif(&bad).code, Some(1));
+
+    let run = &log["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), severities_reported(&text).len());
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(result["ruleId"], rules[index]);
+        let location = &result["locations"][0];
+        assert!(
+            location["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+    }
+    let legacy = results
+        .iter()
+        .find(|r| {
+            r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+                == "role gha-legacy/statement 1"
+        })
+        .unwrap();
+    assert_eq!(legacy["ruleId"], "other-owners");
+    assert_eq!(legacy["level"], "error");
+    let physical = &legacy["locations"][0]["physicalLocation"];
+    assert!(
+        physical["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("audit/account-authorization-details.json")
+    );
+    assert_eq!(physical["region"]["startLine"], 58);
+    assert!(legacy["message"]["text"].as_str().unwrap().contains("Fix: the Condition `vault-ci trust-policy --provider github --repo OWNER/REPO --account-id 123456789012` prints:"), "{legacy:#}");
+    // GitHub code scanning's severity scale for each rule.
+    for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
+        let severity: f64 = rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.1..=10.0).contains(&severity), "{rule}");
+    }
+}
+
+#[test]
+fn json_gives_scripts_every_finding_with_its_place_and_fix() {
+    let env = Env::new();
+    let file = fixtures("audit").join("account-authorization-details.json");
+    let out = env.vault_ci([
+        "trust-policy",
+        "--check",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, Some(1), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["exit"], 1);
+    assert_eq!(report["files"][0]["kind"], "account-authorization-details");
+    assert_eq!(report["files"][0]["roles"], 3);
+    let finding = &report["findings"][0];
+    assert_eq!(finding["rule"], "other-owners");
+    assert_eq!(finding["severity"], "high");
+    assert_eq!(finding["line"], 58);
+    assert_eq!(finding["role"], "role gha-legacy");
+    assert_eq!(
+        finding["fix"]["command"],
+        "vault-ci trust-policy --provider github --repo OWNER/REPO --account-id 123456789012"
+    );
+    assert_eq!(
+        finding["fix"]["condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
+        "repo:OWNER/REPO:*"
+    );
+}
+
+#[test]
+fn notes_of_best_practice_fail_only_under_strict() {
+    let env = Env::new();
+    let guests = fixtures("audit").join("cognito-pool-guests.json");
+    let out = env.vault_ci(["trust-policy", "--check", guests.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("(1 note of best practice)"), "{out}");
+    let strict = env.vault_ci([
+        "trust-policy",
+        "--check",
+        guests.to_str().unwrap(),
+        "--strict",
+    ]);
+    assert_eq!(strict.code, Some(1), "{strict}");
+}
+
+#[test]
+fn trust_policy_writes_only_what_its_own_check_finds_tight() {
+    let env = Env::new();
+    let refused = [
+        (
+            &["--provider", "github", "--repo", "*/*"][..],
+            "vault-ci: --repo `*/*` must name one exactly: a wildcard would admit every name that matches, present and future; run trust-policy once per repo",
+        ),
+        (
+            &["--provider", "github", "--repo", "octo*/app"],
+            "vault-ci: --repo `octo*/app` must name one exactly: a wildcard would admit every name that matches, present and future; run trust-policy once per repo",
+        ),
+        (
+            &["--provider", "github", "--repo", "octo-org/app?"],
+            "vault-ci: --repo `octo-org/app?` must name one exactly: a wildcard would admit every name that matches, present and future; run trust-policy once per repo",
+        ),
+        (
+            &["--provider", "github", "--repo", "octo-org/${aws:username}"],
+            "vault-ci: --repo `octo-org/${aws:username}` must name one exactly: `$` would start an IAM policy variable; run trust-policy once per repo",
+        ),
+        (
+            &["--provider", "gitlab", "--project-path", "*/*"],
+            "vault-ci: --project-path `*/*` must name one exactly: a wildcard would admit every name that matches, present and future; run trust-policy once per project path",
+        ),
+        (
+            &[
+                "--provider",
+                "github",
+                "--repo",
+                "octo-org/app",
+                "--environment",
+                "prod*",
+            ],
+            "vault-ci: --environment `prod*` must name one exactly: a wildcard would admit every name that matches, present and future; run trust-policy once per environment",
+        ),
+        (
+            &[
+                "--provider",
+                "circleci",
+                "--org-id",
+                "0ca3ddd9-f0b0-4635-a98c-5866526961b6",
+            ],
+            "vault-ci: these flags would write a trust policy that admits every present and future project of the CircleCI organization 0ca3ddd9-f0b0-4635-a98c-5866526961b6 (trust-policy --check: medium): name one, e.g. vault-ci trust-policy --provider circleci --org-id 0ca3ddd9-f0b0-4635-a98c-5866526961b6 --project-id PROJECT_ID",
+        ),
+        (
+            &["--provider", "buildkite", "--organization", "acme"],
+            "vault-ci: these flags would write a trust policy that admits every present and future pipeline of the Buildkite organization acme (trust-policy --check: medium): name one, e.g. vault-ci trust-policy --provider buildkite --organization acme --pipeline PIPELINE",
+        ),
+    ];
+    for (args, error) in refused {
+        let mut argv = vec!["trust-policy"];
+        argv.extend_from_slice(args);
+        let out = env.vault_ci(&argv);
+        out.fails(2, error);
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+    // Refs take wildcards: they choose among one repository's.
+    let out = env.vault_ci([
+        "trust-policy",
+        "--provider",
+        "github",
+        "--repo",
+        "octo-org/app",
+        "--tag",
+        "v*",
+    ]);
+    let file = env.write("tags.json", &out.success().stdout);
+    assert_eq!(check(&file).code, Some(0));
+    // --check's formats are not a policy's.
+    env.vault_ci(["trust-policy", "--provider", "github", "--repo", "o/r", "--format", "sarif"])
+        .fails(2, "vault-ci: --format sarif is for --check's findings; a trust policy is json or cloudformation");
+}
+
+#[test]
+fn real_policies_get_the_verdict_they_were_given_by_hand() {
+    let readme = std::fs::read_to_string(fixtures("corpus").join("README.md")).unwrap();
+    let by_hand: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.split(" | ").nth(3).unwrap().split(':').next().unwrap())
+        .collect();
+    let table = table("corpus");
+    let files = std::fs::read_dir(fixtures("corpus")).unwrap().count() - 1;
+    assert_eq!(
+        table.len(),
+        files,
+        "every file of the corpus is in its README"
+    );
+    for ((file, severities, exit), hand) in table.into_iter().zip(by_hand) {
+        let out = check(&fixtures("corpus").join(&file));
+        assert_eq!(out.code, Some(exit), "{file}:\n{out}");
+        assert_eq!(severities_reported(&out), severities, "{file}:\n{out}");
+        // No all-clear for what is loose; no finding against what is tight.
+        match hand {
+            "loose" => assert_ne!(exit, 0, "{file}"),
+            "tight" => assert_ne!(exit, 1, "{file}"),
+            other => panic!("{file}: by hand `{other}`"),
+        }
+    }
+}
+
+/// The README's code-scanning workflow: its `vault-ci trust-policy --check …`
+/// line, run over a repository whose pull request loosens a role.
+#[test]
+fn the_readmes_code_scanning_workflow_shows_the_pull_request_that_loosens_a_role() {
+    // The README's, or the docs' page it moves to.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages = std::fs::read_dir(root.join("docs"))
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.unwrap().path())
+        .chain([root.join("README.md")]);
+    let readme: String = pages
+        .filter(|page| page.extension().is_some_and(|e| e == "md"))
+        .map(|page| std::fs::read_to_string(page).unwrap())
+        .collect();
+    let workflow = readme
+        .split("# .github/workflows/trust-policies.yml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README's code-scanning workflow");
+    for needed in [
+        "security-events: write",
+        "github/codeql-action/upload-sarif@",
+        "sarif_file: trust-policies.sarif",
+    ] {
+        assert!(workflow.contains(needed), "{needed}:\n{workflow}");
+    }
+    let command = workflow
+        .lines()
+        .find_map(|l| l.split_once("vault-ci trust-policy "))
+        .map(|(_, args)| args.split(" > ").next().unwrap().to_string())
+        .unwrap();
+    let args: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(args, ["--check", "infra/", "--format", "sarif"]);
+
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("infra")).unwrap();
+    let template = |sub: &str| {
+        format!(
+            "Resources:\n  Deploy:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument:\n        Statement:\n          - Effect: Allow\n            Action: sts:AssumeRoleWithWebIdentity\n            Principal:\n              Federated: !Sub arn:aws:iam::${{AWS::AccountId}}:oidc-provider/token.actions.githubusercontent.com\n            Condition:\n              StringEquals:\n                token.actions.githubusercontent.com:aud: sts.amazonaws.com\n              StringLike:\n                token.actions.githubusercontent.com:sub: {sub}\n"
+        )
+    };
+    let scan = |sub: &str| -> (Outcome, serde_json::Value) {
+        env.write("infra/roles.yaml", &template(sub));
+        let mut argv = vec!["trust-policy"];
+        argv.extend(&args);
+        let out = env.vault_ci(&argv);
+        let file = env.write("trust-policies.sarif", &out.stdout);
+        let valid = validate_sarif(&file);
+        assert_eq!(valid.code, Some(0), "{valid}");
+        let log = serde_json::from_str(&out.stdout).unwrap();
+        (out, log)
+    };
+    // main: one environment of one repository.
+    let (before, log) = scan("repo:acme@1234/app@5678:environment:prod");
+    assert_eq!(before.code, Some(0), "{before}");
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    // The pull request: every repository of acme.
+    let (after, log) = scan("repo:acme/*");
+    assert_eq!(after.code, Some(1), "{after}");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "whole-owner");
+    assert_eq!(result["level"], "error");
+    let physical = &result["locations"][0]["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uri"], "infra/roles.yaml");
+    assert_eq!(
+        physical["region"]["startLine"], 15,
+        "the line the pull request changed"
+    );
+}
+
+#[test]
+fn a_customised_github_sub_makes_a_default_pattern_admit_nothing() {
+    let env = Env::new();
+    let policy = fixtures("safe").join("github-docs-branch.json");
+    let answer = env.write(
+        "sub.json",
+        r#"{"use_default": false, "include_claim_keys": ["repo", "context", "job_workflow_ref"]}"#,
+    );
+    for keys in [
+        "repo,context,job_workflow_ref".to_string(),
+        format!("@{}", answer.display()),
+    ] {
+        let out = env.vault_ci([
+            "trust-policy",
+            "--check",
+            policy.to_str().unwrap(),
+            "--github-sub-claims",
+            &keys,
+        ]);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert_eq!(severities_reported(&out)[0], "broken", "{out}");
+        assert!(out.stdout.contains("(--github-sub-claims): each reads repo:…:<ref:REF|environment:NAME|pull_request>:job_workflow_ref:…"), "{out}");
+    }
+    env.vault_ci(["trust-policy", "--check", policy.to_str().unwrap(), "--github-sub-claims", "Repo"])
+        .fails(2, "vault-ci: --github-sub-claims: `Repo` is no list of claim keys (repo,context,job_workflow_ref)");
+}
+
+#[test]
+fn nothing_read_is_no_all_clear() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.path("infra")).unwrap();
+    env.write("infra/package.json", r#"{"name": "x"}"#);
+    env.write(
+        "infra/bucket.yaml",
+        "Resources:\n  B:\n    Type: AWS::S3::Bucket\n",
+    );
+    let infra = env.path("infra");
+    env.vault_ci(["trust-policy", "--check", infra.to_str().unwrap()])
+        .fails(
+            2,
+            &format!(
+                "vault-ci: --check {}: no role's trust policy in it; name a policy document, a \
+             CloudFormation template, a terraform show -json file or aws iam output",
+                infra.display()
+            ),
+        );
 }

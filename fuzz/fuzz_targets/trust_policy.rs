@@ -3,6 +3,9 @@
 //! explains a denial (`trust::evaluate`) against a token's claims, both through
 //! the one policy model (`trust::policy`).
 //!
+//! `trust::audit` reads the same bytes as any file `--check` takes (JSON or
+//! YAML: templates, plans, account details).
+//!
 //! Input: the policy file's bytes, optionally followed by a NUL byte and the
 //! token's claims as JSON (JSON text never holds a raw NUL). Without claims, a
 //! GitHub Actions token's are used.
@@ -14,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use vault_ci::token::Token;
-use vault_ci::trust::{check, evaluate, policy};
+use vault_ci::trust::{audit, check, evaluate, policy, sarif};
 
 const GITHUB_CLAIMS: &str = r#"{"iss":"https://token.actions.githubusercontent.com","aud":"sts.amazonaws.com","sub":"repo:octo-org/app:ref:refs/heads/main","repository":"octo-org/app","repository_owner":"octo-org","exp":4102444800}"#;
 
@@ -23,11 +26,28 @@ fuzz_target!(|data: &[u8]| {
         Some(nul) => (&data[..nul], &data[nul + 1..]),
         None => (data, GITHUB_CLAIMS.as_bytes()),
     };
-    // What `trust-policy --check FILE` does with the file: UTF-8, then JSON.
-    let Ok(policy) = std::str::from_utf8(policy) else {
+    // What `trust-policy --check FILE` does with the file: UTF-8, then JSON or
+    // YAML, any role it holds (templates, plans, account details) read, placed
+    // and checked; every finding placed on a line of the file, if any.
+    let Ok(text) = std::str::from_utf8(policy) else {
         return;
     };
-    let Ok(policy) = serde_json::from_str::<Value>(policy) else {
+    for name in ["fuzz.json", "fuzz.yaml"] {
+        if let Ok(checked) = audit::file(
+            name,
+            std::path::Path::new(name),
+            text,
+            &audit::Options::default(),
+        ) {
+            let lines = text.split('\n').count();
+            for located in &checked.findings {
+                assert!(located.line.is_none_or(|line| (1..=lines).contains(&line)), "{located}");
+            }
+            let _ = audit::report(&checked.findings);
+            let _ = sarif::log(&checked.findings);
+        }
+    }
+    let Ok(policy) = serde_json::from_str::<Value>(text) else {
         return;
     };
     checked(&policy);

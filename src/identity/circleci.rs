@@ -256,6 +256,27 @@ impl System for CircleCi {
         }
     }
 
+    /// Any branch of a project, from any context: a role that deploys names
+    /// its branch (`vcs-ref`), as CircleCI's own examples do.
+    fn advice(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Vec<(String, Scope)> {
+        let scope = self.meant(issuer, evidence);
+        let any_ref = evidence.sub.is_some_and(|sub| !sub.contains("/vcs-ref/"));
+        match (any_ref, &scope.branch, &scope.tag) {
+            (true, None, None) => vec![(
+                format!(
+                    "admits every branch of project {} and every job of it, whatever its \
+                     context: a role that deploys names its branch (vcs-ref)",
+                    scope.project_id.as_deref().unwrap_or("PROJECT_ID")
+                ),
+                Scope {
+                    branch: Some("BRANCH".into()),
+                    ..scope
+                },
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     /// The task agent (circleci-agent) runs one job; a self-hosted runner's
     /// launch agent, its parent, outlives it.
     fn job_process(&self, ancestors: &[Process]) -> Option<u32> {

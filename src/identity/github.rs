@@ -253,6 +253,17 @@ impl System for Github {
                             return Reach::One;
                         }
                         owner.get_or_insert((o.to_string(), name.to_string()));
+                    } else if let Some((o, "")) = value.split_once('@')
+                        && plain(o)
+                        && i + 2 == n
+                    {
+                        // `repo:acme@*/app@*:*`: no name has `@`, so the owner is
+                        // acme; but the `*` for its ID matches across `/` and `:`.
+                        return Reach::Owner(format!(
+                            "any repository of {o} whose `sub` holds the rest of the pattern \
+                             after a wildcard (the `*` after `{o}@` matches across `/`): pin \
+                             the owner's and the repository's IDs"
+                        ));
                     }
                 }
                 "repository_id" if done => return Reach::One,
@@ -308,13 +319,14 @@ impl System for Github {
                 Some((owner, after)) => (owner, Some(after)),
                 None => (rest, None),
             };
-            owner = owner_name(owner_part);
+            owner = owner_name(&with_id(owner_part, "OWNER_ID"));
             if let Some(after) = after {
                 let (repo_part, tail) = match after.split_once(':') {
                     Some((repo, tail)) => (repo, Some(tail)),
                     None => (after, None),
                 };
-                name = Some(repo_part).filter(|r| !r.is_empty() && !r.contains(['*', '?']));
+                name = Some(with_id(repo_part, "REPO_ID"))
+                    .filter(|r| !r.is_empty() && !r.contains(['*', '?']));
                 context = tail;
             }
         } else if let Some(s) = sub {
@@ -334,7 +346,7 @@ impl System for Github {
         });
         let owner = owner.unwrap_or_else(|| "OWNER".into());
         let (owner, owner_id) = split_id(&owner);
-        let (name, repo_id) = split_id(name.unwrap_or("REPO"));
+        let (name, repo_id) = split_id(name.as_deref().unwrap_or("REPO"));
         let ids = owner_id.is_some() || repo_id.is_some();
         let head = |prefix: &str| {
             context
@@ -362,6 +374,58 @@ impl System for Github {
         scope
     }
 
+    /// A repository named by name, not ID, can be re-registered by someone else
+    /// after a rename or deletion ("repo-jacking"): GitHub's immutable subject
+    /// (`repo:OWNER@ID/REPO@ID:…`) or a `repository_id` condition pins it. Any
+    /// ref of it includes every branch, pull request and environment: a role
+    /// that deploys names its environment, which GitHub's protection rules guard.
+    fn advice(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Vec<(String, Scope)> {
+        let Some(sub) = evidence.sub.filter(|sub| sub.starts_with("repo:")) else {
+            return Vec::new();
+        };
+        let scope = self.meant(issuer, evidence);
+        let repo = scope.repo.clone().unwrap_or_default();
+        let mut notes = Vec::new();
+        let pinned = |claim: &str| {
+            evidence
+                .literals
+                .iter()
+                .any(|(key, _)| key.to_ascii_lowercase().ends_with(&format!(":{claim}")))
+        };
+        if scope.owner_id.is_none() && !pinned("repository_id") {
+            notes.push((
+                format!(
+                    "names {repo} by name: if it or its owner is renamed or deleted, whoever \
+                     registers the name next gets the role; GitHub's immutable subject pins the \
+                     owner's and the repository's IDs"
+                ),
+                Scope {
+                    owner_id: Some("OWNER_ID".into()),
+                    repo_id: Some("REPO_ID".into()),
+                    ..scope.clone()
+                },
+            ));
+        }
+        let any_ref = scope.branch.is_none()
+            && scope.tag.is_none()
+            && scope.environment.is_none()
+            && !scope.pull_request;
+        if any_ref && sub.ends_with(":*") {
+            notes.push((
+                format!(
+                    "admits every branch, tag, pull request and environment of {repo}: a role \
+                     that deploys names its environment (environment:NAME, which GitHub's \
+                     deployment protection rules guard) or its branch"
+                ),
+                Scope {
+                    environment: Some("ENVIRONMENT".into()),
+                    ..scope
+                },
+            ));
+        }
+        notes
+    }
+
     /// Runner.Worker runs one job (Runner.Listener, its parent, outlives it);
     /// under act, act itself is the job.
     fn job_process(&self, ancestors: &[Process]) -> Option<u32> {
@@ -370,7 +434,60 @@ impl System for Github {
     }
 }
 
-/// The claim names GitHub's `sub` (default or customised) is made of.
+/// Whether a `sub` value (the text before its first wildcard, and whether that
+/// is all of it) can be one GitHub writes for a repository whose `sub` is
+/// customised to `keys` (the OIDC customization API's `include_claim_keys`, in
+/// order; `context` is `ref:REF`, `environment:NAME` or `pull_request`). Err:
+/// the form its tokens' `sub` takes.
+pub fn fits_sub_claims(sub: Pattern<'_>, keys: &[String]) -> std::result::Result<(), String> {
+    let segments: Vec<&str> = sub.prefix.split(':').collect();
+    let n = segments.len();
+    let partial = |i: usize| !sub.literal && i + 1 == n;
+    let form = || {
+        keys.iter()
+            .map(|key| match key.as_str() {
+                "context" => "<ref:REF|environment:NAME|pull_request>".to_string(),
+                key => format!("{key}:…"),
+            })
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let mut i = 0;
+    for key in keys {
+        if i >= n {
+            // The pattern's literal text ended before the claims did.
+            return match sub.literal {
+                true => Err(form()),
+                false => Ok(()),
+            };
+        }
+        let segment = segments[i];
+        let context = ["ref", "environment", "pull_request"];
+        let own = [key.as_str()];
+        let choices: &[&str] = match key.as_str() {
+            "context" => &context,
+            _ => &own,
+        };
+        if partial(i) {
+            return match choices.iter().any(|c| c.starts_with(segment)) {
+                true => Ok(()),
+                false => Err(form()),
+            };
+        }
+        if !choices.contains(&segment) {
+            return Err(form());
+        }
+        // A claim and its value; `pull_request` has none.
+        i += if segment == "pull_request" { 1 } else { 2 };
+    }
+    // More claims than the template has cannot match.
+    match i >= n {
+        true => Ok(()),
+        false => Err(form()),
+    }
+}
+
+
 const CLAIMS: &[&str] = &[
     "repo",
     "context",
@@ -399,6 +516,14 @@ const CLAIMS: &[&str] = &[
 
 fn claim(name: &str) -> bool {
     CLAIMS.contains(&name) || name.starts_with("repo_property_")
+}
+
+/// `NAME@*` (an ID left to a wildcard) → `NAME@PLACEHOLDER`: the name is meant.
+fn with_id(part: &str, placeholder: &str) -> String {
+    match part.split_once('@') {
+        Some((name, id)) if plain(name) && !plain(id) => format!("{name}@{placeholder}"),
+        _ => part.to_string(),
+    }
 }
 
 /// `NAME@ID` → (NAME, Some(ID)): GitHub's immutable subjects.

@@ -280,6 +280,27 @@ impl System for Gitlab {
         }
     }
 
+    /// Any ref of a project includes every branch and tag anyone with the
+    /// Developer role can push: a role that deploys names its branch (and
+    /// GitLab's protected branches guard who can push it).
+    fn advice(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Vec<(String, Scope)> {
+        let scope = self.meant(issuer, evidence);
+        match (evidence.sub, &scope.branch, &scope.tag) {
+            (Some(sub), None, None) if sub.ends_with(":*") => vec![(
+                format!(
+                    "admits every branch and tag of {}: a role that deploys names its branch \
+                     (ref_type:branch:ref:NAME), which GitLab's protected branches guard",
+                    scope.project_path.as_deref().unwrap_or("the project")
+                ),
+                Scope {
+                    branch: Some("BRANCH".into()),
+                    ..scope
+                },
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     /// A shell executor's job is the shell gitlab-runner starts for it, the
     /// runner's child; the runner service outlives every job.
     fn job_process(&self, ancestors: &[Process]) -> Option<u32> {

@@ -134,6 +134,12 @@ pub trait System: Sync {
     /// for what it does not say. Issuer and audience are left out: the checker
     /// names them where they are not this CI's defaults.
     fn meant(&self, issuer: &Issuer, evidence: &Evidence<'_>) -> Scope;
+    /// A tight statement's shortfalls against today's practice (a repository
+    /// pinned by name, any ref where a production role names one), each a note
+    /// and the scope whose `sub` pins it. None by default.
+    fn advice(&self, _issuer: &Issuer, _evidence: &Evidence<'_>) -> Vec<(String, Scope)> {
+        Vec::new()
+    }
 
     /// The process whose end is the job's end, found by its role in this CI's
     /// runner among the step's `ancestors` (its parent first): what `--serve`

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use super::Subject;
 use super::policy::{Condition, Document, Effect, Family, OidcProvider, Statement};
 use super::policy::{Operator, absent_for, audience_claim};
-use crate::identity::{self, Evidence, Issuer, Pattern, Reach};
+use crate::identity::{self, Evidence, Issuer, Pattern, Reach, Scope};
 
 const WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 const ASSUME_ROLE: &str = "sts:AssumeRole";
@@ -47,9 +47,17 @@ pub enum Class {
     /// another provider's. Not open, but broken — and the likely "fix" of
     /// deleting the condition that never matches would open it.
     AdmitsNothing,
-    /// The issuer is no CI vault-ci knows, so how far its `sub` pattern reaches
-    /// cannot be told: not found tight, not found open.
+    /// Not what IAM reads as its author meant: a key written twice (IAM keeps
+    /// the last), an operator IAM does not have, a condition on another
+    /// issuer's key that never applies.
+    Malformed,
+    /// The issuer is no CI vault-ci knows, a principal or value is a template's
+    /// unresolved intrinsic or parameter, or the file does not say yet (a plan's
+    /// "known after apply"): not found tight, not found open.
     NotJudged,
+    /// Tight, but short of today's practice: a repository pinned by name
+    /// rather than ID, any ref of it where a production role names one.
+    Advice,
 }
 
 impl Class {
@@ -58,15 +66,40 @@ impl Class {
             Class::OtherOwners => "high",
             Class::WholeOwner => "medium",
             Class::NoAudience => "low",
-            Class::AdmitsNothing => "broken",
+            Class::AdmitsNothing | Class::Malformed => "broken",
             Class::NotJudged => "not judged",
+            Class::Advice => "note",
         }
     }
 
+    /// The rule's ID in SARIF and JSON output.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Class::OtherOwners => "other-owners",
+            Class::WholeOwner => "whole-owner",
+            Class::NoAudience => "no-audience",
+            Class::AdmitsNothing => "admits-nothing",
+            Class::Malformed => "malformed",
+            Class::NotJudged => "not-judged",
+            Class::Advice => "best-practice",
+        }
+    }
+
+    pub const ALL: &[Class] = &[
+        Class::OtherOwners,
+        Class::WholeOwner,
+        Class::NoAudience,
+        Class::AdmitsNothing,
+        Class::Malformed,
+        Class::NotJudged,
+        Class::Advice,
+    ];
+
     /// Whether `trust-policy --check` should fail on it: every class is a
-    /// policy that does not say what its author meant, or one nobody checked.
+    /// policy that does not say what its author meant, or one nobody checked,
+    /// but advice (unless `--strict`).
     pub fn fails(self) -> bool {
-        true
+        self != Class::Advice
     }
 }
 
@@ -81,6 +114,9 @@ impl fmt::Display for Class {
 pub struct Finding {
     /// `statement N`, with the Sid in parentheses when there is one.
     pub statement: String,
+    /// Where in the document: a JSON pointer to the condition, principal or
+    /// statement concerned.
+    pub at: String,
     /// The condition key concerned (as the policy spells it), or `Principal`.
     pub key: String,
     /// The offending value; `None` when the key has no condition at all.
@@ -119,10 +155,22 @@ impl Fix {
 impl fmt::Display for Finding {
     /// One line: `high: statement 1: no condition on …:sub admits any repository on GitHub`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: ", self.class, self.statement)?;
+        write!(f, "{}: ", self.class)?;
+        // What is about a whole document is said of it, with no statement.
+        if self.statement.is_empty() {
+            return f.write_str(&self.admits);
+        }
+        write!(f, "{}: ", self.statement)?;
         match (&self.value, self.class) {
+            (Some(value), Class::NotJudged) if self.key == "Principal" => {
+                return write!(f, "the principal {value}: {}", self.admits);
+            }
             (_, Class::NotJudged) => {
                 return write!(f, "the condition on {}: {}", self.key, self.admits);
+            }
+            (_, Class::Malformed) => return write!(f, "{} {}", self.key, self.admits),
+            (Some(value), Class::Advice) => {
+                return write!(f, "{} \"{value}\": {}", self.key, self.admits);
             }
             (Some(value), _) => write!(f, "{} \"{value}\"", self.key)?,
             (None, Class::AdmitsNothing) => write!(f, "the condition on {}", self.key)?,
@@ -183,10 +231,18 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
         // `NotPrincipal` admits everyone but the ones it names.
         let anyone = principal.anyone || principal.not;
         let conditions = &statement.conditions;
+        let first = findings.len();
 
         if statement.covers(WEB_IDENTITY) {
-            let mut providers: Vec<OidcProvider> = principal.oidc_providers().collect();
-            if anyone {
+            // The providers it names; under `NotPrincipal`, those it leaves out.
+            let mut providers: Vec<OidcProvider> = match principal.not {
+                true => Vec::new(),
+                false => principal.oidc_providers().collect(),
+            };
+            // What it names but cannot be read is as good as `*` here: only the
+            // issuers its conditions name are certain to be narrowed.
+            let unknown = !principal.not && !principal.unknown.is_empty();
+            if anyone || unknown {
                 // `"Principal": "*"` admits every issuer; a condition naming one
                 // issuer's keys is false for every other issuer's tokens.
                 let named: Vec<String> = issuers_named(conditions)
@@ -199,9 +255,18 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
                                     .is_some_and(|(prefix, _)| prefix.eq_ignore_ascii_case(issuer))
                         })
                     })
+                    .filter(|issuer| !(principal.not && principal.names_issuer(issuer)))
+                    .filter(|issuer| {
+                        !providers
+                            .iter()
+                            .any(|p| p.issuer.eq_ignore_ascii_case(issuer))
+                    })
                     .collect();
-                if named.is_empty() {
-                    findings.push(any_web_identity(label));
+                if named.is_empty() && providers.is_empty() {
+                    findings.push(match anyone {
+                        true => any_web_identity(label),
+                        false => unreadable_principal(label, &principal.unknown),
+                    });
                 }
                 let (partition, account) =
                     role.clone().unwrap_or(("aws".into(), "ACCOUNT_ID".into()));
@@ -211,9 +276,19 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
                     issuer,
                 }));
             }
+            // One issuer named twice (a template's `Fn::If` of two ARNs for it) is one.
+            let mut seen: Vec<String> = Vec::new();
+            providers.retain(|p| {
+                let new = !seen.iter().any(|s| s.eq_ignore_ascii_case(&p.issuer));
+                seen.push(p.issuer.clone());
+                new
+            });
             for provider in &providers {
                 findings.extend(check_provider(label, provider, conditions, &denies)?);
             }
+        }
+        for finding in &mut findings[first..] {
+            finding.at = locate(statement, finding);
         }
         if (anyone || principal.aws.iter().any(|p| p == "*"))
             && statement.covers(ASSUME_ROLE)
@@ -229,6 +304,26 @@ pub fn check(policy: &Value) -> Result<Vec<Finding>, String> {
         }
     }
     Ok(findings)
+}
+
+/// The JSON pointer of what a finding is about: the condition on its key (with
+/// its value, when it has one), else its principal, else the statement.
+fn locate(statement: &Statement, finding: &Finding) -> String {
+    let tested = |c: &&Condition| {
+        c.key_is(&finding.key)
+            && finding
+                .value
+                .as_ref()
+                .is_none_or(|value| c.values.contains(value))
+    };
+    if let Some(condition) = statement.conditions.iter().find(tested) {
+        return condition.at.clone();
+    }
+    match finding.key.as_str() {
+        "Principal" if statement.principal.not => format!("{}/NotPrincipal", statement.at),
+        "Principal" => format!("{}/Principal", statement.at),
+        _ => statement.at.clone(),
+    }
 }
 
 /// `(partition, account)` of an ARN.
@@ -333,6 +428,7 @@ fn check_provider(
     {
         return Ok(vec![Finding {
             statement: label.to_string(),
+            at: String::new(),
             key: condition.key.clone(),
             value: None,
             admits: format!(
@@ -341,6 +437,10 @@ fn check_provider(
             class: Class::AdmitsNothing,
             fix: fix(stray_subs.first().copied())?,
         }]);
+    }
+
+    if let Some(findings) = super::builtin::check(label, issuer, conditions) {
+        return Ok(findings);
     }
 
     let everything = match &known {
@@ -408,6 +508,7 @@ fn check_provider(
             };
             findings.push(Finding {
                 statement: label.to_string(),
+                at: String::new(),
                 key: sub_key.clone(),
                 value: None,
                 admits: everything,
@@ -438,6 +539,7 @@ fn check_provider(
                 };
                 findings.push(Finding {
                     statement: label.to_string(),
+                    at: String::new(),
                     key: narrowing.key.clone(),
                     value: judged.then(|| value.clone()),
                     admits,
@@ -456,7 +558,8 @@ fn check_provider(
     if known.as_ref().is_some_and(|k| k.shared_audience) && !audience_tested {
         findings.push(Finding {
             statement: label.to_string(),
-            key: aud_key,
+            at: String::new(),
+            key: aud_key.clone(),
             value: None,
             admits: format!(
                 "tokens {issuer} issued for any audience the IAM OIDC provider lists, not only for STS"
@@ -465,6 +568,21 @@ fn check_provider(
             fix: fix(representative)?,
         });
     }
+    // Tight: what today's practice would pin besides.
+    if let (Some(known), true, Some(sub)) = (&known, findings.is_empty(), representative) {
+        let evidence = evidence(conditions, &aud_key, Some(sub));
+        for (note, scope) in known.ci.system().advice(known, &evidence) {
+            findings.push(Finding {
+                statement: label.to_string(),
+                at: String::new(),
+                key: sub_key.clone(),
+                value: Some(sub.to_string()),
+                admits: note,
+                class: Class::Advice,
+                fix: fix_for(Some(known), provider, conditions, Some(sub), Some(scope))?,
+            });
+        }
+    }
     Ok(findings)
 }
 
@@ -472,11 +590,12 @@ fn check_provider(
 /// them: its only condition a negated string test of this issuer's `sub`.
 fn deny_narrows_sub<'a>(deny: &'a Statement, issuer: &str, sub_key: &str) -> Option<&'a Condition> {
     let principal = &deny.principal;
-    let applies = principal.anyone
-        || principal.not
-        || principal
-            .oidc_providers()
-            .any(|p| p.issuer.eq_ignore_ascii_case(issuer));
+    // `NotPrincipal` denies everyone but the ones it names: not this issuer's
+    // tokens if it names this issuer. What it names but cannot be read may be it.
+    let applies = match principal.not {
+        true => !principal.names_issuer(issuer) && principal.unknown.is_empty(),
+        false => principal.anyone || principal.names_issuer(issuer),
+    };
     if !applies || !deny.covers(WEB_IDENTITY) {
         return None;
     }
@@ -582,6 +701,7 @@ fn deny_pins_caller(deny: &Statement) -> bool {
 fn any_aws_account(label: &str, account: Option<&str>) -> Finding {
     Finding {
         statement: label.to_string(),
+        at: String::new(),
         key: "Principal".into(),
         value: Some("*".into()),
         admits: "any AWS account's users and roles: sts:AssumeRole with no condition on the caller's account or organization".into(),
@@ -595,6 +715,21 @@ fn any_aws_account(label: &str, account: Option<&str>) -> Finding {
     }
 }
 
+fn unreadable_principal(label: &str, unknown: &[String]) -> Finding {
+    Finding {
+        statement: label.to_string(),
+        at: String::new(),
+        key: "Principal".into(),
+        value: Some(unknown.join(", ")),
+        admits: "is no IAM OIDC provider's ARN nor a built-in provider's name (an unresolved \
+                 template intrinsic or parameter?), and no condition names an issuer: which \
+                 tokens it admits is not known here"
+            .into(),
+        class: Class::NotJudged,
+        fix: Fix::default(),
+    }
+}
+
 fn any_web_identity(label: &str) -> Finding {
     let subject = Subject {
         issuer: "ISSUER".into(),
@@ -603,6 +738,7 @@ fn any_web_identity(label: &str) -> Finding {
     };
     Finding {
         statement: label.to_string(),
+        at: String::new(),
         key: "Principal".into(),
         value: Some("*".into()),
         admits: "any web identity token: every OIDC provider of the account, and Google, Amazon, Facebook and Cognito identities".into(),
@@ -627,6 +763,17 @@ fn fix(
     conditions: &[Condition],
     sub: Option<&str>,
 ) -> Result<Fix, String> {
+    fix_for(known, provider, conditions, sub, None)
+}
+
+/// The fix for the scope `scope` (else the one the statement seems meant for).
+fn fix_for(
+    known: Option<&Issuer>,
+    provider: &OidcProvider,
+    conditions: &[Condition],
+    sub: Option<&str>,
+    scope: Option<Scope>,
+) -> Result<Fix, String> {
     let issuer = provider.issuer.as_str();
     let evidence = evidence(
         conditions,
@@ -648,7 +795,7 @@ fn fix(
     let internal = |e: crate::error::Error| {
         format!("internal error: the fix for a statement trusting {issuer} does not work ({e})")
     };
-    let mut scope = system.meant(known, &evidence);
+    let mut scope = scope.unwrap_or_else(|| system.meant(known, &evidence));
     // The issuer and audience are named only where they are not the CI's own.
     let defaults = system.trust_subject(&scope).map_err(internal)?;
     if !defaults.issuer.eq_ignore_ascii_case(issuer) {

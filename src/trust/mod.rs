@@ -2,11 +2,17 @@
 //! issuer, audience and subject, printed by `vault-ci trust-policy` and shown
 //! when STS denies a token — the same text in both places.
 
+pub mod audit;
+mod builtin;
 pub mod check;
 pub mod cloudformation;
 pub mod evaluate;
 pub mod hint;
+pub mod lint;
 pub mod policy;
+pub mod sarif;
+pub mod sources;
+pub mod sub_claims;
 
 use serde_json::{Value, json};
 
@@ -347,7 +353,9 @@ mod agreement {
                 .flat_map(|tests| tests.as_object().unwrap().values())
                 .flat_map(crate::trust::policy::strings)
                 .collect();
-            let tight = !classes.iter().any(|class| *class != Class::NoAudience);
+            let tight = classes
+                .iter()
+                .all(|class| matches!(class, Class::NoAudience | Class::Advice));
             let owner_wide = !classes
                 .iter()
                 .any(|class| matches!(class, Class::OtherOwners | Class::NotJudged));

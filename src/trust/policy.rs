@@ -30,6 +30,8 @@ pub struct Document {
 pub struct Statement {
     /// `statement N`, with the Sid in parentheses when there is one.
     pub label: String,
+    /// Where it is in the document: a JSON pointer (`/Statement/0`).
+    pub at: String,
     /// `None` for anything but `Allow` and `Deny`, which IAM refuses.
     pub effect: Option<Effect>,
     pub principal: Principal,
@@ -59,6 +61,10 @@ pub struct Principal {
     /// IAM OIDC (and SAML) provider ARNs, or a web identity provider's name.
     pub federated: Vec<String>,
     pub service: Vec<String>,
+    /// What it names that is no provider vault-ci can read: `*`, a pattern, an
+    /// unresolved template intrinsic (`{"Fn::Sub": …}`), a placeholder left by
+    /// one. Which issuers it admits is not known.
+    pub unknown: Vec<String>,
 }
 
 /// One key's test in a `Condition` block.
@@ -68,6 +74,8 @@ pub struct Condition {
     /// As the policy spells it.
     pub key: String,
     pub values: Vec<String>,
+    /// Where it is in the document (`/Statement/0/Condition/StringLike/KEY`).
+    pub at: String,
 }
 
 /// A condition operator, taken apart: `ForAnyValue:StringNotEqualsIgnoreCaseIfExists`
@@ -127,18 +135,22 @@ impl Document {
                 .map_err(|e| format!("AssumeRolePolicyDocument is not JSON ({e})"))?,
             other => other.clone(),
         };
-        let statements = match document.get("Statement") {
-            Some(Value::Array(all)) => all.iter().collect(),
-            Some(one @ Value::Object(_)) => vec![one],
+        let (statements, listed) = match document.get("Statement") {
+            Some(Value::Array(all)) => (all.iter().collect(), true),
+            Some(one @ Value::Object(_)) => (vec![one], false),
             _ => return Err("the trust policy has no \"Statement\"".into()),
         };
         let statements = statements
             .into_iter()
             .enumerate()
             .map(|(index, statement)| {
+                let at = match listed {
+                    true => format!("/Statement/{index}"),
+                    false => "/Statement".to_string(),
+                };
                 statement
                     .as_object()
-                    .map(|statement| Statement::parse(index, statement))
+                    .map(|statement| Statement::parse(index, at, statement))
                     .ok_or_else(|| format!("statement {} is not a JSON object", index + 1))
             })
             .collect::<Result<_, _>>()?;
@@ -150,7 +162,7 @@ impl Document {
 }
 
 impl Statement {
-    fn parse(index: usize, statement: &Map<String, Value>) -> Statement {
+    fn parse(index: usize, at: String, statement: &Map<String, Value>) -> Statement {
         let label = match statement.get("Sid").and_then(Value::as_str) {
             Some(sid) if !sid.is_empty() => format!("statement {} ({sid})", index + 1),
             _ => format!("statement {}", index + 1),
@@ -181,11 +193,16 @@ impl Statement {
                     operator: operator.clone(),
                     key: key.clone(),
                     values: strings(values),
+                    at: super::sources::push(
+                        &super::sources::push(&format!("{at}/Condition"), name),
+                        key,
+                    ),
                 }));
             }
         }
         Statement {
             label,
+            at,
             effect,
             principal,
             actions,
@@ -217,10 +234,27 @@ impl Principal {
             Value::String(star) => principal.anyone = star == "*",
             Value::Object(map) => {
                 principal.aws = map.get("AWS").map(strings).unwrap_or_default();
-                principal.federated = map.get("Federated").map(strings).unwrap_or_default();
                 principal.service = map.get("Service").map(strings).unwrap_or_default();
+                let federated = match map.get("Federated") {
+                    Some(Value::Array(all)) => all.iter().collect(),
+                    Some(one) => vec![one],
+                    None => Vec::new(),
+                };
+                for entry in federated {
+                    match entry {
+                        Value::String(name) if OidcProvider::of(name).is_some() => {
+                            principal.federated.push(name.clone())
+                        }
+                        // A SAML provider admits no web identity token.
+                        Value::String(name) if name.contains(":saml-provider/") => {
+                            principal.federated.push(name.clone())
+                        }
+                        Value::String(name) => principal.unknown.push(name.clone()),
+                        other => principal.unknown.push(other.to_string()),
+                    }
+                }
             }
-            _ => {}
+            other => principal.unknown.push(other.to_string()),
         }
         principal
     }
@@ -231,6 +265,12 @@ impl Principal {
         self.federated
             .iter()
             .filter_map(|arn| OidcProvider::of(arn))
+    }
+
+    /// Whether it names `issuer`'s provider (whatever `not` says of it).
+    pub fn names_issuer(&self, issuer: &str) -> bool {
+        self.oidc_providers()
+            .any(|p| p.issuer.eq_ignore_ascii_case(issuer))
     }
 
     /// Whether web identity tokens from `issuer` are among its principals.
@@ -639,6 +679,7 @@ mod tests {
             operator: Operator::parse(operator),
             key: "k".into(),
             values: values.iter().map(|v| v.to_string()).collect(),
+            at: String::new(),
         }
     }
 

@@ -22,8 +22,15 @@ fn fixtures(kind: &str) -> Vec<(String, Value)> {
     all
 }
 
+/// What is wrong with it: its findings' classes, best-practice notes left out.
 fn classes(policy: &Value) -> Vec<Class> {
-    check(policy).unwrap().iter().map(|f| f.class).collect()
+    faults(policy).iter().map(|f| f.class).collect()
+}
+
+fn faults(policy: &Value) -> Vec<Finding> {
+    let mut findings = check(policy).unwrap();
+    findings.retain(|f| f.class != Advice);
+    findings
 }
 
 use Class::*;
@@ -74,7 +81,7 @@ fn documented_policies_admit_one_repository() {
             .find(|(file, _)| *file == name)
             .map(|(_, classes)| classes.to_vec())
             .unwrap_or_default();
-        let findings = check(&policy).unwrap();
+        let findings = faults(&policy);
         assert_eq!(
             findings.iter().map(|f| f.class).collect::<Vec<_>>(),
             expected,
@@ -93,7 +100,7 @@ fn published_mistakes_are_found() {
         "every unsafe fixture has its expected classes here"
     );
     for ((name, policy), (_, expected)) in all.iter().zip(UNSAFE) {
-        let findings = check(policy).unwrap();
+        let findings = faults(policy);
         assert_eq!(
             findings.iter().map(|f| f.class).collect::<Vec<_>>(),
             expected.to_vec(),
@@ -201,7 +208,7 @@ fn every_fix_admits_one_repository() {
 }
 
 fn only_finding(policy: Value) -> Finding {
-    let mut findings = check(&policy).unwrap();
+    let mut findings = faults(&policy);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     findings.remove(0)
 }
@@ -1109,12 +1116,23 @@ proptest! {
 
     #[test]
     fn every_policy_trust_policy_prints_passes((argv, whole_owner) in trust_policy_args()) {
-        let (parsed, subjects) = trust_policy(&argv);
+        use clap::{Args, FromArgMatches};
+        let command = crate::cli::TrustPolicyArgs::augment_args(
+            clap::Command::new("trust-policy").no_binary_name(true),
+        )
+        .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = command.try_get_matches_from(&argv).unwrap();
+        let parsed = crate::cli::TrustPolicyArgs::from_arg_matches(&matches).unwrap();
         // Scope::to_args is trust-policy's own command line, in its order.
         let scope = crate::cmd::trust_policy::scope(&parsed);
         prop_assert_eq!(&scope.to_args()[..], &argv[2..]);
+        // trust-policy prints only what its check finds tight; it refuses the rest.
+        let printed = crate::cmd::trust_policy::subjects(&parsed);
+        prop_assert_eq!(printed.is_err(), whole_owner, "{:?}: {:?}", argv, printed.as_ref().err().map(|e| e.message().to_string()));
+        // What the CI's grammar writes for the scope, refused or not, is what the check reads.
+        let subjects = parsed.provider.unwrap().system().trust_subjects(&scope).unwrap();
         let document = crate::trust::document(&subjects, "aws", "123456789012");
-        let findings = check(&document).unwrap();
+        let findings = faults(&document);
         let expected: Vec<Class> = if whole_owner { vec![WholeOwner] } else { Vec::new() };
         prop_assert_eq!(
             findings.iter().map(|f| f.class).collect::<Vec<_>>(),
@@ -1128,4 +1146,230 @@ proptest! {
             prop_assert_eq!(classes(&repaired), Vec::<Class>::new());
         }
     }
+}
+
+// ── issue 24: no false all-clear ────────────────────────────────────────────
+
+const GITHUB_PROVIDER: &str =
+    "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com";
+
+fn statement(effect: &str, principal: Value, condition: Value) -> Value {
+    let (key, principal) = match principal.get("Not") {
+        Some(not) => ("NotPrincipal", not.clone()),
+        None => ("Principal", principal),
+    };
+    json!({
+        "Effect": effect,
+        key: principal,
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    })
+}
+
+#[test]
+fn a_deny_narrows_only_the_tokens_its_principal_covers() {
+    let aud_only = statement(
+        "Allow",
+        json!({ "Federated": GITHUB_PROVIDER }),
+        json!({ "StringEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" } }),
+    );
+    let refuse_others = json!({ "StringNotLike": { "token.actions.githubusercontent.com:sub": "repo:acme/app:*" } });
+    // NotPrincipal naming GitHub's provider: the Deny never applies to its tokens.
+    let never = statement(
+        "Deny",
+        json!({ "Not": { "Federated": GITHUB_PROVIDER } }),
+        refuse_others.clone(),
+    );
+    let policy = json!({ "Statement": [aud_only.clone(), never] });
+    assert_eq!(classes(&policy), [OtherOwners]);
+    // NotPrincipal naming someone else: it applies, and narrows.
+    let applies = statement(
+        "Deny",
+        json!({ "Not": { "AWS": "arn:aws:iam::123456789012:root" } }),
+        refuse_others.clone(),
+    );
+    assert_eq!(
+        classes(&json!({ "Statement": [aud_only.clone(), applies] })),
+        []
+    );
+    // A Deny whose principal is another provider narrows nothing of GitHub's.
+    let other = statement(
+        "Deny",
+        json!({ "Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com" }),
+        refuse_others,
+    );
+    assert_eq!(
+        classes(&json!({ "Statement": [aud_only, other] })),
+        [OtherOwners]
+    );
+}
+
+#[test]
+fn an_allow_with_not_principal_admits_everyone_it_does_not_name() {
+    // Not GitHub's: every other issuer's tokens, none of whose `sub` is tested.
+    let policy = json!({ "Statement": [statement(
+        "Allow",
+        json!({ "Not": { "Federated": GITHUB_PROVIDER } }),
+        json!({ "StringLike": { "token.actions.githubusercontent.com:sub": "repo:acme/app:*" } }),
+    )] });
+    assert_eq!(classes(&policy), [OtherOwners]);
+    let finding = only_finding(policy);
+    assert_eq!(finding.at, "/Statement/0/NotPrincipal");
+    // Not GitHub's, but a positive test of gitlab.com's keys: gitlab.com is judged.
+    let policy = json!({ "Statement": [statement(
+        "Allow",
+        json!({ "Not": { "Federated": GITHUB_PROVIDER } }),
+        json!({ "StringLike": { "gitlab.com:sub": "project_path:*" } }),
+    )] });
+    assert_eq!(classes(&policy), [OtherOwners, NoAudience]);
+}
+
+#[test]
+fn a_principal_that_cannot_be_read_is_not_judged_unless_its_conditions_name_the_issuer() {
+    let unresolved = json!({ "Federated": { "Fn::Sub": "arn:aws:iam::${AWS::AccountId}:oidc-provider/token.actions.githubusercontent.com" } });
+    let policy = json!({ "Statement": [statement("Allow", unresolved.clone(), json!({}))] });
+    let finding = only_finding(policy);
+    assert_eq!(finding.class, NotJudged);
+    assert_eq!(finding.at, "/Statement/0/Principal");
+    assert!(
+        finding
+            .to_string()
+            .starts_with("not judged: statement 1: the principal {\"Fn::Sub\":"),
+        "{finding}"
+    );
+    // Its conditions' positive tests name GitHub: only GitHub's tokens can pass them.
+    let policy = json!({ "Statement": [statement(
+        "Allow",
+        unresolved.clone(),
+        json!({ "StringEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" } }),
+    )] });
+    assert_eq!(classes(&policy), [OtherOwners]);
+    let policy = json!({ "Statement": [statement(
+        "Allow",
+        unresolved,
+        json!({ "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main",
+        } }),
+    )] });
+    assert_eq!(classes(&policy), []);
+}
+
+#[test]
+fn the_built_in_providers_each_pin_their_app() {
+    let built_in = |name: &str, condition: Value| json!({ "Statement": [statement("Allow", json!({ "Federated": name }), condition)] });
+    let cases = [
+        (
+            "cognito-identity.amazonaws.com",
+            "cognito-identity.amazonaws.com:aud",
+            "us-east-1:12345678-1234-1234-1234-123456789012",
+        ),
+        (
+            "www.amazon.com",
+            "www.amazon.com:app_id",
+            "amzn1.application.1234",
+        ),
+        (
+            "graph.facebook.com",
+            "graph.facebook.com:app_id",
+            "1234567890",
+        ),
+    ];
+    for (name, key, id) in cases {
+        let finding = only_finding(built_in(name, json!({})));
+        assert_eq!(
+            (finding.class, finding.key.as_str()),
+            (OtherOwners, key),
+            "{name}"
+        );
+        assert!(
+            finding.fix.condition.as_ref().unwrap()["StringEquals"]
+                .get(key)
+                .is_some()
+        );
+        let wild = only_finding(built_in(name, json!({ "StringLike": { key: "*" } })));
+        assert_eq!(wild.class, OtherOwners, "{name}");
+        let pinned = built_in(name, json!({ "StringEquals": { key: id } }));
+        assert_eq!(classes(&pinned), [], "{name}");
+    }
+    // A pool's guests get the role too unless `amr` says otherwise: a note.
+    let pool = built_in(
+        "cognito-identity.amazonaws.com",
+        json!({ "StringEquals": { "cognito-identity.amazonaws.com:aud": "us-east-1:1" } }),
+    );
+    let notes: Vec<Class> = check(&pool).unwrap().iter().map(|f| f.class).collect();
+    assert_eq!(notes, [Advice]);
+    let signed_in = built_in(
+        "cognito-identity.amazonaws.com",
+        json!({ "StringEquals": { "cognito-identity.amazonaws.com:aud": "us-east-1:1" },
+                "ForAnyValue:StringLike": { "cognito-identity.amazonaws.com:amr": "authenticated" } }),
+    );
+    assert!(check(&signed_in).unwrap().is_empty());
+}
+
+#[test]
+fn tight_statements_get_todays_practice_as_notes_with_their_fix() {
+    let notes = |sub: &str| -> Vec<Finding> {
+        check(&github_sub("StringLike", json!(sub)))
+            .unwrap()
+            .into_iter()
+            .inspect(|f| assert_eq!(f.class, Advice, "{f}"))
+            .collect()
+    };
+    let both = notes("repo:acme/app:*");
+    assert_eq!(both.len(), 2);
+    assert!(
+        both[0].admits.starts_with("names acme/app by name"),
+        "{}",
+        both[0]
+    );
+    assert_eq!(
+        both[0].fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider github --repo acme/app --owner-id OWNER_ID --repo-id REPO_ID --account-id 123456789012"
+        )
+    );
+    assert_eq!(
+        both[1].fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider github --repo acme/app --environment ENVIRONMENT --account-id 123456789012"
+        )
+    );
+    for finding in &both {
+        assert_fix_is_what_trust_policy_prints(finding);
+    }
+    // An environment, and the immutable subject: nothing to add.
+    assert_eq!(notes("repo:acme/app:environment:prod").len(), 1);
+    assert!(notes("repo:acme@1/app@2:environment:prod").is_empty());
+    // A repository_id condition pins the repository as the IDs do.
+    let pinned = github(json!({
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main",
+            "token.actions.githubusercontent.com:repository_id": "74",
+        }
+    }));
+    assert!(check(&pinned).unwrap().is_empty());
+    // What is open gets no notes, only its finding.
+    assert_eq!(
+        check(&github_sub("StringLike", json!("repo:acme/*")))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn immutable_subjects_with_their_ids_left_to_wildcards_are_one_owners() {
+    // GitHub names new repositories `repo:OWNER@ID/REPO@ID:…` (2026-07-15 on);
+    // a module that wildcards the IDs pins the names, but its `*` spans `/`.
+    let finding = only_finding(github_sub("StringLike", json!(["repo:acme@*/app@*:*"])));
+    assert_eq!(finding.class, WholeOwner);
+    assert_eq!(
+        finding.fix.command().as_deref(),
+        Some(
+            "vault-ci trust-policy --provider github --repo acme/app --owner-id OWNER_ID --repo-id REPO_ID --account-id 123456789012"
+        )
+    );
+    assert_fix_is_what_trust_policy_prints(&finding);
 }
