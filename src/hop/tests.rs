@@ -73,85 +73,11 @@ fn broken_answers_are_refused_with_what_is_wrong() {
 
 // ── through the SDK, against its replay client ──────────────────────────────
 
-use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_types::body::SdkBody;
+use super::replay::{form, granted, pairs, refused, sts};
+use aws_smithy_http_client::test_util::StaticReplayClient;
 
 const DEPLOY: &str = "arn:aws:iam::123456789012:role/deploy";
 const CFN: &str = "arn:aws:iam::123456789012:role/cfn";
-
-/// STS as the SDK's replay client plays it: each request gets the next answer.
-fn sts(answers: Vec<(u16, String)>) -> (Sts, StaticReplayClient) {
-    let events = answers
-        .into_iter()
-        .map(|(status, body)| {
-            ReplayEvent::new(
-                http::Request::builder()
-                    .uri("https://sts.test/")
-                    .body(SdkBody::empty())
-                    .unwrap(),
-                http::Response::builder()
-                    .status(status)
-                    .body(SdkBody::from(body))
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let client = StaticReplayClient::new(events);
-    let sts = Sts {
-        region: "us-east-1".into(),
-        endpoint: Some("https://sts.test".into()),
-        http: SharedHttpClient::new(client.clone()),
-        retry: RetryPolicy {
-            jitter: || 0.0,
-            ..RetryPolicy::default()
-        },
-        attempt_timeout: Duration::from_secs(5),
-    };
-    (sts, client)
-}
-
-/// STS's answer to AssumeRole or AssumeRoleWithWebIdentity.
-fn granted(operation: &str, role: &str, key: &str) -> (u16, String) {
-    let expiration = crate::time::rfc3339(crate::time::now_unix() + 900).expect("a time in range");
-    (
-        200,
-        format!(
-            "<{operation}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-             <{operation}Result><AssumedRoleUser>\
-             <Arn>arn:aws:sts::123456789012:assumed-role/{role}/ci</Arn>\
-             <AssumedRoleId>AROAEXAMPLE:ci</AssumedRoleId></AssumedRoleUser>\
-             <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>\
-             <SessionToken>token</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
-             </{operation}Result><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>\
-             </{operation}Response>"
-        ),
-    )
-}
-
-fn refused(status: u16, code: &str, message: &str) -> (u16, String) {
-    (
-        status,
-        format!(
-            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
-             <Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
-             <RequestId>1</RequestId></ErrorResponse>"
-        ),
-    )
-}
-
-/// A request's form parameters, in the order the SDK sent them.
-fn form(request: &HttpRequest) -> Vec<(String, String)> {
-    let body = request.body().bytes().expect("an in-memory body");
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn step(role: &str, label: &str) -> Step {
     Step {

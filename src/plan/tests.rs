@@ -1,6 +1,8 @@
 use super::*;
 use crate::cli::{Cli, Command};
 use crate::error::Kind;
+use crate::hop::replay;
+use aws_smithy_http_client::test_util::StaticReplayClient;
 use clap::{CommandFactory, FromArgMatches};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
@@ -617,4 +619,293 @@ fn every_account_the_plan_can_see_is_among_those_masked_before_it_is_made() {
         let Role::Arn(arn) = role else { unreachable!() };
         assert!(named.iter().any(|a| a == arn.account().as_str()), "{arn}");
     }
+}
+
+// ── with STS answering: a bare role name is completed before the first hop ──
+
+/// The plan's STS, played by the replay client: each request gets the next of
+/// `answers`. Retries keep the plan's policy, without the pauses.
+fn answering(plan: &mut Plan, answers: Vec<(u16, String)>) -> StaticReplayClient {
+    let (mut sts, client) = replay::sts(answers);
+    sts.retry = RetryPolicy {
+        jitter: || 0.0,
+        ..plan.sts.retry.clone()
+    };
+    plan.sts = sts;
+    client
+}
+
+/// The steps, or the refusal, of a plan that may ask STS.
+fn steps_or_refusal(plan: &Plan) -> Result<Vec<Step>> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(plan.steps())
+}
+
+const CALLER: &str = "arn:aws:iam::210987654321:user/ci";
+
+#[test]
+fn a_bare_role_name_is_the_role_of_that_name_in_the_keys_own_account() {
+    let mut plan = plan(&["--role-arn", "deploy"], &keys()).unwrap();
+    let sts = answering(&mut plan, vec![replay::caller(CALLER)]);
+    let steps = steps_or_refusal(&plan).unwrap();
+    let shown: Vec<(String, &str)> = steps
+        .iter()
+        .map(|s| (s.role.to_string(), s.label.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [(
+            "arn:aws:iam::210987654321:role/deploy".to_string(),
+            "deploy"
+        )]
+    );
+    let sent: Vec<_> = sts.actual_requests().map(replay::form).collect();
+    assert_eq!(
+        sent,
+        [replay::pairs(&[
+            ("Action", "GetCallerIdentity"),
+            ("Version", "2011-06-15")
+        ])]
+    );
+}
+
+#[test]
+fn a_bare_role_name_in_another_account_than_allowed_is_refused_before_assume_role() {
+    let argv = [
+        "--role-arn",
+        "deploy",
+        "--allowed-account-id",
+        "123456789012",
+    ];
+    let mut plan = plan(&argv, &keys()).unwrap();
+    let sts = answering(&mut plan, vec![replay::caller(CALLER)]);
+    let err = steps_or_refusal(&plan).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "the role arn:aws:iam::210987654321:role/deploy is in account 210987654321, which is not \
+         among --allowed-account-id 123456789012; nothing was written: check the role ARN, or \
+         add the account"
+    );
+    assert_eq!(err.kind(), Kind::Denied);
+    assert_eq!(sts.actual_requests().count(), 1, "GetCallerIdentity alone");
+}
+
+#[test]
+fn a_chain_may_pass_through_another_account_when_it_ends_in_an_allowed_one() {
+    let argv = [
+        "--role-arn",
+        "deploy",
+        "--chain",
+        CFN,
+        "--allowed-account-id",
+        "123456789012",
+    ];
+    let mut plan = plan(&argv, &keys()).unwrap();
+    answering(&mut plan, vec![replay::caller(CALLER)]);
+    let roles: Vec<String> = steps_or_refusal(&plan)
+        .unwrap()
+        .iter()
+        .map(|s| s.role.to_string())
+        .collect();
+    assert_eq!(roles, ["arn:aws:iam::210987654321:role/deploy", CFN]);
+}
+
+#[test]
+fn max_attempts_is_how_often_a_failing_sts_is_asked() {
+    let unavailable = || replay::refused(503, "ServiceUnavailable", "Service unavailable");
+    for (argv, asked) in [
+        (vec!["--role-arn", "deploy", "--max-attempts", "2"], 2),
+        (vec!["--role-arn", "deploy", "--disable-retry"], 1),
+    ] {
+        let mut plan = plan(&argv, &keys()).unwrap();
+        let sts = answering(&mut plan, vec![unavailable(), unavailable(), unavailable()]);
+        let err = steps_or_refusal(&plan).unwrap_err();
+        assert_eq!(sts.actual_requests().count(), asked, "{argv:?}");
+        let gave_up = match asked {
+            1 => String::new(),
+            n => format!(" (gave up after {n} attempts)"),
+        };
+        assert_eq!(
+            err.message(),
+            format!(
+                "STS failed GetCallerIdentity: HTTP 503 ServiceUnavailable: Service \
+                 unavailable{gave_up}"
+            ),
+            "{argv:?}"
+        );
+    }
+}
+
+// ── what each step's request carries ──
+
+#[test]
+fn the_first_assume_role_from_static_keys_carries_the_external_id_tags_and_source_identity() {
+    let plan = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--external-id",
+            "partner-42",
+            "--tag",
+            "team=payments",
+            "--tag",
+            "env=prod",
+            "--source-identity",
+            "alice",
+            // As the action passes a multi-line input.
+            "--transitive-tag-key",
+            "team\nenv\n",
+        ],
+        &keys(),
+    )
+    .unwrap();
+    let [step] = steps(&plan).try_into().unwrap();
+    assert_eq!(step.external_id.as_deref(), Some("partner-42"));
+    assert_eq!(
+        step.tags,
+        [("team", "payments"), ("env", "prod")].map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(step.transitive_tag_keys, ["team", "env"]);
+    assert_eq!(step.source_identity.as_deref(), Some("alice"));
+    assert!(step.mfa.is_none() && !step.plain_keys);
+}
+
+#[test]
+fn an_mfa_code_goes_with_the_first_assume_role_only() {
+    let mfa = "arn:aws:iam::123456789012:mfa/alice";
+    let argv = [
+        "--role-arn",
+        ROLE,
+        "--chain",
+        CFN,
+        "--mfa-serial",
+        mfa,
+        "--mfa-code",
+        "123456",
+    ];
+    let plan = plan(&argv, &keys()).unwrap();
+    let sent: Vec<Option<(String, String)>> = steps(&plan)
+        .iter()
+        .map(|s| {
+            s.mfa
+                .as_ref()
+                .map(|(serial, code)| (serial.clone(), code.expose().to_string()))
+        })
+        .collect();
+    assert_eq!(sent, [Some((mfa.to_string(), "123456".to_string())), None]);
+    let token = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+    assert_eq!(
+        refused(&argv, &token),
+        "--mfa-serial applies to AssumeRole from static keys (a person's IAM user); an OIDC \
+         token carries no MFA"
+    );
+}
+
+#[test]
+fn only_the_final_keys_are_asked_for_without_special_characters() {
+    let plain_keys = |extra: &[&str]| -> Vec<bool> {
+        let argv = [&["--role-arn", ROLE, "--chain", CFN], extra].concat();
+        steps(&plan(&argv, &keys()).unwrap())
+            .iter()
+            .map(|s| s.plain_keys)
+            .collect()
+    };
+    assert_eq!(
+        plain_keys(&["--special-characters-workaround"]),
+        [false, true]
+    );
+    assert_eq!(plain_keys(&[]), [false, false]);
+}
+
+/// Keys in a GitHub Actions run of octo-org/app.
+fn github_run() -> Vec<(&'static str, &'static str)> {
+    let mut env = keys();
+    env.extend([
+        ("GITHUB_REPOSITORY", "octo-org/app"),
+        ("GITHUB_RUN_ID", "42"),
+        ("GITHUB_JOB", "deploy"),
+    ]);
+    env
+}
+
+#[test]
+fn github_session_tags_name_the_run_before_the_users_and_the_optional_ones_may_go() {
+    let tagged = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--github-session-tags",
+            "--tag",
+            "team=payments",
+        ],
+        &github_run(),
+    )
+    .unwrap();
+    let [step] = steps(&tagged).try_into().unwrap();
+    assert_eq!(
+        step.tags,
+        [
+            ("GitHub", "Actions"),
+            ("Repository", "octo-org/app"),
+            ("RunId", "42"),
+            ("Job", "deploy"),
+            ("team", "payments"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(step.droppable_tags, ["RunId", "Job"]);
+
+    let skipped = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--github-session-tags",
+            "--role-skip-session-tagging",
+            "--tag",
+            "team=payments",
+        ],
+        &github_run(),
+    )
+    .unwrap();
+    let [step] = steps(&skipped).try_into().unwrap();
+    assert_eq!(step.tags, [("team".to_string(), "payments".to_string())]);
+    assert!(step.droppable_tags.is_empty());
+}
+
+#[test]
+fn a_web_identity_hop_alone_gets_none_of_the_runs_tags() {
+    let mut env = github_run();
+    env.retain(|(k, _)| !k.starts_with("AWS_"));
+    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"));
+    let argv = ["--role-arn", ROLE, "--github-session-tags"];
+    let [step] = steps(&plan(&argv, &env).unwrap()).try_into().unwrap();
+    assert!(step.tags.is_empty() && step.droppable_tags.is_empty());
+    assert_eq!(
+        refused(
+            &[&argv[..], &["--transitive-tag-key", "Repository"]].concat(),
+            &env
+        ),
+        "--transitive-tag-key Repository is not one of the session's tags; add it with --tag \
+         Repository=VALUE"
+    );
+}
+
+#[test]
+fn the_runs_tags_and_the_users_together_are_at_most_fifty() {
+    // The run's four: GitHub, Repository, RunId, Job.
+    let with_user_tags = |count: usize| {
+        let tags: Vec<String> = (0..count).map(|n| format!("--tag=t{n}=v")).collect();
+        let mut argv = vec!["--role-arn", ROLE, "--github-session-tags"];
+        argv.extend(tags.iter().map(String::as_str));
+        plan(&argv, &github_run())
+    };
+    let [step] = steps(&with_user_tags(46).unwrap()).try_into().unwrap();
+    assert_eq!(step.tags.len(), 50);
+    assert_eq!(
+        with_user_tags(47).err().unwrap().message(),
+        "51 session tags with the run's own: STS accepts at most 50"
+    );
 }
