@@ -440,3 +440,155 @@ fn credentials_a_minute_past_twelve_hours_pass_for_clock_skew_and_no_more() {
          that outlive the 12 hours STS ever grants; is it really STS?"
     );
 }
+
+#[tokio::test]
+async fn a_reply_that_is_not_sts_is_retried_when_a_server_failed_and_final_otherwise() {
+    let not_sts = |status: u16| (status, "<html>not STS</html>".to_string());
+    for status in [502, 503, 429] {
+        let (sts, client) = sts(vec![
+            not_sts(status),
+            granted("AssumeRole", "deploy", "ASIA1"),
+        ]);
+        let session = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+            .await
+            .unwrap();
+        assert_eq!(session.credentials.access_key_id, "ASIA1", "{status}");
+        assert_eq!(client.actual_requests().count(), 2, "{status}");
+    }
+    for status in [403, 404] {
+        let (sts, client) = sts(vec![
+            not_sts(status),
+            granted("AssumeRole", "deploy", "ASIA1"),
+        ]);
+        let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            format!(
+                "AssumeRole on arn:aws:iam::123456789012:role/deploy failed with HTTP {status} and \
+                 a reply that is not an STS error; is https://sts.test really STS?"
+            )
+        );
+        assert_eq!(client.actual_requests().count(), 1, "{status}");
+    }
+}
+
+/// STS at `url` as vault-ci reaches it (its own HTTP client, no proxy), one
+/// attempt of `attempt_timeout` each.
+fn sts_at(url: &str, attempt_timeout: Duration, max_attempts: u32) -> Sts {
+    let net = crate::net::NetConfig::new(
+        crate::net::NetOptions {
+            attempt_timeout,
+            total_timeout: attempt_timeout * max_attempts,
+            ..Default::default()
+        },
+        &crate::env::Env::default(),
+        &[url],
+    )
+    .unwrap();
+    Sts {
+        region: "us-east-1".into(),
+        endpoint: Some(url.into()),
+        http: net.sts_http_client(),
+        retry: RetryPolicy {
+            max_attempts,
+            jitter: || 0.0,
+            ..RetryPolicy::default()
+        },
+        attempt_timeout,
+    }
+}
+
+/// A server on this machine that answers every connection with `answer`
+/// (after reading the request's first bytes), or holds it without a word.
+fn local_server(answer: Option<Vec<u8>>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request);
+            match &answer {
+                Some(answer) => {
+                    let _ = stream.write_all(answer);
+                }
+                None => std::thread::sleep(Duration::from_secs(10)),
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_sts_that_cannot_be_reached_is_tried_again_and_the_error_says_what_to_check() {
+    // A port nothing listens on.
+    let url = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let sts = sts_at(&url, Duration::from_secs(5), 2);
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    let message = err.message();
+    let tried = format!("cannot reach STS at {url} for AssumeRole on {DEPLOY}: ");
+    assert!(message.starts_with(&tried), "{message}");
+    assert!(
+        message.ends_with(" (gave up after 2 attempts)"),
+        "{message}"
+    );
+    assert_eq!(
+        err.kind(),
+        crate::error::Kind::Unavailable(crate::error::Peer::Sts)
+    );
+    assert_eq!(
+        err.hint(),
+        Some(
+            "hint: check --sts-endpoint / AWS_ENDPOINT_URL_STS, --region, the proxy (HTTPS_PROXY, \
+             NO_PROXY) and --ca-bundle"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_sts_ever_sends_is_refused_and_not_asked_again() {
+    let size = crate::net::MAX_BODY + 1;
+    let mut answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").into_bytes();
+    answer.resize(answer.len() + size, b'x');
+    let url = local_server(Some(answer));
+    let sts = sts_at(&url, Duration::from_secs(5), 3);
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!(
+            "STS at {url} answered AssumeRole on {DEPLOY} with more than 1048576 bytes, where \
+             STS's answers are a few kilobytes: is it really STS? check --sts-endpoint / \
+             AWS_ENDPOINT_URL_STS"
+        )
+    );
+    assert_eq!(err.kind(), crate::error::Kind::Rejected);
+}
+
+#[tokio::test]
+async fn an_sts_that_never_answers_is_given_up_on_after_the_attempt_timeout() {
+    let url = local_server(None);
+    let sts = Sts {
+        // The SDK's own deadline for the attempt, before the connection's.
+        attempt_timeout: Duration::from_secs(1),
+        ..sts_at(&url, Duration::from_secs(10), 1)
+    };
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!(
+            "STS at {url} did not answer AssumeRole on {DEPLOY} within 1 s (--attempt-timeout)"
+        )
+    );
+    assert_eq!(err.retry(), crate::error::Retry::Transient);
+}
