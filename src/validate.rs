@@ -408,4 +408,114 @@ mod tests {
         let big = format!(r#"{{"Statement":[],"Pad":"{}"}}"#, "x".repeat(2100));
         assert!(session_policy(&big).unwrap_err().message().contains("2048"));
     }
+
+    /// The refusal, as the user reads it.
+    #[track_caller]
+    fn refusal<T: std::fmt::Debug>(result: Result<T>) -> String {
+        result.unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn an_external_id_is_letters_digits_and_what_partners_put_in_arns() {
+        assert!(external_id("arn:aws:partner/acme_42+=,.@-").is_ok());
+        for refused in ["x", "a b", "partner#42", &"x".repeat(1225)] {
+            assert_eq!(
+                refusal(external_id(refused)),
+                "--external-id must be 2-1224 characters of letters, digits and +=,.@:/_-",
+                "{refused}"
+            );
+        }
+        assert!(external_id(&"x".repeat(1224)).is_ok());
+    }
+
+    #[test]
+    fn tag_keys_and_values_are_held_to_sts_lengths_and_characters() {
+        let key = "k".repeat(128);
+        let value = "v".repeat(256);
+        assert_eq!(
+            tag(&format!("{key}={value}")).unwrap(),
+            (key.clone(), value.clone())
+        );
+        assert_eq!(
+            refusal(tag(&format!("{key}k=v"))),
+            format!("--tag key `{key}k` must be 1-128 letters, digits, spaces or _.:/=+-@")
+        );
+        assert_eq!(
+            refusal(tag("te#am=x")),
+            "--tag key `te#am` must be 1-128 letters, digits, spaces or _.:/=+-@"
+        );
+        assert_eq!(
+            refusal(tag(&format!("team={value}v"))),
+            "--tag team: the value must be at most 256 letters, digits, spaces or _.:/=+-@"
+        );
+        let fifty: Vec<String> = (0..50).map(|n| format!("t{n}=v")).collect();
+        assert_eq!(tags(&fifty).unwrap().len(), 50);
+        let fifty_one = [fifty, vec!["t50=v".to_string()]].concat();
+        assert_eq!(
+            refusal(tags(&fifty_one)),
+            "51 --tag options given: STS accepts at most 50 session tags"
+        );
+    }
+
+    #[test]
+    fn a_session_policy_is_a_policy_document_of_at_most_2048_characters() {
+        assert_eq!(
+            refusal(session_policy(r#"{"Version": "2012-10-17"}"#)),
+            "--session-policy JSON is not an IAM policy: it needs a JSON object with a \"Statement\""
+        );
+        // `{"Pad":"…","Statement":[]}` is 25 characters besides the padding.
+        let padded = |n: usize| format!(r#"{{ "Statement": [], "Pad": "{}" }}"#, "x".repeat(n));
+        assert_eq!(session_policy(&padded(2023)).unwrap().len(), 2048);
+        assert_eq!(
+            refusal(session_policy(&padded(2024))),
+            "--session-policy is 2049 characters after removing whitespace; STS accepts 2048: \
+             trim statements or use --managed-policy"
+        );
+    }
+
+    #[test]
+    fn at_most_ten_managed_policies() {
+        let ten: Vec<String> = (0..10)
+            .map(|n| format!("arn:aws:iam::123456789012:policy/p{n}"))
+            .collect();
+        assert!(managed_policies(&ten).is_ok());
+        let eleven = [ten, vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()]].concat();
+        assert_eq!(
+            refusal(managed_policies(&eleven)),
+            "11 --managed-policy options given: STS accepts at most 10"
+        );
+    }
+
+    #[test]
+    fn an_mfa_device_is_9_to_256_characters_without_spaces_and_its_code_six_digits() {
+        let device = "arn:aws:iam::123456789012:mfa/alice";
+        assert!(mfa(device, "123456").is_ok());
+        assert!(mfa("GAHT12345", "000000").is_ok());
+        assert!(mfa(&"s".repeat(256), "123456").is_ok());
+        for serial in [
+            "GAHT1234".to_string(),
+            "s".repeat(257),
+            "arn:aws:iam::123456789012:mfa/al ice".to_string(),
+        ] {
+            assert_eq!(
+                refusal(mfa(&serial, "123456")),
+                format!(
+                    "--mfa-serial `{serial}` is not an MFA device (expected e.g. \
+                     arn:aws:iam::123456789012:mfa/alice)"
+                )
+            );
+        }
+        for code in ["12345", "1234567", "12345a"] {
+            assert_eq!(
+                refusal(mfa(device, code)),
+                "--mfa-code must be the 6 digits your MFA device shows now",
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_named_alone_is_written_in_the_current_directory() {
+        assert!(writable_parent(Path::new("aws-env.sh"), "--env-file").is_ok());
+    }
 }

@@ -369,4 +369,30 @@ mod tests {
              and the trust policy of deploy must name the caller as Principal"
         );
     }
+
+    #[test]
+    fn an_issuer_sts_cannot_reach_is_named_and_tried_again() {
+        let err = classify_code("IDPCommunicationError", "Couldn't connect to the issuer");
+        assert_eq!(
+            err.message(),
+            "STS could not reach the token's issuer for AssumeRole on \
+             arn:aws:iam::123456789012:role/deploy: Couldn't connect to the issuer"
+        );
+        assert_eq!(err.retry(), Retry::Transient);
+    }
+
+    #[test]
+    fn a_denial_of_a_call_that_names_no_role_carries_no_hint_about_one() {
+        let call = Call {
+            operation: "GetCallerIdentity",
+            role: None,
+            denial_hint: None,
+        };
+        let err = service_error(&sts(), &call, 403, "AccessDenied", "Not authorized", None);
+        assert_eq!(
+            err.message(),
+            "STS refused GetCallerIdentity: AccessDenied: Not authorized"
+        );
+        assert_eq!((err.kind(), err.hint()), (Kind::Denied, None));
+    }
 }

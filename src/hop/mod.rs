@@ -293,4 +293,6 @@ fn session_from(
 }
 
 #[cfg(test)]
+pub mod replay;
+#[cfg(test)]
 mod tests;

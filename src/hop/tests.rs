@@ -73,85 +73,11 @@ fn broken_answers_are_refused_with_what_is_wrong() {
 
 // ── through the SDK, against its replay client ──────────────────────────────
 
-use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_types::body::SdkBody;
+use super::replay::{form, granted, pairs, refused, sts};
+use aws_smithy_http_client::test_util::StaticReplayClient;
 
 const DEPLOY: &str = "arn:aws:iam::123456789012:role/deploy";
 const CFN: &str = "arn:aws:iam::123456789012:role/cfn";
-
-/// STS as the SDK's replay client plays it: each request gets the next answer.
-fn sts(answers: Vec<(u16, String)>) -> (Sts, StaticReplayClient) {
-    let events = answers
-        .into_iter()
-        .map(|(status, body)| {
-            ReplayEvent::new(
-                http::Request::builder()
-                    .uri("https://sts.test/")
-                    .body(SdkBody::empty())
-                    .unwrap(),
-                http::Response::builder()
-                    .status(status)
-                    .body(SdkBody::from(body))
-                    .unwrap(),
-            )
-        })
-        .collect();
-    let client = StaticReplayClient::new(events);
-    let sts = Sts {
-        region: "us-east-1".into(),
-        endpoint: Some("https://sts.test".into()),
-        http: SharedHttpClient::new(client.clone()),
-        retry: RetryPolicy {
-            jitter: || 0.0,
-            ..RetryPolicy::default()
-        },
-        attempt_timeout: Duration::from_secs(5),
-    };
-    (sts, client)
-}
-
-/// STS's answer to AssumeRole or AssumeRoleWithWebIdentity.
-fn granted(operation: &str, role: &str, key: &str) -> (u16, String) {
-    let expiration = crate::time::rfc3339(crate::time::now_unix() + 900).expect("a time in range");
-    (
-        200,
-        format!(
-            "<{operation}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-             <{operation}Result><AssumedRoleUser>\
-             <Arn>arn:aws:sts::123456789012:assumed-role/{role}/ci</Arn>\
-             <AssumedRoleId>AROAEXAMPLE:ci</AssumedRoleId></AssumedRoleUser>\
-             <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>\
-             <SessionToken>token</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
-             </{operation}Result><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>\
-             </{operation}Response>"
-        ),
-    )
-}
-
-fn refused(status: u16, code: &str, message: &str) -> (u16, String) {
-    (
-        status,
-        format!(
-            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
-             <Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
-             <RequestId>1</RequestId></ErrorResponse>"
-        ),
-    )
-}
-
-/// A request's form parameters, in the order the SDK sent them.
-fn form(request: &HttpRequest) -> Vec<(String, String)> {
-    let body = request.body().bytes().expect("an in-memory body");
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn step(role: &str, label: &str) -> Step {
     Step {
@@ -513,4 +439,156 @@ fn credentials_a_minute_past_twelve_hours_pass_for_clock_skew_and_no_more() {
         "STS at http://sts answered for arn:aws:iam::123456789012:role/deploy with credentials \
          that outlive the 12 hours STS ever grants; is it really STS?"
     );
+}
+
+#[tokio::test]
+async fn a_reply_that_is_not_sts_is_retried_when_a_server_failed_and_final_otherwise() {
+    let not_sts = |status: u16| (status, "<html>not STS</html>".to_string());
+    for status in [502, 503, 429] {
+        let (sts, client) = sts(vec![
+            not_sts(status),
+            granted("AssumeRole", "deploy", "ASIA1"),
+        ]);
+        let session = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+            .await
+            .unwrap();
+        assert_eq!(session.credentials.access_key_id, "ASIA1", "{status}");
+        assert_eq!(client.actual_requests().count(), 2, "{status}");
+    }
+    for status in [403, 404] {
+        let (sts, client) = sts(vec![
+            not_sts(status),
+            granted("AssumeRole", "deploy", "ASIA1"),
+        ]);
+        let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.message(),
+            format!(
+                "AssumeRole on arn:aws:iam::123456789012:role/deploy failed with HTTP {status} and \
+                 a reply that is not an STS error; is https://sts.test really STS?"
+            )
+        );
+        assert_eq!(client.actual_requests().count(), 1, "{status}");
+    }
+}
+
+/// STS at `url` as vault-ci reaches it (its own HTTP client, no proxy), one
+/// attempt of `attempt_timeout` each.
+fn sts_at(url: &str, attempt_timeout: Duration, max_attempts: u32) -> Sts {
+    let net = crate::net::NetConfig::new(
+        crate::net::NetOptions {
+            attempt_timeout,
+            total_timeout: attempt_timeout * max_attempts,
+            ..Default::default()
+        },
+        &crate::env::Env::default(),
+        &[url],
+    )
+    .unwrap();
+    Sts {
+        region: "us-east-1".into(),
+        endpoint: Some(url.into()),
+        http: net.sts_http_client(),
+        retry: RetryPolicy {
+            max_attempts,
+            jitter: || 0.0,
+            ..RetryPolicy::default()
+        },
+        attempt_timeout,
+    }
+}
+
+/// A server on this machine that answers every connection with `answer`
+/// (after reading the request's first bytes), or holds it without a word.
+fn local_server(answer: Option<Vec<u8>>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0; 4096];
+            let _ = stream.read(&mut request);
+            match &answer {
+                Some(answer) => {
+                    let _ = stream.write_all(answer);
+                }
+                None => std::thread::sleep(Duration::from_secs(10)),
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_sts_that_cannot_be_reached_is_tried_again_and_the_error_says_what_to_check() {
+    // A port nothing listens on.
+    let url = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let sts = sts_at(&url, Duration::from_secs(5), 2);
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    let message = err.message();
+    let tried = format!("cannot reach STS at {url} for AssumeRole on {DEPLOY}: ");
+    assert!(message.starts_with(&tried), "{message}");
+    assert!(
+        message.ends_with(" (gave up after 2 attempts)"),
+        "{message}"
+    );
+    assert_eq!(
+        err.kind(),
+        crate::error::Kind::Unavailable(crate::error::Peer::Sts)
+    );
+    assert_eq!(
+        err.hint(),
+        Some(
+            "hint: check --sts-endpoint / AWS_ENDPOINT_URL_STS, --region, the proxy (HTTPS_PROXY, \
+             NO_PROXY) and --ca-bundle"
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_answer_larger_than_sts_ever_sends_is_refused_and_not_asked_again() {
+    let size = crate::net::MAX_BODY + 1;
+    let mut answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").into_bytes();
+    answer.resize(answer.len() + size, b'x');
+    let url = local_server(Some(answer));
+    let sts = sts_at(&url, Duration::from_secs(5), 3);
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!(
+            "STS at {url} answered AssumeRole on {DEPLOY} with more than 1048576 bytes, where \
+             STS's answers are a few kilobytes: is it really STS? check --sts-endpoint / \
+             AWS_ENDPOINT_URL_STS"
+        )
+    );
+    assert_eq!(err.kind(), crate::error::Kind::Rejected);
+}
+
+#[tokio::test]
+async fn an_sts_that_never_answers_is_given_up_on_after_the_attempt_timeout() {
+    let url = local_server(None);
+    let sts = Sts {
+        // The SDK's own deadline for the attempt, before the connection's.
+        attempt_timeout: Duration::from_secs(1),
+        ..sts_at(&url, Duration::from_secs(10), 1)
+    };
+    let err = run(&sts, Start::Keys(keys()), &[step(DEPLOY, "deploy")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        format!(
+            "STS at {url} did not answer AssumeRole on {DEPLOY} within 1 s (--attempt-timeout)"
+        )
+    );
+    assert_eq!(err.retry(), crate::error::Retry::Transient);
 }

@@ -1,6 +1,9 @@
 use super::*;
 use crate::cli::{Cli, Command};
 use crate::error::Kind;
+use crate::hop::replay;
+use crate::sink::Order;
+use aws_smithy_http_client::test_util::StaticReplayClient;
 use clap::{CommandFactory, FromArgMatches};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/deploy";
@@ -500,6 +503,10 @@ fn in_github_actions_keys_never_go_to_the_job_log() {
          (or --env-file PATH, or `-- COMMAND`)"
     );
     assert!(plan(&["--role-arn", ROLE, "--format", "json"], &env).is_ok());
+    let at = Scratch::new();
+    let env_file = at.path("aws-env.sh");
+    let to_file = plan(&["--role-arn", ROLE, "--env-file", &env_file], &env).unwrap();
+    assert_eq!(orders(&to_file), [Order::Replace]);
 }
 
 #[test]
@@ -616,5 +623,696 @@ fn every_account_the_plan_can_see_is_among_those_masked_before_it_is_made() {
     for (role, _) in &plan.roles {
         let Role::Arn(arn) = role else { unreachable!() };
         assert!(named.iter().any(|a| a == arn.account().as_str()), "{arn}");
+    }
+}
+
+// ── with STS answering: a bare role name is completed before the first hop ──
+
+/// The plan's STS, played by the replay client: each request gets the next of
+/// `answers`. Retries keep the plan's policy, without the pauses.
+fn answering(plan: &mut Plan, answers: Vec<(u16, String)>) -> StaticReplayClient {
+    let (mut sts, client) = replay::sts(answers);
+    sts.retry = RetryPolicy {
+        jitter: || 0.0,
+        ..plan.sts.retry.clone()
+    };
+    plan.sts = sts;
+    client
+}
+
+/// The steps, or the refusal, of a plan that may ask STS.
+fn steps_or_refusal(plan: &Plan) -> Result<Vec<Step>> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+        .block_on(plan.steps())
+}
+
+const CALLER: &str = "arn:aws:iam::210987654321:user/ci";
+
+#[test]
+fn a_bare_role_name_is_the_role_of_that_name_in_the_keys_own_account() {
+    let mut plan = plan(&["--role-arn", "deploy"], &keys()).unwrap();
+    let sts = answering(&mut plan, vec![replay::caller(CALLER)]);
+    let steps = steps_or_refusal(&plan).unwrap();
+    let shown: Vec<(String, &str)> = steps
+        .iter()
+        .map(|s| (s.role.to_string(), s.label.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [(
+            "arn:aws:iam::210987654321:role/deploy".to_string(),
+            "deploy"
+        )]
+    );
+    let sent: Vec<_> = sts.actual_requests().map(replay::form).collect();
+    assert_eq!(
+        sent,
+        [replay::pairs(&[
+            ("Action", "GetCallerIdentity"),
+            ("Version", "2011-06-15")
+        ])]
+    );
+}
+
+#[test]
+fn a_bare_role_name_in_another_account_than_allowed_is_refused_before_assume_role() {
+    let argv = [
+        "--role-arn",
+        "deploy",
+        "--allowed-account-id",
+        "123456789012",
+    ];
+    let mut plan = plan(&argv, &keys()).unwrap();
+    let sts = answering(&mut plan, vec![replay::caller(CALLER)]);
+    let err = steps_or_refusal(&plan).unwrap_err();
+    assert_eq!(
+        err.message(),
+        "the role arn:aws:iam::210987654321:role/deploy is in account 210987654321, which is not \
+         among --allowed-account-id 123456789012; nothing was written: check the role ARN, or \
+         add the account"
+    );
+    assert_eq!(err.kind(), Kind::Denied);
+    assert_eq!(sts.actual_requests().count(), 1, "GetCallerIdentity alone");
+}
+
+#[test]
+fn a_chain_may_pass_through_another_account_when_it_ends_in_an_allowed_one() {
+    let argv = [
+        "--role-arn",
+        "deploy",
+        "--chain",
+        CFN,
+        "--allowed-account-id",
+        "123456789012",
+    ];
+    let mut plan = plan(&argv, &keys()).unwrap();
+    answering(&mut plan, vec![replay::caller(CALLER)]);
+    let roles: Vec<String> = steps_or_refusal(&plan)
+        .unwrap()
+        .iter()
+        .map(|s| s.role.to_string())
+        .collect();
+    assert_eq!(roles, ["arn:aws:iam::210987654321:role/deploy", CFN]);
+}
+
+#[test]
+fn max_attempts_is_how_often_a_failing_sts_is_asked() {
+    let unavailable = || replay::refused(503, "ServiceUnavailable", "Service unavailable");
+    for (argv, asked) in [
+        (vec!["--role-arn", "deploy", "--max-attempts", "2"], 2),
+        (vec!["--role-arn", "deploy", "--disable-retry"], 1),
+    ] {
+        let mut plan = plan(&argv, &keys()).unwrap();
+        let sts = answering(&mut plan, vec![unavailable(), unavailable(), unavailable()]);
+        let err = steps_or_refusal(&plan).unwrap_err();
+        assert_eq!(sts.actual_requests().count(), asked, "{argv:?}");
+        let gave_up = match asked {
+            1 => String::new(),
+            n => format!(" (gave up after {n} attempts)"),
+        };
+        assert_eq!(
+            err.message(),
+            format!(
+                "STS failed GetCallerIdentity: HTTP 503 ServiceUnavailable: Service \
+                 unavailable{gave_up}"
+            ),
+            "{argv:?}"
+        );
+    }
+}
+
+// ── what each step's request carries ──
+
+#[test]
+fn the_first_assume_role_from_static_keys_carries_the_external_id_tags_and_source_identity() {
+    let plan = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--external-id",
+            "partner-42",
+            "--tag",
+            "team=payments",
+            "--tag",
+            "env=prod",
+            "--source-identity",
+            "alice",
+            // As the action passes a multi-line input.
+            "--transitive-tag-key",
+            "team\nenv\n",
+        ],
+        &keys(),
+    )
+    .unwrap();
+    let [step] = steps(&plan).try_into().unwrap();
+    assert_eq!(step.external_id.as_deref(), Some("partner-42"));
+    assert_eq!(
+        step.tags,
+        [("team", "payments"), ("env", "prod")].map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(step.transitive_tag_keys, ["team", "env"]);
+    assert_eq!(step.source_identity.as_deref(), Some("alice"));
+    assert!(step.mfa.is_none() && !step.plain_keys);
+}
+
+#[test]
+fn an_mfa_code_goes_with_the_first_assume_role_only() {
+    let mfa = "arn:aws:iam::123456789012:mfa/alice";
+    let argv = [
+        "--role-arn",
+        ROLE,
+        "--chain",
+        CFN,
+        "--mfa-serial",
+        mfa,
+        "--mfa-code",
+        "123456",
+    ];
+    let plan = plan(&argv, &keys()).unwrap();
+    let sent: Vec<Option<(String, String)>> = steps(&plan)
+        .iter()
+        .map(|s| {
+            s.mfa
+                .as_ref()
+                .map(|(serial, code)| (serial.clone(), code.expose().to_string()))
+        })
+        .collect();
+    assert_eq!(sent, [Some((mfa.to_string(), "123456".to_string())), None]);
+    let token = [("AWS_WEB_IDENTITY_TOKEN_FILE", "/t")];
+    assert_eq!(
+        refused(&argv, &token),
+        "--mfa-serial applies to AssumeRole from static keys (a person's IAM user); an OIDC \
+         token carries no MFA"
+    );
+}
+
+#[test]
+fn only_the_final_keys_are_asked_for_without_special_characters() {
+    let plain_keys = |extra: &[&str]| -> Vec<bool> {
+        let argv = [&["--role-arn", ROLE, "--chain", CFN], extra].concat();
+        steps(&plan(&argv, &keys()).unwrap())
+            .iter()
+            .map(|s| s.plain_keys)
+            .collect()
+    };
+    assert_eq!(
+        plain_keys(&["--special-characters-workaround"]),
+        [false, true]
+    );
+    assert_eq!(plain_keys(&[]), [false, false]);
+}
+
+/// Keys in a GitHub Actions run of octo-org/app.
+fn github_run() -> Vec<(&'static str, &'static str)> {
+    let mut env = keys();
+    env.extend([
+        ("GITHUB_REPOSITORY", "octo-org/app"),
+        ("GITHUB_RUN_ID", "42"),
+        ("GITHUB_JOB", "deploy"),
+    ]);
+    env
+}
+
+#[test]
+fn github_session_tags_name_the_run_before_the_users_and_the_optional_ones_may_go() {
+    let tagged = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--github-session-tags",
+            "--tag",
+            "team=payments",
+        ],
+        &github_run(),
+    )
+    .unwrap();
+    let [step] = steps(&tagged).try_into().unwrap();
+    assert_eq!(
+        step.tags,
+        [
+            ("GitHub", "Actions"),
+            ("Repository", "octo-org/app"),
+            ("RunId", "42"),
+            ("Job", "deploy"),
+            ("team", "payments"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(step.droppable_tags, ["RunId", "Job"]);
+
+    let skipped = plan(
+        &[
+            "--role-arn",
+            ROLE,
+            "--github-session-tags",
+            "--role-skip-session-tagging",
+            "--tag",
+            "team=payments",
+        ],
+        &github_run(),
+    )
+    .unwrap();
+    let [step] = steps(&skipped).try_into().unwrap();
+    assert_eq!(step.tags, [("team".to_string(), "payments".to_string())]);
+    assert!(step.droppable_tags.is_empty());
+}
+
+#[test]
+fn a_web_identity_hop_alone_gets_none_of_the_runs_tags() {
+    let mut env = github_run();
+    env.retain(|(k, _)| !k.starts_with("AWS_"));
+    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"));
+    let argv = ["--role-arn", ROLE, "--github-session-tags"];
+    let [step] = steps(&plan(&argv, &env).unwrap()).try_into().unwrap();
+    assert!(step.tags.is_empty() && step.droppable_tags.is_empty());
+    assert_eq!(
+        refused(
+            &[&argv[..], &["--transitive-tag-key", "Repository"]].concat(),
+            &env
+        ),
+        "--transitive-tag-key Repository is not one of the session's tags; add it with --tag \
+         Repository=VALUE"
+    );
+}
+
+#[test]
+fn the_runs_tags_and_the_users_together_are_at_most_fifty() {
+    // The run's four: GitHub, Repository, RunId, Job.
+    let with_user_tags = |count: usize| {
+        let tags: Vec<String> = (0..count).map(|n| format!("--tag=t{n}=v")).collect();
+        let mut argv = vec!["--role-arn", ROLE, "--github-session-tags"];
+        argv.extend(tags.iter().map(String::as_str));
+        plan(&argv, &github_run())
+    };
+    let [step] = steps(&with_user_tags(46).unwrap()).try_into().unwrap();
+    assert_eq!(step.tags.len(), 50);
+    assert_eq!(
+        with_user_tags(47).err().unwrap().message(),
+        "51 session tags with the run's own: STS accepts at most 50"
+    );
+}
+
+// ── where the keys go ──
+
+/// When each destination writes, in the order the plan lists them.
+fn orders(plan: &Plan) -> Vec<Order> {
+    plan.sinks.iter().map(|sink| sink.order()).collect()
+}
+
+/// A program that is surely there to run after `--`.
+fn a_command() -> String {
+    std::env::current_exe().unwrap().display().to_string()
+}
+
+#[test]
+fn keys_go_to_stdout_only_when_nothing_else_takes_them() {
+    let at = Scratch::new();
+    let printed = plan(&["--role-arn", ROLE], &keys()).unwrap();
+    assert_eq!(orders(&printed), [Order::Print]);
+    let env_file = at.path("aws-env.sh");
+    let to_file = plan(&["--role-arn", ROLE, "--env-file", &env_file], &keys()).unwrap();
+    assert_eq!(orders(&to_file), [Order::Replace]);
+    assert!(matches!(to_file.finish, Finish::Done));
+    let to_command = plan(&["--role-arn", ROLE, "--", &a_command()], &keys()).unwrap();
+    assert_eq!(orders(&to_command), []);
+    assert!(matches!(to_command.finish, Finish::Exec(_)));
+    let github_env = at.path("github-env");
+    let mut env = keys();
+    env.push(("GITHUB_ENV", &github_env));
+    let served = plan(&["--role-arn", ROLE, "--serve", "--github-env"], &env).unwrap();
+    assert_eq!(orders(&served), [Order::Append]);
+    assert!(matches!(served.finish, Finish::Serve { .. }));
+}
+
+#[test]
+fn in_a_ci_keys_go_to_the_job_log_only_when_asked_for() {
+    for (ci, says) in [
+        (
+            ("CIRCLECI", "true"),
+            "no destination given, and in CircleCI stdout is the job log: add --bash-env (or \
+             `-- COMMAND`), or --format env to print the keys anyway",
+        ),
+        (
+            ("GITLAB_CI", "true"),
+            "no destination given, and in GitLab CI stdout is the job log: add --env-file PATH \
+             (or `-- COMMAND`), or --format env to print the keys anyway",
+        ),
+        (
+            ("CI", "true"),
+            "no destination given, and in a CI (CI=true) stdout is the job log: add --env-file \
+             PATH (or `-- COMMAND`), or --format env to print the keys anyway",
+        ),
+    ] {
+        let mut env = keys();
+        env.push(ci);
+        let Err(err) = plan(&["--role-arn", ROLE], &env) else {
+            panic!("{ci:?}: keys printed to the job log unasked");
+        };
+        assert_eq!((err.message(), err.kind()), (says, Kind::Usage), "{ci:?}");
+        let asked = plan(&["--role-arn", ROLE, "--format", "env"], &env).unwrap();
+        assert_eq!(orders(&asked), [Order::Print], "{ci:?}");
+    }
+}
+
+#[test]
+fn github_outputs_need_the_runners_output_file_only_when_they_hold_keys() {
+    let at = Scratch::new();
+    let github_env = at.path("github-env");
+    let mut env = keys();
+    env.push(("GITHUB_ENV", &github_env));
+    let variables = plan(&["--role-arn", ROLE, "--github-env"], &env).unwrap();
+    assert_eq!(orders(&variables), [Order::Append]);
+    at.refuses(
+        &["--role-arn", ROLE, "--github-env", "--output-credentials"],
+        &env,
+        "--output-credentials needs $GITHUB_OUTPUT, which is not set: it exists only inside a \
+         GitHub Actions step",
+    );
+}
+
+#[test]
+fn an_endpoint_is_refused_where_the_shared_files_would_win_over_it() {
+    let home = Scratch::new();
+    std::fs::create_dir(home.path(".aws")).unwrap();
+    std::fs::write(
+        home.path(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = s\n",
+    )
+    .unwrap();
+    let home_dir = home.path("");
+    let mut env = keys();
+    env.push(("HOME", &home_dir));
+    let says = format!(
+        "{} has aws_access_key_id in [default], which every AWS SDK would use before vault-ci's \
+         endpoint: remove it, or point AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE elsewhere",
+        home.path(".aws/credentials")
+    );
+    let command = a_command();
+    assert_eq!(
+        refused(&["--role-arn", ROLE, "--refresh", "--", &command], &env),
+        says
+    );
+    let env_file = home.path("aws-env.sh");
+    assert_eq!(
+        refused(
+            &["--role-arn", ROLE, "--serve", "--env-file", &env_file],
+            &env
+        ),
+        says
+    );
+}
+
+// ── --unset-current-credentials ──
+
+/// `vault-ci assume ARGV --unset-current-credentials` in a GitHub Actions step
+/// after one that exported keys and a region: what later steps read in
+/// $GITHUB_ENV once the blanks are delivered, and whether the plan still sees
+/// the old keys.
+fn unset_in_github_actions(argv: &[&str]) -> (Vec<(String, String)>, bool) {
+    let at = Scratch::new();
+    let github_env = at.path("github-env");
+    std::fs::write(&github_env, "").unwrap();
+    let mut env = keys();
+    env.extend([
+        ("GITHUB_ACTIONS", "true"),
+        ("AWS_REGION", "eu-west-1"),
+        ("GITHUB_ENV", &github_env),
+    ]);
+    let argv = [argv, &["--unset-current-credentials"]].concat();
+    let mut unset = unset_current(&args(&argv), &Env::of(env)).expect("in GitHub Actions");
+    sink::deliver(&mut unset.sinks, &unset.blank).unwrap();
+    let text = std::fs::read_to_string(&github_env).unwrap();
+    let later = runner_files::read(&text, runner_files::Runner::Unix).unwrap();
+    (later, unset.env.has("AWS_ACCESS_KEY_ID"))
+}
+
+#[test]
+fn unset_current_credentials_blanks_the_keys_and_region_an_earlier_step_exported() {
+    let blank = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ]
+    .map(|name| (name.to_string(), String::new()));
+    assert_eq!(
+        unset_in_github_actions(&["--role-arn", ROLE, "--github-env"]),
+        (blank.to_vec(), false)
+    );
+    // A profile instead of variables (configure-aws-credentials' output-env-credentials).
+    assert_eq!(
+        unset_in_github_actions(&["--role-arn", ROLE, "--aws-profile", "ci"]),
+        (Vec::new(), false)
+    );
+    let both = [
+        "--role-arn",
+        ROLE,
+        "--aws-profile",
+        "ci",
+        "--output-env-credentials",
+        "true",
+    ];
+    assert_eq!(unset_in_github_actions(&both), (blank.to_vec(), false));
+}
+
+#[test]
+fn unset_current_credentials_does_nothing_outside_github_actions_or_unasked() {
+    let argv = ["--role-arn", ROLE, "--unset-current-credentials"];
+    assert!(unset_current(&args(&argv), &Env::of(keys())).is_none());
+    let mut env = keys();
+    env.push(("GITHUB_ACTIONS", "true"));
+    assert!(unset_current(&args(&argv[..2]), &Env::of(env)).is_none());
+}
+
+// ── where the identity comes from ──
+
+#[test]
+fn role_chaining_starts_from_the_keys_an_earlier_step_exported_even_beside_a_token_file() {
+    let mut env = keys();
+    env.push(("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"));
+    let source = |argv: &[&str]| plan(argv, &env).unwrap().source.describe();
+    assert_eq!(source(&["--role-arn", ROLE]), "OIDC token file /t");
+    assert_eq!(
+        source(&["--role-arn", ROLE, "--role-chaining"]),
+        "static keys from the environment"
+    );
+    assert_eq!(source(&["--no-role"]), "static keys from the environment");
+}
+
+#[test]
+fn no_role_delivers_credentials_as_they_are_and_a_token_is_none() {
+    let as_they_are = plan(&["--no-role"], &keys()).unwrap();
+    assert!(steps(&as_they_are).is_empty());
+    assert_eq!(
+        refused(
+            &[
+                "--no-role",
+                "--provider",
+                "token-file",
+                "--token-file",
+                "/t"
+            ],
+            &keys()
+        ),
+        "--no-role delivers the identity's own credentials, and OIDC token file /t is an OIDC \
+         token, not credentials: name the role to exchange it for with --role-arn"
+    );
+}
+
+// ── what the user is warned of ──
+
+/// What `work` warns of, each warning as the user reads it (without its level).
+fn warnings<T>(work: impl FnOnce() -> T) -> (T, Vec<String>) {
+    #[derive(Clone, Default)]
+    struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_level(false)
+        .with_target(false)
+        .without_time()
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, work);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    (result, text.lines().map(str::to_string).collect())
+}
+
+#[test]
+fn credential_process_on_credentials_of_15_minutes_or_less_is_warned_of() {
+    let argv = |more: &[&'static str]| {
+        [
+            &["--role-arn", ROLE, "--format", "credential-process"],
+            more,
+        ]
+        .concat()
+    };
+    let (planned, warned) = warnings(|| plan(&argv(&["--duration", "900"]), &keys()).unwrap());
+    assert_eq!(
+        warned,
+        [
+            "--duration 900 with --format credential-process: the aws CLI and boto3 run the \
+             process again on every call while the credentials expire within 15 minutes; give \
+             more than 900 s, e.g. 3600"
+        ]
+    );
+    assert_eq!(steps(&planned)[0].duration, 900);
+    let (planned, warned) = warnings(|| plan(&argv(&["--duration", "901"]), &keys()).unwrap());
+    assert_eq!((steps(&planned)[0].duration, warned), (901, vec![]));
+    let (planned, warned) = warnings(|| plan(&argv(&[]), &keys()).unwrap());
+    assert_eq!((steps(&planned)[0].duration, warned), (3600, vec![]));
+}
+
+#[test]
+fn dotenv_output_where_keys_are_set_already_says_to_load_it_with_override() {
+    let argv = |format| {
+        [
+            "--role-arn",
+            ROLE,
+            "--region",
+            "eu-west-1",
+            "--format",
+            format,
+        ]
+    };
+    let (_, warned) = warnings(|| plan(&argv("dotenv"), &keys()).unwrap());
+    assert_eq!(
+        warned,
+        [
+            "AWS_ACCESS_KEY_ID is already set here, and dotenv loaders keep variables that are \
+             set: load the output with override (python-dotenv: load_dotenv(override=True); \
+             npm's dotenv: config({ override: true })), or run the program under `vault-ci \
+             assume … --`"
+        ]
+    );
+    let (_, warned) = warnings(|| plan(&argv("env"), &keys()).unwrap());
+    assert_eq!(warned, Vec::<String>::new());
+}
+
+#[test]
+fn a_session_name_sts_would_refuse_is_made_one_it_accepts_and_the_user_told() {
+    let argv = |name| {
+        [
+            "--role-arn",
+            ROLE,
+            "--region",
+            "eu-west-1",
+            "--session-name",
+            name,
+        ]
+    };
+    let (planned, warned) = warnings(|| plan(&argv("feat/new thing"), &keys()).unwrap());
+    assert_eq!(steps(&planned)[0].session_name, "feat-new-thing");
+    assert_eq!(
+        warned,
+        ["session name `feat/new thing` is not accepted by STS as is; using `feat-new-thing`"]
+    );
+    let (planned, warned) = warnings(|| plan(&argv("deploy-42"), &keys()).unwrap());
+    assert_eq!(
+        (steps(&planned)[0].session_name.as_str(), warned),
+        ("deploy-42", vec![])
+    );
+}
+
+#[test]
+fn refresh_serves_one_command_and_serve_the_later_steps_never_both() {
+    let at = Scratch::new();
+    let command = a_command();
+    let env_file = at.path("aws-env.sh");
+    for (argv, says) in [
+        (
+            vec!["--role-arn", ROLE, "--refresh"],
+            "--refresh serves the credentials to a command: add `-- COMMAND`, or use --serve for \
+             the later steps of a job",
+        ),
+        (
+            vec!["--role-arn", ROLE, "--refresh", "--serve", "--", &command],
+            "--refresh cannot be used with --serve: drop one of them (vault-ci assume --help \
+             lists what each does)",
+        ),
+        (
+            vec![
+                "--role-arn",
+                ROLE,
+                "--refresh",
+                "--env-file",
+                &env_file,
+                "--",
+                &command,
+            ],
+            "--refresh cannot be used with --env-file: drop one of them (vault-ci assume --help \
+             lists what each does)",
+        ),
+        (
+            vec![
+                "--role-arn",
+                ROLE,
+                "--serve",
+                "--env-file",
+                &env_file,
+                "--",
+                &command,
+            ],
+            "--serve cannot be used with a command after `--` (--refresh serves one command): \
+             drop one of them (vault-ci assume --help lists what each does)",
+        ),
+        (
+            vec![
+                "--role-arn",
+                ROLE,
+                "--serve",
+                "--github-env",
+                "--output-credentials",
+            ],
+            "--serve cannot be used with --output-credentials (the server's keys change): drop \
+             one of them (vault-ci assume --help lists what each does)",
+        ),
+    ] {
+        at.refuses(&argv, &keys(), says);
+    }
+    let refreshed = plan(&["--role-arn", ROLE, "--refresh", "--", &command], &keys()).unwrap();
+    assert!(matches!(refreshed.finish, Finish::Refresh { .. }));
+    assert_eq!(orders(&refreshed), []);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_env_file_in_a_directory_every_user_may_write_to_is_warned_of() {
+    use std::os::unix::fs::PermissionsExt;
+    let at = Scratch::new();
+    for (mode, warned) in [(0o777, true), (0o1777, false), (0o775, false)] {
+        std::fs::set_permissions(at.path(""), std::fs::Permissions::from_mode(mode)).unwrap();
+        let env_file = at.path("aws-env.sh");
+        let argv = [
+            "--role-arn",
+            ROLE,
+            "--region",
+            "eu-west-1",
+            "--env-file",
+            &env_file,
+        ];
+        let (_, warned_of) = warnings(|| plan(&argv, &keys()).unwrap());
+        let expected = format!(
+            "--env-file: the directory {} is writable by every user of this machine; write \
+             credentials to a private directory instead",
+            at.0.path().display()
+        );
+        let expected = if warned { vec![expected] } else { vec![] };
+        assert_eq!(warned_of, expected, "{mode:o}");
     }
 }
