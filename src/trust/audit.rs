@@ -266,6 +266,477 @@ pub fn json(checked: &[(String, Checked)], exit: i32) -> Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::json;
+
+    /// A fixture of tests/fixtures/trust, checked as `trust-policy --check` reads it,
+    /// named as the user named it.
+    fn checked(dir: &str, name: &str, options: &Options) -> Checked {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/trust")
+            .join(dir)
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        file(name, &path, &text, options).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The report's finding lines, fixes left out.
+    fn lines(findings: &[Located]) -> Vec<String> {
+        report(findings)
+            .lines()
+            .filter(|line| !line.starts_with(' '))
+            .map(str::to_string)
+            .collect()
+    }
+
+    const IMMUTABLE_NOTE: &str = "names ministryofjustice/operations-engineering by name: if it or its owner is \
+        renamed or deleted, whoever registers the name next gets the role; GitHub's immutable \
+        subject pins the owner's and the repository's IDs";
+    const ANY_REF_NOTE: &str = "admits every branch, tag, pull request and environment of \
+        ministryofjustice/operations-engineering: a role that deploys names its environment \
+        (environment:NAME, which GitHub's deployment protection rules guard) or its branch";
+
+    /// audit/README.md's table, line by line: what `--check` says of each
+    /// place a trust policy lives and each mistake the audit found, and its exit.
+    #[test]
+    fn each_audit_fixture_gets_its_findings_each_placed_and_its_exit_status() {
+        let moj = "ministryofjustice/operations-engineering";
+        let table: Vec<(&str, Kind, usize, Vec<String>, i32)> = vec![
+            (
+                "notprincipal-deny.json",
+                Kind::Policy,
+                1,
+                vec!["high: notprincipal-deny.json:4: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub".into()],
+                1,
+            ),
+            (
+                "principal-fn-sub.json",
+                Kind::Policy,
+                1,
+                vec![r#"not judged: principal-fn-sub.json:6: statement 1: the principal {"Fn::Sub":"arn:aws:iam::${AWS::AccountId}:oidc-provider/${ProviderUrl}"}: is no IAM OIDC provider's ARN nor a built-in provider's name (an unresolved template intrinsic or parameter?), and no condition names an issuer: which tokens it admits is not known here"#.into()],
+                3,
+            ),
+            (
+                "principal-fn-sub-aud-only.json",
+                Kind::Policy,
+                1,
+                vec!["high: principal-fn-sub-aud-only.json:4: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub".into()],
+                1,
+            ),
+            (
+                "cognito-no-condition.json",
+                Kind::Policy,
+                1,
+                vec!["high: cognito-no-condition.json:4: statement 1: no condition on cognito-identity.amazonaws.com:aud admits any identity of any Amazon Cognito identity pool, in any AWS account".into()],
+                1,
+            ),
+            (
+                "cognito-pool-guests.json",
+                Kind::Policy,
+                1,
+                vec![r#"note: cognito-pool-guests.json:8: statement 1: cognito-identity.amazonaws.com:aud "us-east-1:12345678-abcd-4321-abcd-123456789012": names the identity pool but not which of its identities: its unauthenticated (guest) identities get the role too; if it is for signed-in users, add the `amr` condition"#.into()],
+                0,
+            ),
+            (
+                "amazon-no-app-id.json",
+                Kind::Policy,
+                1,
+                vec!["high: amazon-no-app-id.json:4: statement 1: no condition on www.amazon.com:app_id admits any Login with Amazon user of any app".into()],
+                1,
+            ),
+            (
+                "facebook-app-id-wildcard.json",
+                Kind::Policy,
+                1,
+                vec![r#"high: facebook-app-id-wildcard.json:8: statement 1: graph.facebook.com:app_id "*" admits any Facebook user of any app"#.into()],
+                1,
+            ),
+            (
+                "duplicate-sub-key.json",
+                Kind::Policy,
+                1,
+                vec![
+                    r#"broken: duplicate-sub-key.json:12: statement 1: `token.actions.githubusercontent.com:sub` is written twice in one object (lines 11 and 12): IAM reads only the last, so "repo:acme/*" is ignored; merge the two into one"#.into(),
+                    r#"note: duplicate-sub-key.json:12: statement 1: token.actions.githubusercontent.com:sub "repo:acme/app:environment:prod": names acme/app by name: if it or its owner is renamed or deleted, whoever registers the name next gets the role; GitHub's immutable subject pins the owner's and the repository's IDs"#.into(),
+                ],
+                1,
+            ),
+            (
+                "duplicate-operator-drops-sub.json",
+                Kind::Policy,
+                1,
+                vec![
+                    r#"broken: duplicate-operator-drops-sub.json:10: statement 1: `StringLike` is written twice in one object (lines 9 and 10): IAM reads only the last, so {"token.actions.githubusercontent.com:sub":"repo:acme/app:ref:refs/heads/main"} is ignored; merge the two into one"#.into(),
+                    "high: duplicate-operator-drops-sub.json:4: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub".into(),
+                ],
+                1,
+            ),
+            (
+                "operator-typo.json",
+                Kind::Policy,
+                1,
+                vec![
+                    "broken: operator-typo.json:10: statement 1: `StringLikes` is not an IAM condition operator (`StringLike`?): IAM refuses the policy (operator names are case-sensitive), and vault-ci reads the test as narrowing nothing".into(),
+                    "high: operator-typo.json:10: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub".into(),
+                ],
+                1,
+            ),
+            (
+                "other-issuer-negated.json",
+                Kind::Policy,
+                1,
+                vec!["broken: other-issuer-negated.json:13: statement 1: gitlab.com:sub is a key of gitlab.com's tokens, but the statement trusts only token.actions.githubusercontent.com: under `StringNotLike` the test is always true, and narrows nothing".into()],
+                1,
+            ),
+            (
+                "condition-not-a-block.json",
+                Kind::Policy,
+                1,
+                vec![
+                    "broken: condition-not-a-block.json:9: statement 1: `StringEquals` is followed by no block of keys and values: it tests nothing".into(),
+                    "low: condition-not-a-block.json:4: statement 1: no condition on token.actions.githubusercontent.com:aud admits tokens token.actions.githubusercontent.com issued for any audience the IAM OIDC provider lists, not only for STS".into(),
+                ],
+                1,
+            ),
+            (
+                "cfn-parameters.yaml",
+                Kind::CloudFormation,
+                1,
+                vec![r#"not judged: cfn-parameters.yaml:27: DeployRole (AWS::IAM::Role): statement 1: the condition on token.actions.githubusercontent.com:sub: depends on GitHubOrg, RepositoryName, which the file leaves open: given `*`, token.actions.githubusercontent.com:sub "repo:*/*:*" admits any repository on GitHub"#.into()],
+                3,
+            ),
+            (
+                "cfn-roles.yaml",
+                Kind::CloudFormation,
+                2,
+                vec![r#"medium: cfn-roles.yaml:37: GitHubReadOnly (AWS::IAM::Role): statement 1: token.actions.githubusercontent.com:sub "repo:acme/*" admits every present and future repository of acme"#.into()],
+                1,
+            ),
+            (
+                "cfn-any-repository.template",
+                Kind::CloudFormation,
+                1,
+                vec![r#"high: cfn-any-repository.template:18: CiRole (AWS::IAM::Role): statement 1: token.actions.githubusercontent.com:sub "repo:*" admits any repository on GitHub"#.into()],
+                1,
+            ),
+            (
+                "account-authorization-details.json",
+                Kind::AccountDetails,
+                3,
+                vec!["high: account-authorization-details.json:58: role gha-legacy: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub".into()],
+                1,
+            ),
+            (
+                "list-roles.json",
+                Kind::ListRoles,
+                1,
+                vec![r#"medium: list-roles.json:18: role circleci-deploy: statement 1: oidc.circleci.com/org/0ca3ddd9-f0b0-4635-a98c-5866526961b6:sub "org/0ca3ddd9-f0b0-4635-a98c-5866526961b6/project/*/user/*" admits every present and future project of the CircleCI organization 0ca3ddd9-f0b0-4635-a98c-5866526961b6"#.into()],
+                1,
+            ),
+            (
+                "terraform-plan.json",
+                Kind::Terraform,
+                3,
+                vec![
+                    format!(r#"note: terraform-plan.json:99: module.github_oidc.aws_iam_role.github_actions: statement 1: token.actions.githubusercontent.com:sub "repo:{moj}:*": {IMMUTABLE_NOTE}"#),
+                    format!(r#"note: terraform-plan.json:99: module.github_oidc.aws_iam_role.github_actions: statement 1: token.actions.githubusercontent.com:sub "repo:{moj}:*": {ANY_REF_NOTE}"#),
+                    r#"medium: terraform-plan.json:139: aws_iam_role.github_org_readonly: statement 1: token.actions.githubusercontent.com:sub "repo:ministryofjustice/*" admits every present and future repository of ministryofjustice"#.into(),
+                    "not judged: terraform-plan.json:178: aws_iam_role.terraform_cloud: statement 1: the condition on app.terraform.io:sub: vault-ci does not know the `sub` grammar of app.terraform.io".into(),
+                ],
+                1,
+            ),
+            (
+                "terraform-plan-unknown.json",
+                Kind::Terraform,
+                1,
+                vec!["not judged: terraform-plan-unknown.json:66: aws_iam_role.github_actions: its assume_role_policy is known only after apply (it is computed from another resource): check the state after apply".into()],
+                3,
+            ),
+            (
+                "terraform-state.json",
+                Kind::Terraform,
+                2,
+                vec![
+                    r#"medium: terraform-state.json:15: aws_iam_role.github_org_readonly: statement 1: token.actions.githubusercontent.com:sub "repo:ministryofjustice/*" admits every present and future repository of ministryofjustice"#.into(),
+                    format!(r#"note: terraform-state.json:47: module.github_oidc.aws_iam_role.github_actions: statement 1: token.actions.githubusercontent.com:sub "repo:{moj}:*": {IMMUTABLE_NOTE}"#),
+                    format!(r#"note: terraform-state.json:47: module.github_oidc.aws_iam_role.github_actions: statement 1: token.actions.githubusercontent.com:sub "repo:{moj}:*": {ANY_REF_NOTE}"#),
+                ],
+                1,
+            ),
+        ];
+        let listed = std::fs::read_dir(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trust/audit"),
+        )
+        .unwrap()
+        .count()
+            - 1;
+        assert_eq!(table.len(), listed, "every audit fixture is in the table");
+        for (name, kind, roles, expected, exit) in table {
+            let found = checked("audit", name, &Options::default());
+            assert_eq!((found.kind, found.roles), (kind, roles), "{name}");
+            assert_eq!(lines(&found.findings), expected, "{name}");
+            assert_eq!(exit_code(&found.findings, false), exit, "{name}");
+        }
+    }
+
+    /// A template deployed with its defaults is what they make it; what the
+    /// deployer must still pass is named, not guessed.
+    #[test]
+    fn a_templates_defaults_open_what_they_open_and_say_so() {
+        let found = checked("corpus", "caws-federated-setup.yaml", &Options::default());
+        assert_eq!(
+            lines(&found.findings),
+            [
+                "low: caws-federated-setup.yaml:37: RoleGithubActions (AWS::IAM::Role): statement 1: no \
+                 condition on token.actions.githubusercontent.com:aud admits tokens \
+                 token.actions.githubusercontent.com issued for any audience the IAM OIDC provider lists, \
+                 not only for STS",
+                "medium: caws-federated-setup.yaml:46: RoleGithubActions (AWS::IAM::Role): statement 1: \
+                 token.actions.githubusercontent.com:sub \"repo:${GitHubOrganization}/*:ref:refs/heads/*\" \
+                 admits every present and future repository of ${GitHubOrganization}, with the template's \
+                 defaults (RepositoryName=*, BranchName=*)",
+            ]
+        );
+        // The fix of what the defaults open names the branch wildcard the defaults give.
+        assert_eq!(
+            found.findings[1].finding.fix.command().as_deref(),
+            Some("vault-ci trust-policy --provider github --repo OWNER/REPO --branch '*'")
+        );
+        assert_eq!(exit_code(&found.findings, false), 1);
+    }
+
+    /// A stack parameter that decides the `sub`: whatever its value, one
+    /// repository or every repository; the role is not judged, but what is
+    /// wrong whatever it is (no `aud`) is said as it is.
+    #[test]
+    fn an_open_value_is_not_judged_but_what_holds_whatever_it_is_is_reported() {
+        let template = |sub: &str, default: &str| {
+            format!(
+                "Parameters:
+  Repo:
+    Type: String
+    {default}
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal:
+              Federated: arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
+            Action: sts:AssumeRoleWithWebIdentity
+            Condition:
+              StringLike:
+                token.actions.githubusercontent.com:sub: !Sub {sub}
+"
+            )
+        };
+        let report = |sub: &str, default: &str| {
+            let text = template(sub, default);
+            let found = file("t.yaml", Path::new("t.yaml"), &text, &Options::default()).unwrap();
+            (lines(&found.findings), exit_code(&found.findings, false))
+        };
+        let no_audience = "low: t.yaml:11: Role (AWS::IAM::Role): statement 1: no condition on \
+            token.actions.githubusercontent.com:aud admits tokens token.actions.githubusercontent.com \
+            issued for any audience the IAM OIDC provider lists, not only for STS";
+        assert_eq!(
+            report("'repo:acme/${Repo}:*'", "Description: the repository"),
+            (
+                vec![
+                    no_audience.to_string(),
+                    "not judged: t.yaml:17: Role (AWS::IAM::Role): statement 1: the condition on \
+                     token.actions.githubusercontent.com:sub: depends on Repo, which the file leaves open: \
+                     given `*`, token.actions.githubusercontent.com:sub \"repo:acme/*:*\" admits every \
+                     present and future repository of acme"
+                        .to_string(),
+                ],
+                1
+            )
+        );
+        // Its default opens the role to the whole owner: that is what a stack
+        // deployed with the defaults has.
+        assert_eq!(
+            report("'repo:acme/${Repo}:*'", "Default: '*'"),
+            (
+                vec![
+                    no_audience.to_string(),
+                    "medium: t.yaml:17: Role (AWS::IAM::Role): statement 1: \
+                     token.actions.githubusercontent.com:sub \"repo:acme/*:*\" admits every present and \
+                     future repository of acme, with the template's defaults (Repo=*)"
+                        .to_string(),
+                ],
+                1
+            )
+        );
+        // A default that names one repository: nothing more is open by default,
+        // and the role is still not judged for other values.
+        assert_eq!(
+            report("'repo:acme/${Repo}:*'", "Default: app"),
+            report("'repo:acme/${Repo}:*'", "Description: the repository")
+        );
+        // What the parameter cannot change: a note on its placeholder is no note.
+        let (found, _) = report(
+            "'repo:acme/app:environment:${Repo}'",
+            "Description: the environment",
+        );
+        assert_eq!(found, [no_audience]);
+    }
+
+    #[test]
+    fn the_exit_status_is_the_worst_of_what_fails() {
+        let located = |class: Class| Located {
+            finding: Finding {
+                class,
+                ..unreadable("x")
+            },
+            file: "f.json".into(),
+            line: None,
+            role: None,
+        };
+        let exit = |classes: &[Class], strict: bool| {
+            let all: Vec<Located> = classes.iter().map(|c| located(*c)).collect();
+            exit_code(&all, strict)
+        };
+        assert_eq!(exit(&[], false), 0);
+        assert_eq!(exit(&[], true), 0);
+        assert_eq!(exit(&[Class::Advice], false), 0);
+        assert_eq!(exit(&[Class::Advice], true), 1);
+        assert_eq!(exit(&[Class::NotJudged], false), 3);
+        assert_eq!(exit(&[Class::NotJudged, Class::Advice], false), 3);
+        assert_eq!(exit(&[Class::NotJudged, Class::Advice], true), 1);
+        assert_eq!(exit(&[Class::NotJudged, Class::NoAudience], false), 1);
+        assert_eq!(exit(&[Class::Malformed], false), 1);
+    }
+
+    #[test]
+    fn findings_that_share_a_fix_print_it_once_after_the_last() {
+        let found = checked("unsafe", "github-no-condition.json", &Options::default());
+        let fix =
+            "  fix: the Condition `vault-ci trust-policy --provider github --repo OWNER/REPO \
+                   --account-id 123456789012` prints:
+    {
+      \"StringEquals\": {
+        \"token.actions.githubusercontent.com:aud\": \"sts.amazonaws.com\"
+      },
+      \"StringLike\": {
+        \"token.actions.githubusercontent.com:sub\": \"repo:OWNER/REPO:*\"
+      }
+    }
+";
+        assert_eq!(
+            report(&found.findings),
+            format!(
+                "high: github-no-condition.json:4: statement 1: no condition on \
+                 token.actions.githubusercontent.com:sub admits any repository on GitHub
+low: github-no-condition.json:4: statement 1: no condition on token.actions.githubusercontent.com:aud \
+                 admits tokens token.actions.githubusercontent.com issued for any audience the IAM OIDC \
+                 provider lists, not only for STS
+{fix}"
+            )
+        );
+        // Two files' findings with the same fix: each file's is printed.
+        let twice: Vec<Located> = [&found.findings[1..], &found.findings[1..]].concat();
+        assert_eq!(report(&twice).matches("  fix: ").count(), 1);
+        let other = Located {
+            file: "other.json".into(),
+            ..found.findings[0].clone()
+        };
+        let both = vec![found.findings[0].clone(), other];
+        assert_eq!(report(&both).matches("  fix: ").count(), 1);
+        let apart = vec![
+            found.findings[0].clone(),
+            Located {
+                finding: unreadable("x"),
+                file: "b.json".into(),
+                line: None,
+                role: Some("role b".into()),
+            },
+            found.findings[1].clone(),
+        ];
+        assert_eq!(
+            report(&apart)
+                .lines()
+                .filter(|l| !l.starts_with(' '))
+                .collect::<Vec<_>>(),
+            [
+                found.findings[0].to_string().as_str(),
+                "not judged: b.json: role b: x",
+                found.findings[1].to_string().as_str(),
+            ]
+        );
+        assert_eq!(report(&apart).matches("  fix: ").count(), 2);
+    }
+
+    #[test]
+    fn json_gives_each_finding_its_rule_place_message_and_fix() {
+        let found = checked("unsafe", "github-no-condition.json", &Options::default());
+        let report = json(&[("github-no-condition.json".into(), found)], 1);
+        let fix = json!({
+            "command": "vault-ci trust-policy --provider github --repo OWNER/REPO --account-id 123456789012",
+            "condition": {
+                "StringEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" },
+                "StringLike": { "token.actions.githubusercontent.com:sub": "repo:OWNER/REPO:*" },
+            },
+        });
+        assert_eq!(
+            report,
+            json!({
+                "files": [{ "file": "github-no-condition.json", "kind": "policy", "roles": 1 }],
+                "findings": [
+                    {
+                        "rule": "other-owners",
+                        "severity": "high",
+                        "file": "github-no-condition.json",
+                        "line": 4,
+                        "role": null,
+                        "statement": "statement 1",
+                        "key": "token.actions.githubusercontent.com:sub",
+                        "value": null,
+                        "admits": "any repository on GitHub",
+                        "message": "high: github-no-condition.json:4: statement 1: no condition on token.actions.githubusercontent.com:sub admits any repository on GitHub",
+                        "fix": fix,
+                    },
+                    {
+                        "rule": "no-audience",
+                        "severity": "low",
+                        "file": "github-no-condition.json",
+                        "line": 4,
+                        "role": null,
+                        "statement": "statement 1",
+                        "key": "token.actions.githubusercontent.com:aud",
+                        "value": null,
+                        "admits": "tokens token.actions.githubusercontent.com issued for any audience the IAM OIDC provider lists, not only for STS",
+                        "message": "low: github-no-condition.json:4: statement 1: no condition on token.actions.githubusercontent.com:aud admits tokens token.actions.githubusercontent.com issued for any audience the IAM OIDC provider lists, not only for STS",
+                        "fix": fix,
+                    },
+                ],
+                "exit": 1,
+            })
+        );
+    }
+
+    #[test]
+    fn a_bare_document_iam_could_not_read_is_an_error_but_a_roles_is_not_judged() {
+        let broken = r#"{"Statement": [1]}"#;
+        assert_eq!(
+            file("p.json", Path::new("p.json"), broken, &Options::default()).unwrap_err(),
+            "statement 1 is not a JSON object"
+        );
+        let roles =
+            r#"{"Roles": [{"RoleName": "r", "AssumeRolePolicyDocument": {"Statement": [1]}}]}"#;
+        let found = file(
+            "roles.json",
+            Path::new("roles.json"),
+            roles,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            lines(&found.findings),
+            ["not judged: roles.json:1: role r: statement 1 is not a JSON object"]
+        );
+        assert_eq!(exit_code(&found.findings, false), 3);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]

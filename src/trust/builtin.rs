@@ -97,3 +97,101 @@ pub fn check(label: &str, issuer: &str, conditions: &[Condition]) -> Option<Vec<
     }
     Some(findings)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    /// What `--check` says of a statement trusting a built-in provider.
+    fn said(provider: &str, condition: Value) -> Vec<String> {
+        let policy = json!({ "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": provider },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }] });
+        crate::trust::check::check(&policy)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn only_a_positive_test_of_whole_app_ids_pins_the_app() {
+        let open = "high: statement 1: no condition on graph.facebook.com:app_id admits any Facebook user of any app";
+        let valued = "high: statement 1: graph.facebook.com:app_id \"1234567890\" admits any Facebook user of any app";
+        for (condition, expected) in [
+            // Everyone but one app is still anyone's app.
+            (
+                json!({ "StringNotEquals": { "graph.facebook.com:app_id": "1234567890" } }),
+                valued,
+            ),
+            (
+                json!({ "NumericEquals": { "graph.facebook.com:app_id": "1234567890" } }),
+                valued,
+            ),
+            (
+                json!({ "StringEquals": { "graph.facebook.com:app_id": [] } }),
+                open,
+            ),
+            // Another key names no app.
+            (
+                json!({ "StringEquals": { "graph.facebook.com:id": "1234567890" } }),
+                open,
+            ),
+        ] {
+            assert_eq!(
+                said("graph.facebook.com", condition.clone()),
+                [expected],
+                "{condition}"
+            );
+        }
+        assert_eq!(said("graph.facebook.com", json!({})), [open]);
+        assert_eq!(
+            said(
+                "graph.facebook.com",
+                json!({ "StringLike": { "graph.facebook.com:app_id": "12345*" } })
+            ),
+            [
+                "high: statement 1: graph.facebook.com:app_id \"12345*\" admits any Facebook user of any app"
+            ]
+        );
+        assert_eq!(
+            said(
+                "graph.facebook.com",
+                json!({ "StringLike": { "graph.facebook.com:app_id": ["1234567890", "12?"] } })
+            ),
+            [
+                "high: statement 1: graph.facebook.com:app_id \"1234567890\" admits any Facebook user of any app"
+            ]
+        );
+        // A whole ID, under StringLike too, pins it; and only Cognito's guests get a note.
+        for operator in ["StringEquals", "StringLike"] {
+            let pinned = json!({ operator: { "GRAPH.facebook.com:App_Id": "1234567890" } });
+            assert_eq!(
+                said("graph.facebook.com", pinned),
+                Vec::<String>::new(),
+                "{operator}"
+            );
+        }
+        assert_eq!(
+            said(
+                "www.amazon.com",
+                json!({ "StringEquals": { "www.amazon.com:app_id": "amzn1.application.1" } })
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            said(
+                "cognito-identity.amazonaws.com",
+                json!({ "StringEquals": { "cognito-identity.amazonaws.com:aud": "us-east-1:1" } })
+            ),
+            [
+                "note: statement 1: cognito-identity.amazonaws.com:aud \"us-east-1:1\": names the identity \
+              pool but not which of its identities: its unauthenticated (guest) identities get the role \
+              too; if it is for signed-in users, add the `amr` condition"
+            ]
+        );
+    }
+}

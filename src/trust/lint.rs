@@ -236,6 +236,132 @@ mod tests {
         assert!(findings.iter().all(|f| f.class == Class::Malformed));
     }
 
+    fn lines(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(Finding::to_string).collect()
+    }
+
+    #[test]
+    fn a_repeated_key_is_said_of_its_statement_or_of_the_document() {
+        let text = r#"{"Version": "2008-10-17", "Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}"#;
+        let tree = super::super::sources::Tree::json(text).unwrap();
+        // In a file, with the lines; in a string of the file (an embedded
+        // document), whose lines are not the file's, without.
+        assert_eq!(
+            lines(&lint(&tree.value, &tree.duplicates, true)),
+            [
+                "broken: the document: `Version` is written twice in one object (lines 1 and 1): IAM \
+                 reads only the last, so \"2008-10-17\" is ignored; merge the two into one",
+                "broken: statement 1: `Effect` is written twice in one object (lines 2 and 2): IAM reads \
+                 only the last, so \"Deny\" is ignored; merge the two into one",
+            ]
+        );
+        let findings = lint(&tree.value, &tree.duplicates, false);
+        assert_eq!(
+            lines(&findings)[1],
+            "broken: statement 1: `Effect` is written twice in one object: IAM reads only the last, \
+             so \"Deny\" is ignored; merge the two into one"
+        );
+        assert_eq!(
+            (findings[0].at.as_str(), findings[1].at.as_str()),
+            ("/Version", "/Statement/0/Effect")
+        );
+    }
+
+    #[test]
+    fn an_operator_iam_lacks_is_named_with_the_nearest_one_it_has() {
+        let policy = |operator: &str| {
+            json!({ "Role": { "AssumeRolePolicyDocument": { "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": { operator: { "token.actions.githubusercontent.com:sub": "repo:a/b:*" } },
+            }] } } })
+        };
+        let said = |operator: &str| lines(&lint(&policy(operator), &[], true));
+        assert_eq!(
+            said("ForAnyValue:StringLikeIfExist"),
+            [
+                "broken: statement 1: `ForAnyValue:StringLikeIfExist` is not an IAM condition operator \
+              (`ForAnyValue:StringLikeIfExists`?): IAM refuses the policy (operator names are \
+              case-sensitive), and vault-ci reads the test as narrowing nothing"
+            ]
+        );
+        assert_eq!(
+            said("Matches"),
+            [
+                "broken: statement 1: `Matches` is not an IAM condition operator: IAM refuses the policy \
+              (operator names are case-sensitive), and vault-ci reads the test as narrowing nothing"
+            ]
+        );
+        assert_eq!(
+            said("ForAllValues:StringNotLikeIfExists"),
+            Vec::<String>::new()
+        );
+        assert_eq!(suggestion("nul"), Some("Null".into()));
+        assert_eq!(suggestion("Bool"), Some("Bool".into()));
+        assert_eq!(suggestion("IpAdress"), Some("IpAddress".into()));
+    }
+
+    #[test]
+    fn a_key_of_an_issuer_the_statement_does_not_trust_never_applies() {
+        let statement = |principal: Value, condition: Value| {
+            json!({ "Statement": [{
+                "Effect": "Allow", "Principal": principal,
+                "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition,
+            }] })
+        };
+        let github = json!({ "Federated": "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" });
+        let said = |principal: &Value, condition: Value| {
+            lines(&lint(&statement(principal.clone(), condition), &[], true))
+        };
+        assert_eq!(
+            said(
+                &github,
+                json!({ "StringLikeIfExists": { "GitLab.com:sub": "project_path:a/*" } })
+            ),
+            [
+                "broken: statement 1: GitLab.com:sub is a key of GitLab.com's tokens, but the statement \
+              trusts only token.actions.githubusercontent.com: under `StringLikeIfExists` the test is \
+              always true, and narrows nothing"
+            ]
+        );
+        // Not said: a positive test (false: the checker says the statement
+        // admits nothing), the trusted issuer's own keys in any case, AWS's keys.
+        for condition in [
+            json!({ "StringLike": { "gitlab.com:sub": "project_path:a/*" } }),
+            json!({ "StringNotLike": { "TOKEN.actions.githubusercontent.com:sub": "repo:evil/*" } }),
+            json!({ "StringNotEquals": { "aws:SourceAccount": "1", "nokey": "x" } }),
+        ] {
+            assert_eq!(
+                said(&github, condition.clone()),
+                Vec::<String>::new(),
+                "{condition}"
+            );
+        }
+        // Nor where the principal does not say which issuers it trusts.
+        let negated = json!({ "StringNotLike": { "gitlab.com:sub": "project_path:evil/*" } });
+        for principal in [
+            json!("*"),
+            json!({ "AWS": "arn:aws:iam::1:root" }),
+            json!({ "Federated": { "Fn::Sub": "x" } }),
+        ] {
+            assert_eq!(
+                said(&principal, negated.clone()),
+                Vec::<String>::new(),
+                "{principal}"
+            );
+        }
+        let mut not = statement(github, negated);
+        let principal = not["Statement"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("Principal")
+            .unwrap();
+        not["Statement"][0]["NotPrincipal"] = principal;
+        assert_eq!(lint(&not, &[], true), []);
+    }
+
     #[test]
     fn a_repeated_key_is_named_with_what_it_loses() {
         let text = r#"{"Statement": [{"Effect": "Allow", "Condition": {

@@ -176,6 +176,218 @@ fn uri(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust::audit::{Options, file};
+    use crate::trust::check::{Finding, Fix};
+    use std::path::Path;
+
+    /// The SARIF results `--check --format sarif` writes for one file's text.
+    fn results(name: &str, text: &str) -> Value {
+        let checked = file(name, Path::new(name), text, &Options::default()).unwrap();
+        log(&checked.findings)["runs"][0]["results"].clone()
+    }
+
+    const ORG_WIDE_TEMPLATE: &str = "Resources:
+  Deploy:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal:
+              Federated: arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com
+            Action: sts:AssumeRoleWithWebIdentity
+            Condition:
+              StringEquals:
+                token.actions.githubusercontent.com:aud: sts.amazonaws.com
+              StringLike:
+                token.actions.githubusercontent.com:sub: repo:acme/*
+";
+
+    #[test]
+    fn a_role_open_to_a_whole_organization_is_an_error_on_its_sub_line_with_the_fix() {
+        assert_eq!(
+            results("infra/my roles.yaml", ORG_WIDE_TEMPLATE),
+            json!([{
+                "ruleId": "whole-owner",
+                "ruleIndex": 1,
+                "level": "error",
+                "message": { "text": "infra/my roles.yaml:15: Deploy (AWS::IAM::Role): statement 1: \
+                    token.actions.githubusercontent.com:sub \"repo:acme/*\" admits every present and future \
+                    repository of acme. Fix: the Condition `vault-ci trust-policy --provider github --repo \
+                    acme/REPO --account-id 123456789012` prints: \
+                    {\"StringEquals\":{\"token.actions.githubusercontent.com:aud\":\"sts.amazonaws.com\"},\
+                    \"StringLike\":{\"token.actions.githubusercontent.com:sub\":\"repo:acme/REPO:*\"}}" },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": "infra/my%20roles.yaml" },
+                        "region": { "startLine": 15 },
+                    },
+                    "logicalLocations": [{
+                        "fullyQualifiedName": "Deploy (AWS::IAM::Role)/statement 1",
+                        "kind": "resource",
+                    }],
+                }],
+            }])
+        );
+    }
+
+    #[test]
+    fn a_policy_any_aws_account_may_assume_gets_a_condition_such_as_and_its_statement() {
+        let policy = r#"{"Statement":[{"Sid":"Ops","Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+        assert_eq!(
+            results("ops.json", policy),
+            json!([{
+                "ruleId": "other-owners",
+                "ruleIndex": 0,
+                "level": "error",
+                "message": { "text": "ops.json:1: statement 1 (Ops): Principal \"*\" admits any AWS account's \
+                    users and roles: sts:AssumeRole with no condition on the caller's account or organization. \
+                    Fix: a Condition such as {\"StringEquals\":{\"aws:PrincipalAccount\":\"ACCOUNT_ID\"}}" },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": "ops.json" },
+                        "region": { "startLine": 1 },
+                    },
+                    "logicalLocations": [{ "fullyQualifiedName": "statement 1 (Ops)", "kind": "resource" }],
+                }],
+            }])
+        );
+    }
+
+    #[test]
+    fn what_is_about_a_whole_role_or_file_is_located_at_it_with_no_fix() {
+        let plan = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/trust/audit/terraform-plan-unknown.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            results("plan.json", &plan),
+            json!([{
+                "ruleId": "not-judged",
+                "ruleIndex": 5,
+                "level": "warning",
+                "message": { "text": "plan.json:66: aws_iam_role.github_actions: its assume_role_policy is \
+                    known only after apply (it is computed from another resource): check the state after apply" },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": "plan.json" },
+                        "region": { "startLine": 66 },
+                    },
+                    "logicalLocations": [{ "fullyQualifiedName": "aws_iam_role.github_actions", "kind": "resource" }],
+                }],
+            }])
+        );
+        // A file with no line to name (0 is none: SARIF lines start at 1).
+        let finding = Finding {
+            statement: String::new(),
+            at: String::new(),
+            key: "AssumeRolePolicyDocument".into(),
+            value: None,
+            admits: "its document is not JSON".into(),
+            class: Class::NotJudged,
+            fix: Fix::default(),
+        };
+        for line in [None, Some(0)] {
+            let located = Located {
+                finding: finding.clone(),
+                file: "a.json".into(),
+                line,
+                role: None,
+            };
+            assert_eq!(
+                result(&located)["locations"],
+                json!([{
+                    "physicalLocation": { "artifactLocation": { "uri": "a.json" } },
+                    "logicalLocations": [{ "fullyQualifiedName": "a.json", "kind": "resource" }],
+                }]),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_rule_has_its_level_and_githubs_security_severity() {
+        let log = log(&[]);
+        let rules: Vec<(&str, &str, &str, &str, &str)> = log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rule| {
+                (
+                    rule["id"].as_str().unwrap(),
+                    rule["name"].as_str().unwrap(),
+                    rule["defaultConfiguration"]["level"].as_str().unwrap(),
+                    rule["properties"]["security-severity"].as_str().unwrap(),
+                    rule["shortDescription"]["text"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                (
+                    "other-owners",
+                    "OtherOwners",
+                    "error",
+                    "9.0",
+                    "The trust policy admits other owners' repositories, projects or AWS accounts"
+                ),
+                (
+                    "whole-owner",
+                    "WholeOwner",
+                    "error",
+                    "7.0",
+                    "The trust policy admits every repository of one owner"
+                ),
+                (
+                    "no-audience",
+                    "NoAudience",
+                    "warning",
+                    "3.5",
+                    "No audience condition where every customer shares the issuer's audience"
+                ),
+                (
+                    "admits-nothing",
+                    "AdmitsNothing",
+                    "warning",
+                    "4.0",
+                    "The statement admits no token at all"
+                ),
+                (
+                    "malformed",
+                    "Malformed",
+                    "error",
+                    "6.5",
+                    "The policy text is not what IAM reads"
+                ),
+                (
+                    "not-judged",
+                    "NotJudged",
+                    "warning",
+                    "5.0",
+                    "The statement could not be judged"
+                ),
+                (
+                    "best-practice",
+                    "Advice",
+                    "note",
+                    "2.0",
+                    "Tight, but short of today's practice"
+                ),
+            ]
+        );
+        let advice = &log["runs"][0]["tool"]["driver"]["rules"][6];
+        assert_eq!(
+            advice["help"]["text"],
+            format!(
+                "{} Each finding's message ends with the Condition that fixes it.",
+                advice["fullDescription"]["text"].as_str().unwrap()
+            )
+        );
+        assert_eq!(log["version"], "2.1.0");
+        assert_eq!(log["runs"][0]["results"], json!([]));
+    }
 
     #[test]
     fn paths_are_uri_references() {

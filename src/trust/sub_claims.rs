@@ -195,4 +195,159 @@ mod tests {
         assert!(parse("repo,,context").is_err());
         assert!(parse("Repo").is_err());
     }
+
+    /// The `@FILE` a user saves with `gh api repos/OWNER/REPO/actions/oidc/customization/sub`.
+    fn saved(answer: &str) -> Result<Vec<String>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub.json");
+        std::fs::write(&path, answer).unwrap();
+        parse(&format!("@{}", path.display()))
+            .map_err(|e| e.replace(&path.display().to_string(), "FILE"))
+    }
+
+    #[test]
+    fn the_flag_is_a_list_of_claim_keys_or_the_customization_apis_answer() {
+        assert_eq!(
+            parse("repo, context ,job_workflow_ref").unwrap(),
+            ["repo", "context", "job_workflow_ref"]
+        );
+        assert_eq!(
+            saved(
+                r#"{"use_default": false, "include_claim_keys": ["repository_owner", "context"]}"#
+            ),
+            Ok(vec!["repository_owner".into(), "context".into()])
+        );
+        // A repository that uses GitHub's default template.
+        assert_eq!(
+            saved(r#"{"use_default": true}"#),
+            Ok(vec!["repo".into(), "context".into()])
+        );
+        assert_eq!(
+            saved(r#"{"use_default": false}"#),
+            Err("FILE has no include_claim_keys: save it with gh api \
+                 repos/OWNER/REPO/actions/oidc/customization/sub"
+                .into())
+        );
+        assert_eq!(
+            saved(r#"{"use_default": false, "include_claim_keys": []}"#),
+            Err("`` is no list of claim keys (repo,context,job_workflow_ref)".into())
+        );
+        assert!(
+            saved("use_default")
+                .unwrap_err()
+                .starts_with("FILE is not JSON (")
+        );
+        assert_eq!(
+            parse("repo,Context"),
+            Err("`repo,Context` is no list of claim keys (repo,context,job_workflow_ref)".into())
+        );
+        assert!(parse("repo,job-workflow").is_err());
+        assert!(parse("").is_err());
+        assert!(
+            parse("@/nonexistent/sub.json")
+                .unwrap_err()
+                .starts_with("cannot read /nonexistent/sub.json (")
+        );
+    }
+
+    #[test]
+    fn only_what_admits_githubs_tokens_is_held_to_the_template() {
+        let keys = parse("repository_owner,context").unwrap();
+        let statement = |effect: &str, issuer: &str, operator: &str| {
+            json!({ "Sid": "CI", "Effect": effect,
+                "Principal": { "Federated": format!("arn:aws:iam::123456789012:oidc-provider/{issuer}") },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": { operator: { format!("{issuer}:sub"): "repo:acme/app:*" } },
+            })
+        };
+        let github = "token.actions.githubusercontent.com";
+        let findings = check(
+            &json!({ "Statement": [statement("Deny", github, "StringNotLike"), statement("Allow", github, "StringLike")] }),
+            &keys,
+        );
+        assert_eq!(
+            findings,
+            [Finding {
+                statement: "statement 2 (CI)".into(),
+                at: "/Statement/1/Condition/StringLike/token.actions.githubusercontent.com:sub".into(),
+                key: "token.actions.githubusercontent.com:sub".into(),
+                value: Some("repo:acme/app:*".into()),
+                admits: "no token of a repository whose `sub` is customised to repository_owner, context \
+                         (--github-sub-claims): each reads \
+                         repository_owner:…:<ref:REF|environment:NAME|pull_request>"
+                    .into(),
+                class: Class::AdmitsNothing,
+                fix: Fix::default(),
+            }]
+        );
+        // Another CI's `sub`, a test that excludes, or a key that is no `sub`: not its business.
+        for (issuer, operator) in [
+            ("gitlab.com", "StringLike"),
+            (github, "StringNotLike"),
+            (github, "ForAnyValue:StringNotEquals"),
+            (github, "Null"),
+        ] {
+            let policy = json!({ "Statement": [statement("Allow", issuer, operator)] });
+            assert_eq!(check(&policy, &keys), [], "{issuer} {operator}");
+        }
+        let policy = json!({ "Statement": [{ "Effect": "Allow", "Principal": "*",
+            "Condition": { "StringLike": { "token.actions.githubusercontent.com:subject": "x" } } }] });
+        assert_eq!(check(&policy, &keys), []);
+        assert_eq!(check(&json!({ "Statement": 1 }), &keys), []);
+    }
+
+    #[test]
+    fn a_template_with_the_workflow_gets_a_note_where_a_wildcard_leaves_it_open() {
+        let keys = parse("repo,context,job_workflow_ref,runner_environment").unwrap();
+        let policy = json!({ "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": { "StringLike": { "token.actions.githubusercontent.com:Sub": [
+                "repo:acme/app:environment:prod:job_workflow_ref:acme/ci/.github/workflows/d.yml@*",
+                "repo:acme/app:environment:prod:*",
+            ] } },
+        }]});
+        assert_eq!(
+            check(&policy, &keys),
+            [Finding {
+                statement: "statement 1".into(),
+                at: "/Statement/0/Condition/StringLike/token.actions.githubusercontent.com:Sub".into(),
+                key: "token.actions.githubusercontent.com:Sub".into(),
+                value: Some("repo:acme/app:environment:prod:*".into()),
+                admits: "leaves job_workflow_ref to a wildcard: any workflow of the repository gets \
+                         the role, a new one on any branch too; a role that deploys pins the workflow \
+                         and its ref"
+                    .into(),
+                class: Class::Advice,
+                fix: Fix {
+                    args: None,
+                    condition: Some(json!({ "StringEquals": { "token.actions.githubusercontent.com:Sub":
+                        "repo:OWNER/REPO:environment:ENVIRONMENT:job_workflow_ref:\
+                         OWNER/REPO/.github/workflows/WORKFLOW.yml@refs/heads/main:\
+                         runner_environment:RUNNER_ENVIRONMENT" } })),
+                },
+            }]
+        );
+        // Without the workflow in the template, or with a literal `sub`, there is nothing to pin.
+        let one = |operator: &str, sub: &str| {
+            let mut policy = policy.clone();
+            policy["Statement"][0]["Condition"] =
+                json!({ operator: { "token.actions.githubusercontent.com:sub": sub } });
+            policy
+        };
+        let unpinned = one("StringLike", "repo:acme/app:environment:prod:*");
+        assert_eq!(
+            check(
+                &unpinned,
+                &parse("repo,context,runner_environment").unwrap()
+            ),
+            []
+        );
+        let literal = one(
+            "StringEquals",
+            "repo:acme/app:environment:prod:job_workflow_ref:acme/ci/.github/workflows/d.yml@refs/heads/main:runner_environment:github-hosted",
+        );
+        assert_eq!(check(&literal, &keys), []);
+    }
 }
