@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
             text,
             &audit::Options::default(),
         ) {
-            let lines = text.split('\n').count();
+            // Lines as YAML and editors count them: `\n`, `\r\n` or a lone `\r` ends one.
+            let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
             for located in &checked.findings {
                 assert!(located.line.is_none_or(|line| (1..=lines).contains(&line)), "{located}");
             }

@@ -131,9 +131,15 @@ pub fn push(at: &str, token: &str) -> String {
     format!("{at}/{}", token.replace('~', "~0").replace('/', "~1"))
 }
 
+/// Where each line starts, lines broken as YAML and editors break them: at
+/// `\n`, `\r\n` or a lone `\r`.
 fn line_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
     std::iter::once(0)
-        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+        .chain(bytes.iter().enumerate().filter_map(|(at, byte)| {
+            let breaks = *byte == b'\n' || (*byte == b'\r' && bytes.get(at + 1) != Some(&b'\n'));
+            breaks.then_some(at + 1)
+        }))
         .collect()
 }
 
@@ -357,6 +363,19 @@ mod tests {
             }]
         );
         assert!(Tree::json("{\"a\": }").is_err());
+        // Old Mac and Windows line ends count as YAML counts them.
+        for (text, breaks) in [
+            ("{\r\"a\":\r{\"b\": 1}}", "\r"),
+            ("{\r\n\"a\":\r\n{\"b\": 1}}", "\r\n"),
+        ] {
+            assert_eq!(
+                Tree::json(text).unwrap().line("/a/b"),
+                Some(3),
+                "{breaks:?}"
+            );
+            let yaml = format!("x: 0{breaks}a:{breaks}  b: 1{breaks}");
+            assert_eq!(Tree::yaml(&yaml).unwrap().line("/a/b"), Some(3), "{yaml:?}");
+        }
         assert_eq!(push("/a", "x/y~z"), "/a/x~1y~0z");
     }
 
