@@ -16,7 +16,7 @@ if ! cargo mutants --version 2>/dev/null | grep -qxF "cargo-mutants $version"; t
   cargo install --locked --quiet cargo-mutants --version "$version"
 fi
 
-files=(--file 'src/trust/*.rs' --file src/plan.rs --file src/validate.rs --file 'src/hop/*.rs')
+files=(--file 'src/trust/**/*.rs' --file src/plan.rs --file 'src/plan/*.rs' --file src/validate.rs --file 'src/hop/*.rs')
 if [ $# -gt 0 ]; then files=(); fi
 out=target/mutants.out
 rm -rf "$out"
