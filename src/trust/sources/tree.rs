@@ -231,6 +231,14 @@ impl<'input> Yaml<'input> {
                         Event::StreamEnd => return Err("the file ends inside a mapping".into()),
                         event => match self.node(event, key_line, format!("{at}/#key"))? {
                             Value::String(key) => key,
+                            // JSON, and so IAM and CloudFormation, have text keys only (and a
+                            // key written as its nested keys' JSON grows twice as long a level).
+                            Value::Array(_) | Value::Object(_) => {
+                                return Err(format!(
+                                    "line {key_line}: a key is a mapping or a list; \
+                                     IAM policies and CloudFormation templates take text keys only"
+                                ));
+                            }
                             other => other.to_string(),
                         },
                     };
@@ -401,5 +409,18 @@ mod tests {
         assert_eq!(tree.duplicates.len(), 1);
         assert_eq!((tree.duplicates[0].lost, tree.duplicates[0].kept), (12, 13));
         assert!(Tree::yaml("a: [1, 2").is_err());
+        // A key that is a mapping or a list: no JSON has one (and nested ones grew the key exponentially).
+        for text in [
+            "{[a]: 1}",
+            "? {a: 1}\n: 2\n",
+            &format!("{}{}", "{".repeat(40), "}".repeat(40)),
+        ] {
+            let err = Tree::yaml(text).unwrap_err();
+            assert!(err.ends_with(": a key is a mapping or a list; IAM policies and CloudFormation templates take text keys only"), "{err}");
+        }
+        assert_eq!(
+            Tree::yaml("{1: a, true: b, ~: c}").unwrap().value,
+            json!({"1": "a", "true": "b", "null": "c"})
+        );
     }
 }
