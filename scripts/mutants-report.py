@@ -4,7 +4,7 @@ the tests caught, missed, timed out on (counted as caught: the mutant hangs the 
 or could not build (left out); then the missed ones. Exits 1 when fewer than 85% of
 the mutants that built were caught.
 
-Usage: scripts/mutants-report.py target/mutants/outcomes.json
+Usage: scripts/mutants-report.py OUTCOMES_JSON...  (several: the shards of one measurement)
 """
 import collections
 import json
@@ -13,8 +13,8 @@ import sys
 GOAL = 0.85
 
 
-def main(path: str) -> int:
-    outcomes = json.load(open(path))["outcomes"]
+def main(paths: list) -> int:
+    outcomes = [o for path in paths for o in json.load(open(path))["outcomes"]]
     per_file = collections.defaultdict(collections.Counter)
     missed = []
     for outcome in outcomes:
@@ -53,4 +53,4 @@ def row(name: str, counts) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))
