@@ -99,6 +99,9 @@ fn usage_error(err: clap::Error, env: &env::Env) -> ExitCode {
 }
 
 /// A panic message could quote a value it was handed; only the place is shown.
+/// Then the process ends with the status an unwound panic has (101), in every
+/// build: the release's (Cargo.toml's `dist` profile, `panic = "abort"`) would
+/// otherwise die by SIGABRT, which can write a core file holding credentials.
 fn hide_panic_payloads() {
     std::panic::set_hook(Box::new(|info| {
         let place = info
@@ -108,6 +111,7 @@ fn hide_panic_payloads() {
         eprintln!(
             "vault-ci: internal error at {place}; please report it (the details are withheld because they may hold a secret)"
         );
+        std::process::exit(101);
     }));
 }
 
