@@ -773,6 +773,14 @@ pub struct TrustPolicyArgs {
     #[arg(long, value_name = "KEYS", requires = "check")]
     pub github_sub_claims: Option<String>,
 
+    /// With --check: GitLab's `sub` is configured to these components (the project's
+    /// ci_id_token_sub_claim_components: project_path,ref_type,ref by default, or
+    /// project_path,ref / project_path,ref_type / project_path,ref,ref_type), or @FILE with
+    /// the projects API's answer (glab api projects/GROUP%2FPROJECT): a `sub` condition no
+    /// such token can match admits nothing; one a sub without ref or ref_type opens gets a note.
+    #[arg(long, value_name = "KEYS", requires = "check")]
+    pub gitlab_sub_claims: Option<String>,
+
     /// With --check: best-practice notes (a repository pinned by name, not ID) fail too (exit 1).
     #[arg(long, requires = "check")]
     pub strict: bool,

@@ -991,6 +991,65 @@ fn the_readmes_code_scanning_workflow_shows_the_pull_request_that_loosens_a_role
 }
 
 #[test]
+fn a_configured_gitlab_sub_makes_a_default_pattern_admit_nothing_and_a_short_one_a_note() {
+    let env = Env::new();
+    let policy = fixtures("safe").join("gitlab-docs-aws.json");
+    let file = policy.to_str().unwrap();
+    let answer = env.write(
+        "project.json",
+        r#"{"id": 42, "path_with_namespace": "mygroup/myproject", "ci_id_token_sub_claim_components": ["project_path", "ref"]}"#,
+    );
+    for components in [
+        "project_path,ref".to_string(),
+        format!("@{}", answer.display()),
+    ] {
+        let out = env.vault_ci([
+            "trust-policy",
+            "--check",
+            file,
+            "--gitlab-sub-claims",
+            &components,
+        ]);
+        assert_eq!(out.code, Some(1), "{out}");
+        out.stdout_is(&format!(
+            "broken: {file}:12: statement 1: gitlab.example.com:sub \"project_path:mygroup/myproject:ref_type:branch:ref:main\" \
+             admits no token of a project whose `sub` is configured to project_path, ref (--gitlab-sub-claims): \
+             each reads project_path:GROUP/PROJECT:ref:REF\n"
+        ));
+    }
+    // The default components: the default `sub` fits, nothing to say.
+    env.vault_ci([
+        "trust-policy",
+        "--check",
+        file,
+        "--gitlab-sub-claims",
+        "project_path,ref_type,ref",
+    ])
+    .success()
+    .stdout_is("");
+    let short = env.write(
+        "short.json",
+        &std::fs::read_to_string(&policy)
+            .unwrap()
+            .replace("ref_type:branch:ref:main", "ref:main"),
+    );
+    let out = env.vault_ci([
+        "trust-policy",
+        "--check",
+        short.to_str().unwrap(),
+        "--gitlab-sub-claims",
+        "project_path,ref",
+    ]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(severities_reported(&out), ["note"], "{out}");
+    env.vault_ci(["trust-policy", "--check", file, "--gitlab-sub-claims", "project_path"]).fails(
+        2,
+        "vault-ci: --gitlab-sub-claims: `project_path` is not a sub GitLab can be configured to \
+         (project_path,ref_type,ref, project_path,ref,ref_type, project_path,ref, project_path,ref_type)",
+    );
+}
+
+#[test]
 fn a_customised_github_sub_makes_a_default_pattern_admit_nothing() {
     let env = Env::new();
     let policy = fixtures("safe").join("github-docs-branch.json");

@@ -24,6 +24,12 @@ pub fn run(args: TrustPolicyArgs) -> Result<Exit> {
                 .map(trust::sub_claims::parse)
                 .transpose()
                 .map_err(|why| Error::usage(format!("--github-sub-claims: {why}")))?,
+            gitlab_sub_claims: args
+                .gitlab_sub_claims
+                .as_deref()
+                .map(trust::sub_claims::parse_gitlab)
+                .transpose()
+                .map_err(|why| Error::usage(format!("--gitlab-sub-claims: {why}")))?,
         };
         return check(
             &args.check,

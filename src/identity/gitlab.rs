@@ -309,6 +309,54 @@ impl System for Gitlab {
     }
 }
 
+/// The orders GitLab lets a project configure its `sub` in
+/// (`ci_id_token_sub_claim_components`, projects API, GitLab 17.10): the
+/// default first.
+pub const SUB_CLAIMS: [&[&str]; 4] = [
+    &["project_path", "ref_type", "ref"],
+    &["project_path", "ref", "ref_type"],
+    &["project_path", "ref"],
+    &["project_path", "ref_type"],
+];
+
+/// Whether a `sub` value (the text before its first wildcard, and whether that
+/// is all of it) can be one GitLab writes for a project whose `sub` is
+/// configured to `keys` (each `name:value`, joined by `:`). Err: the form its
+/// tokens' `sub` takes.
+pub fn fits_sub_claims(sub: Pattern<'_>, keys: &[String]) -> std::result::Result<(), String> {
+    let placeholder = |key: &str| match key {
+        "project_path" => "GROUP/PROJECT",
+        "ref_type" => "<branch|tag>",
+        _ => "REF",
+    };
+    let form = keys
+        .iter()
+        .map(|key| format!("{key}:{}", placeholder(key)))
+        .collect::<Vec<_>>()
+        .join(":");
+    // Neither a project path nor a Git ref holds a `:`.
+    let parts: Vec<&str> = sub.prefix.split(':').collect();
+    let complete = |at: usize| sub.literal || at + 1 < parts.len();
+    let fits = parts.iter().enumerate().all(|(at, part)| {
+        let Some(key) = keys.get(at / 2) else {
+            return false;
+        };
+        let allowed = |whole: &str| match complete(at) {
+            true => *part == whole,
+            false => whole.starts_with(part),
+        };
+        match at % 2 {
+            0 => allowed(key),
+            _ if key == "ref_type" => allowed("branch") || allowed("tag"),
+            _ => true,
+        }
+    });
+    match fits && (!sub.literal || parts.len() == keys.len() * 2) {
+        true => Ok(()),
+        false => Err(form),
+    }
+}
+
 const ISSUER: &str = "gitlab.com";
 
 #[cfg(test)]

@@ -54,6 +54,8 @@ impl std::fmt::Display for Located {
 pub struct Options {
     /// `--github-sub-claims`: the claim keys GitHub's customised `sub` has.
     pub github_sub_claims: Option<Vec<String>>,
+    /// `--gitlab-sub-claims`: the components GitLab's configured `sub` has.
+    pub gitlab_sub_claims: Option<Vec<String>>,
 }
 
 /// One file read and checked.
@@ -109,9 +111,14 @@ pub fn role_findings(role: &Role, options: &Options) -> Result<Vec<Finding>, Str
     }
     let mut findings = super::lint::lint(&role.document, &role.duplicates, !role.embedded);
     let policy = role.policy();
-    if let Some(keys) = &options.github_sub_claims {
+    if options.github_sub_claims.is_some() || options.gitlab_sub_claims.is_some() {
         let named = sources::fill(&policy, &|name| format!("${{{name}}}"));
-        findings.extend(super::sub_claims::check(&named, keys));
+        if let Some(keys) = &options.github_sub_claims {
+            findings.extend(super::sub_claims::check(&named, keys));
+        }
+        if let Some(keys) = &options.gitlab_sub_claims {
+            findings.extend(super::sub_claims::check_gitlab(&named, keys));
+        }
     }
     let open = sources::open_names(&policy);
     if open.is_empty() {
