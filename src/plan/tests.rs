@@ -776,6 +776,21 @@ fn the_first_assume_role_from_static_keys_carries_the_external_id_tags_and_sourc
     assert_eq!(step.transitive_tag_keys, ["team", "env"]);
     assert_eq!(step.source_identity.as_deref(), Some("alice"));
     assert!(step.mfa.is_none() && !step.plain_keys);
+    // A transitive key must be one of the tags, whatever others there are.
+    assert_eq!(
+        refused(
+            &[
+                "--role-arn",
+                ROLE,
+                "--tag",
+                "team=payments",
+                "--transitive-tag-key",
+                "owner"
+            ],
+            &keys()
+        ),
+        "--transitive-tag-key owner is not one of the session's tags; add it with --tag owner=VALUE"
+    );
 }
 
 #[test]
