@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use vault_ci::token::Token;
-use vault_ci::trust::{audit, check, evaluate, policy, sarif};
+use vault_ci::trust::{audit, check, evaluate, policy, sarif, sub_claims};
 
 const GITHUB_CLAIMS: &str = r#"{"iss":"https://token.actions.githubusercontent.com","aud":"sts.amazonaws.com","sub":"repo:octo-org/app:ref:refs/heads/main","repository":"octo-org/app","repository_owner":"octo-org","exp":4102444800}"#;
 
@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
             // Lines as YAML and editors count them: `\n`, `\r\n` or a lone `\r` ends one.
             let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
             for located in &checked.findings {
-                assert!(located.line.is_none_or(|line| (1..=lines).contains(&line)), "{located}");
+                assert!(
+                    located.line.is_none_or(|line| (1..=lines).contains(&line)),
+                    "{located}"
+                );
             }
             let _ = audit::report(&checked.findings);
             let _ = sarif::log(&checked.findings);
@@ -52,6 +55,25 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     checked(&policy);
+    // --github-sub-claims and --gitlab-sub-claims: every `sub` condition is read
+    // against each form a customised or configured `sub` can take.
+    for keys in [
+        "repo,context",
+        "repo,context,job_workflow_ref",
+        "job_workflow_ref,repository_owner_id",
+    ] {
+        let keys = sub_claims::parse(keys).unwrap();
+        let _ = sub_claims::check(&policy, &keys);
+    }
+    for form in [
+        "project_path,ref_type,ref",
+        "project_path,ref,ref_type",
+        "project_path,ref",
+        "project_path,ref_type",
+    ] {
+        let keys = sub_claims::parse_gitlab(form).unwrap();
+        let _ = sub_claims::check_gitlab(&policy, &keys);
+    }
     if let Some(token) = token(claims) {
         evaluated(&policy, &token);
     }
