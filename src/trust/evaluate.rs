@@ -251,6 +251,34 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_that_is_an_empty_list_is_said_to_be_no_value() {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = json!({
+            "iss": format!("https://{GITHUB}"),
+            "aud": "sts.amazonaws.com",
+            "sub": "repo:acme/app:environment:prod",
+            "environment": [],
+            "exp": 4102444800_i64,
+        });
+        let jwt = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let token = Token::parse(&jwt, "a test").unwrap();
+        let policy = github(json!({ "StringEquals": { format!("{GITHUB}:environment"): "prod" } }));
+        let refused = evaluate(&policy, &token).unwrap();
+        assert_eq!(refused.admitted, Some(false));
+        assert_eq!(
+            refused.reasons,
+            [format!(
+                "statement 1: StringEquals {GITHUB}:environment wants prod; the token has no such claim"
+            )]
+        );
+    }
+
+    #[test]
     fn what_only_sts_sees_or_iam_lacks_is_not_guessed() {
         let policy = github(json!({
             "StringEquals": { format!("{GITHUB}:sub"): "repo:acme/app:x" },

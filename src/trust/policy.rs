@@ -666,6 +666,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_literal_is_one_value_a_plain_test_requires() {
+        assert_eq!(condition("StringEquals", &["a"]).literal(), Some("a"));
+        assert_eq!(condition("StringLike", &["a"]).literal(), Some("a"));
+        for (operator, values) in [
+            ("StringLike", &["a*"][..]),
+            ("StringNotEquals", &["a"]),
+            ("StringEqualsIfExists", &["a"]),
+            ("ForAnyValue:StringEquals", &["a"]),
+            ("StringEquals", &["a", "b"]),
+            ("NumericEquals", &["1"]),
+        ] {
+            assert_eq!(
+                condition(operator, values).literal(),
+                None,
+                "{operator} {values:?}"
+            );
+        }
+    }
+
     fn request(values: &[&str]) -> Vec<String> {
         values.iter().map(|v| v.to_string()).collect()
     }

@@ -374,6 +374,18 @@ fn conditions_are_anded_and_values_ored() {
         "StringLike": { "token.actions.githubusercontent.com:sub": "repo:*" },
     }));
     assert_eq!(classes(&policy), []);
+    // Whichever comes first.
+    let policy = github(json!({
+        "StringLike": { "token.actions.githubusercontent.com:sub": "repo:acme/*" },
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main",
+        },
+    }));
+    assert_eq!(classes(&policy), []);
+    // Each value too wide is a finding, of the same class or not.
+    let policy = github_sub("StringLike", json!(["repo:acme/*", "repo:beta/*"]));
+    assert_eq!(classes(&policy), [WholeOwner, WholeOwner]);
     // One list: the widest value decides.
     let policy = github_sub(
         "ForAnyValue:StringLike",
@@ -466,6 +478,17 @@ fn deny_statements_admit_nothing_but_can_narrow() {
     // A Deny on its own admits nothing, and says nothing.
     let policy = json!({ "Statement": [deny(json!({}))] });
     assert_eq!(classes(&policy), []);
+    // Only a Deny of every other `sub` narrows: not one of another key, nor one
+    // that refuses the listed subjects themselves.
+    for other in [
+        json!({ "StringNotEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" } }),
+        json!({ "StringLike": { "token.actions.githubusercontent.com:sub": "repo:acme/app:*" } }),
+        json!({ "ForAnyValue:StringNotLike": { "token.actions.githubusercontent.com:sub": "repo:acme/app:*" } }),
+        json!({ "StringNotLike": { "token.actions.githubusercontent.com:sub": [] } }),
+    ] {
+        let policy = json!({ "Statement": [allow.clone(), deny(other.clone())] });
+        assert_eq!(classes(&policy), [OtherOwners], "{other}");
+    }
 }
 
 #[test]
@@ -494,6 +517,8 @@ fn aws_principals_need_a_condition_on_the_callers_account() {
         json!({ "ArnLike": { "aws:PrincipalArn": "arn:aws:iam::*:role/deploy" } }),
         json!({ "StringEqualsIfExists": { "aws:SourceAccount": "123456789012" } }),
         json!({ "StringNotEquals": { "aws:PrincipalAccount": "111122223333" } }),
+        json!({ "StringLike": { "aws:userid": "AROAEXAMPLE*" } }),
+        json!({ "StringEquals": { "aws:userid": "" } }),
     ] {
         assert_eq!(classes(&star(open.clone())), [OtherOwners], "{open}");
     }
@@ -507,6 +532,30 @@ fn aws_principals_need_a_condition_on_the_callers_account() {
           "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } } },
     ]});
     assert_eq!(classes(&policy), []);
+    // …as does one for everyone but a named principal outside it.
+    let policy = json!({ "Statement": [
+        { "Effect": "Allow", "Principal": { "AWS": "*" }, "Action": "sts:AssumeRole" },
+        { "Effect": "Deny", "NotPrincipal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "sts:AssumeRole",
+          "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } } },
+    ]});
+    assert_eq!(classes(&policy), []);
+    // Not one that leaves AssumeRole alone, or denies the organization itself.
+    for (action, condition) in [
+        (
+            "sts:TagSession",
+            json!({ "StringNotEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } }),
+        ),
+        (
+            "sts:AssumeRole",
+            json!({ "StringEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } }),
+        ),
+    ] {
+        let policy = json!({ "Statement": [
+            { "Effect": "Allow", "Principal": { "AWS": "*" }, "Action": "sts:AssumeRole" },
+            { "Effect": "Deny", "Principal": "*", "Action": action, "Condition": condition },
+        ]});
+        assert_eq!(classes(&policy), [OtherOwners], "{action} {condition}");
+    }
     // The fix names the role's own account when get-role output says it.
     let output = json!({ "Role": { "Arn": "arn:aws:iam::210987654321:role/x", "AssumeRolePolicyDocument": star(json!({})) } });
     assert_eq!(
@@ -1253,6 +1302,18 @@ fn a_principal_that_cannot_be_read_is_not_judged_unless_its_conditions_name_the_
         } }),
     )] });
     assert_eq!(classes(&policy), []);
+    // A name that is no provider's ARN (a template's placeholder) is read the same way;
+    // a SAML provider's admits no web identity token at all.
+    let aud_only = json!({ "StringEquals": { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com" } });
+    for (name, expected) in [
+        ("${GitHubOidcProvider}", &[OtherOwners][..]),
+        ("arn:aws:iam::123456789012:saml-provider/okta", &[]),
+    ] {
+        let policy = json!({ "Statement": [statement("Allow", json!({ "Federated": name }), aud_only.clone())] });
+        assert_eq!(classes(&policy), expected, "{name}");
+    }
+    let policy = json!({ "Statement": [statement("Allow", json!({ "Federated": "${GitHubOidcProvider}" }), json!({}))] });
+    assert_eq!(classes(&policy), [NotJudged]);
 }
 
 #[test]
