@@ -945,6 +945,10 @@ mod tests {
         assert!(like_match("a?c", "abc"));
         assert!(!like_match("a?c", "abbc"));
         assert!(like_match("*main", "refs/heads/main"));
+        // A star that must give up more than one character, more than once.
+        assert!(like_match("*ab", "aaaab"));
+        assert!(like_match("*:*ab", "x:y:aaab"));
+        assert!(!like_match("*ab", "aaaa"));
         assert!(!like_match(
             "repo:o/r:ref:refs/heads/main",
             "repo:o/r:ref:refs/heads/mainx"
