@@ -575,6 +575,12 @@ Resources:
                 1
             )
         );
+        // Not judged: no value of its own to quote (JSON, SARIF) and no fix to offer.
+        let text = template("'repo:acme/${Repo}:*'", "Description: the repository");
+        let found = file("t.yaml", Path::new("t.yaml"), &text, &Options::default()).unwrap();
+        let open = &found.findings[1].finding;
+        assert_eq!((open.class, &open.value), (Class::NotJudged, &None));
+        assert_eq!(open.fix, check::Fix::default());
         // A default that names one repository: nothing more is open by default,
         // and the role is still not judged for other values.
         assert_eq!(

@@ -945,6 +945,10 @@ mod tests {
         assert!(like_match("a?c", "abc"));
         assert!(!like_match("a?c", "abbc"));
         assert!(like_match("*main", "refs/heads/main"));
+        // IpAddress: a network of all the address's bits is that one address.
+        assert_eq!(in_cidr("192.0.2.1/32", "192.0.2.1"), Some(true));
+        assert_eq!(in_cidr("192.0.2.1/32", "192.0.2.2"), Some(false));
+        assert_eq!(in_cidr("192.0.2.0/33", "192.0.2.1"), None);
         // A star that must give up more than one character, more than once.
         assert!(like_match("*ab", "aaaab"));
         assert!(like_match("*:*ab", "x:y:aaab"));

@@ -275,6 +275,57 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_json_by_its_name_or_its_look_and_yaml_otherwise() {
+        let parsed = |name: &str, text: &str| parse(Path::new(name), text).map(|tree| tree.value);
+        // YAML that is no JSON, in a file named .json: the name decides.
+        assert!(
+            parsed("p.json", "a: 1")
+                .unwrap_err()
+                .starts_with("is not JSON (")
+        );
+        assert_eq!(
+            parsed("p.yml", "a: 1").unwrap(),
+            serde_json::json!({ "a": 1 })
+        );
+        // No telling name: broken JSON is said to be JSON, other text read as YAML.
+        assert!(
+            parsed("policy", " {\"a\": }")
+                .unwrap_err()
+                .starts_with("is not JSON (")
+        );
+        assert_eq!(
+            parsed("policy", "a: [1]").unwrap(),
+            serde_json::json!({ "a": [1] })
+        );
+        assert!(
+            parsed("policy", "a: [1")
+                .unwrap_err()
+                .starts_with("is neither JSON nor YAML (")
+        );
+    }
+
+    #[test]
+    fn a_terraform_file_has_its_format_version_and_its_values() {
+        use super::roles;
+        let kind =
+            |text: &str| roles(&parse(Path::new("t.json"), text).unwrap()).map(|(kind, _)| kind);
+        assert!(matches!(
+            kind(r#"{"format_version": "1.2", "values": {}}"#),
+            Ok(Kind::Terraform)
+        ));
+        for not_terraform in [
+            r#"{"format_version": "1.2"}"#,
+            r#"{"values": {}}"#,
+            r#"{"planned_values": {}}"#,
+        ] {
+            assert!(
+                !matches!(kind(not_terraform), Ok(Kind::Terraform)),
+                "{not_terraform}"
+            );
+        }
+    }
+
+    #[test]
     fn the_iam_apis_outputs_are_roles_with_their_names_and_arns() {
         let document =
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#;

@@ -518,6 +518,7 @@ fn aws_principals_need_a_condition_on_the_callers_account() {
         json!({ "StringEqualsIfExists": { "aws:SourceAccount": "123456789012" } }),
         json!({ "StringNotEquals": { "aws:PrincipalAccount": "111122223333" } }),
         json!({ "StringLike": { "aws:userid": "AROAEXAMPLE*" } }),
+        json!({ "StringLike": { "aws:PrincipalAccount": "1234*" } }),
         json!({ "StringEquals": { "aws:userid": "" } }),
     ] {
         assert_eq!(classes(&star(open.clone())), [OtherOwners], "{open}");
@@ -539,6 +540,13 @@ fn aws_principals_need_a_condition_on_the_callers_account() {
           "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } } },
     ]});
     assert_eq!(classes(&policy), []);
+    // Not one for a named principal only.
+    let policy = json!({ "Statement": [
+        { "Effect": "Allow", "Principal": { "AWS": "*" }, "Action": "sts:AssumeRole" },
+        { "Effect": "Deny", "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "sts:AssumeRole",
+          "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } } },
+    ]});
+    assert_eq!(classes(&policy), [OtherOwners]);
     // Not one that leaves AssumeRole alone, or denies the organization itself.
     for (action, condition) in [
         (
