@@ -287,6 +287,11 @@ mod tests {
             parsed("p.yml", "a: 1").unwrap(),
             serde_json::json!({ "a": 1 })
         );
+        // YAML that looks like JSON, named .yaml: YAML still.
+        assert_eq!(
+            parsed("p.yaml", "{a: 1}").unwrap(),
+            serde_json::json!({ "a": 1 })
+        );
         // No telling name: broken JSON is said to be JSON, other text read as YAML.
         assert!(
             parsed("policy", " {\"a\": }")

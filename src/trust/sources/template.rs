@@ -347,11 +347,13 @@ Resources:
                             "b": { "Fn::Sub": ["x-${V}-${!Literal}-${Env}", { "V": { "Fn::Select": [1, ["p", "q"]] } }] },
                             "c": { "Fn::GetAtt": ["Other", "Arn"] },
                             "d": { "Ref": "AWS::NoValue" },
-                            "e": { "Fn::ImportValue": "shared" }
+                            "e": { "Fn::ImportValue": "shared" },
+                            "f": { "Fn::Sub": ["${N}:${P.Arn}", { "N": 3 }] }
                         }
                     }
                 }]
-            } } } }
+            } } },
+            "P": { "Type": "AWS::IAM::OIDCProvider", "Properties": { "Url": "https://token.actions.githubusercontent.com" } } }
         })
         .to_string();
         let tree = Tree::json(&text).unwrap();
@@ -367,5 +369,10 @@ Resources:
         assert_eq!(tests["c"], mark("Other.Arn"));
         assert!(tests.get("d").is_none());
         assert_eq!(tests["e"], mark("Fn::ImportValue \"shared\""));
+        // A number, and the template's own provider by its attribute.
+        assert_eq!(
+            tests["f"],
+            "3:arn:aws:iam::ACCOUNT_ID:oidc-provider/token.actions.githubusercontent.com"
+        );
     }
 }
