@@ -375,4 +375,58 @@ Resources:
             "3:arn:aws:iam::ACCOUNT_ID:oidc-provider/token.actions.githubusercontent.com"
         );
     }
+
+    #[test]
+    fn numbers_lists_and_edges_of_the_intrinsics() {
+        let long = "x".repeat(118);
+        let text = json!({
+            "Parameters": {
+                "N": { "Type": "Number", "Default": 3 },
+                "S": { "Type": "String", "Default": "app" },
+                "L": { "Type": "CommaDelimitedList", "Default": ["a"] }
+            },
+            "Resources": { "R": { "Type": "AWS::IAM::Role", "Properties": { "AssumeRolePolicyDocument": {
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Federated": "arn:aws:iam::123456789012:oidc-provider/gitlab.com" },
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {
+                            "join": { "Fn::Join": ["-", ["a", 1]] },
+                            "select": { "Fn::Select": [2, ["p", "q"]] },
+                            "if": { "Fn::If": ["C", ["a", "b"], "c"] },
+                            "object": { "Ref": "S", "Other": "kept" },
+                            "import": { "Fn::ImportValue": long },
+                            "longer": { "Fn::ImportValue": format!("{long}x") }
+                        }
+                    }
+                }]
+            } } } }
+        })
+        .to_string();
+        let tree = Tree::json(&text).unwrap();
+        let role = &roles(&tree)[0];
+        assert_eq!(
+            role.defaults,
+            [
+                ("N".to_string(), "3".to_string()),
+                ("S".to_string(), "app".to_string())
+            ]
+        );
+        let tests = &role.document["Statement"][0]["Condition"]["StringEquals"];
+        assert_eq!(tests["join"], "a-1");
+        assert_eq!(tests["select"], mark("Fn::Select"));
+        assert_eq!(tests["if"], json!(["a", "b", "c"]));
+        // Only an object of one key is an intrinsic.
+        assert_eq!(tests["object"], json!({ "Ref": "S", "Other": "kept" }));
+        // What the mark quotes is cut after 120 characters.
+        assert_eq!(
+            tests["import"],
+            mark(&format!("Fn::ImportValue \"{long}\""))
+        );
+        assert_eq!(
+            tests["longer"],
+            mark(&format!("Fn::ImportValue \"{long}x…"))
+        );
+    }
 }

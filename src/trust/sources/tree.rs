@@ -394,6 +394,13 @@ mod tests {
         let properties = &tree.value["Resources"]["Role"]["Properties"];
         assert_eq!(properties["Account"], "012345678901");
         assert_eq!(properties["Count"], 3);
+        // YAML 1.2's core schema: plain scalars are typed, quoted ones are text.
+        let typed =
+            Tree::yaml("a: true\nb: 1.5\nc: '3'\nd: \"true\"\ne: 1.5.1\nf: False\n").unwrap();
+        assert_eq!(
+            typed.value,
+            json!({ "a": true, "b": 1.5, "c": "3", "d": "true", "e": "1.5.1", "f": false })
+        );
         assert_eq!(
             properties["Arn"],
             json!({ "Fn::GetAtt": ["Provider", "Arn"] })
