@@ -457,6 +457,72 @@ steps:
     );
 }
 
+/// `install.sh --verify-attestation`: a binary runs only after `gh attestation verify`
+/// accepted its build provenance. GitHub's attestation service is not reachable here, so
+/// `gh` is a stand-in that answers as told and records how it was asked.
+#[test]
+fn with_verify_attestation_a_binary_runs_only_after_gh_verifies_its_provenance() {
+    let mut env = Env::new();
+    let server = publish_release(&env);
+    let install = released_packaging(&env).join("install.sh");
+    let releases = format!("{server}/vault-ci/vault-ci/releases/download");
+    let dir = env.path("bin");
+    let args = [
+        install.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+        "--releases-url",
+        &releases,
+        "--verify-attestation",
+    ];
+    // No gh: refused before anything is downloaded.
+    env.set("PATH", path_without_vault_ci());
+    let out = env.run("sh", args);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.stderr_has_line(
+        "vault-ci install: VAULT_CI_INSTALL_VERIFY_ATTESTATION=true needs the GitHub CLI (gh) to \
+         verify the release's attestation: install gh, or drop the setting",
+    );
+    assert!(!dir.exists());
+    let gh_dir = env.path("gh-bin");
+    std::fs::create_dir_all(&gh_dir).unwrap();
+    env.set(
+        "PATH",
+        format!("{}:{}", gh_dir.display(), path_without_vault_ci()),
+    );
+    let calls = env.path("gh-calls");
+    let gh = |status: i32| {
+        let script = format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >>'{}'\nexit {status}\n",
+            calls.display()
+        );
+        std::fs::write(gh_dir.join("gh"), script).unwrap();
+        env.run("chmod", ["755", gh_dir.join("gh").to_str().unwrap()])
+            .success();
+    };
+    // Provenance that does not verify: downloaded and checksummed, never run.
+    gh(1);
+    let out = env.run("sh", args);
+    assert_eq!(out.code, Some(1), "{out}");
+    out.stderr_has_line(&format!(
+        "vault-ci install: {}/vault-ci matches its pinned SHA-256 but its build provenance does \
+         not verify (gh attestation verify --repo vault-ci/vault-ci); not used",
+        dir.display()
+    ));
+    assert_eq!(out.stdout, "", "{out}");
+    assert!(!out.stderr.contains("Using vault-ci"), "{out}");
+    // Provenance that verifies: the binary in DIR is checked again, and used.
+    gh(0);
+    env.run("sh", args)
+        .success()
+        .stdout_is(&format!("{}\n", dir.display()));
+    let asked = format!(
+        "attestation verify {}/vault-ci --repo vault-ci/vault-ci\n",
+        dir.display()
+    );
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), asked.repeat(2));
+}
+
 #[test]
 fn a_release_binary_that_does_not_run_on_the_runner_is_not_cached() {
     let mut env = Env::new();
